@@ -1,0 +1,173 @@
+package domain
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Event type names as stored in the log. They are stable and append-only:
+// never rename or reuse one.
+const (
+	TypeReferralCreated   = "ReferralCreated"
+	TypeMilestoneReached  = "MilestoneReached"
+	TypeRefereeAttributed = "RefereeAttributed"
+	TypeReferralCompleted = "ReferralCompleted"
+	TypeRewardClaimed     = "RewardClaimed"
+	TypeReferralExpired   = "ReferralExpired"
+	TypeSettingsChanged   = "SettingsChanged"
+	// TypeReferrerCodeIssued is the per-referrer stream's event: it reserves
+	// a code for the referrer and snapshots what a later create needs.
+	TypeReferrerCodeIssued = "ReferrerCodeIssued"
+	// TypeRefereeReserved is the per-referee guard stream's event.
+	TypeRefereeReserved = "RefereeReserved"
+)
+
+// Event is a domain event: one of the structs below.
+type Event interface{ EventType() string }
+
+// ReferralCreated starts a referral stream.
+type ReferralCreated struct {
+	ReferralID   string          `json:"referral_id"`
+	ReferralCode string          `json:"referral_code"`
+	ReferrerID   string          `json:"referrer_id"`
+	ReferrerName *string         `json:"referrer_name"`
+	ReferralURL  *string         `json:"referral_url"`
+	Metadata     json.RawMessage `json:"metadata,omitempty"`
+	IP           string          `json:"ip,omitempty"`
+	DeviceID     string          `json:"device_id,omitempty"`
+	CreatedAt    time.Time       `json:"created_at"`
+	ExpiresAt    *time.Time      `json:"expires_at"`
+}
+
+// MilestoneReached records a step of the referred user.
+type MilestoneReached struct {
+	Milestone string    `json:"milestone"`
+	ReachedAt time.Time `json:"reached_at"`
+}
+
+// RefereeAttributed records the referred user of a referral (set once).
+type RefereeAttributed struct {
+	ReferredUserID   string    `json:"referred_user_id"`
+	ReferredUserName *string   `json:"referred_user_name,omitempty"`
+	AttributedAt     time.Time `json:"attributed_at"`
+}
+
+// ReferralCompleted records completion and stamps the reward terms that
+// applied at that moment.
+type ReferralCompleted struct {
+	Milestone          string    `json:"milestone"`
+	ReferredUserID     *string   `json:"referred_user_id"`
+	RewardType         *string   `json:"reward_type"`
+	RewardValue        *string   `json:"reward_value"`
+	RefereeRewardType  *string   `json:"referee_reward_type"`
+	RefereeRewardValue *string   `json:"referee_reward_value"`
+	SettingsVersion    Revision  `json:"settings_version"`
+	CompletedAt        time.Time `json:"completed_at"`
+}
+
+// Reward sides.
+const (
+	SideReferrer = "referrer"
+	SideReferee  = "referee"
+)
+
+// RewardClaimed records that one side's reward was fulfilled.
+type RewardClaimed struct {
+	Side      string    `json:"side"`
+	ClaimedAt time.Time `json:"claimed_at"`
+}
+
+// ReferralExpired records that a pending referral passed its expiry.
+type ReferralExpired struct {
+	ExpiredAt time.Time `json:"expired_at"`
+}
+
+// SettingsChanged records an appspace's complete settings after a change.
+type SettingsChanged struct {
+	Settings  Settings  `json:"settings"`
+	Changed   []string  `json:"changed"`
+	ChangedAt time.Time `json:"changed_at"`
+}
+
+// ReferrerCodeIssued is appended to the referrer's stream when a code is
+// issued. It carries the referrer's running state, so a create reads only
+// this last event, and the ReferralCreated event itself, so a create
+// interrupted between the two appends is repaired by the next one.
+type ReferrerCodeIssued struct {
+	ReferralCode string `json:"referral_code"`
+	// CompletedBefore counts completed referrals among the codes issued
+	// before this one.
+	CompletedBefore int             `json:"completed_before"`
+	Issued          int             `json:"issued"`
+	Created         ReferralCreated `json:"created"`
+}
+
+// RefereeReserved is appended to a referred user's guard stream when the
+// user is attributed to a referral.
+type RefereeReserved struct {
+	ReferralCode string    `json:"referral_code"`
+	ReservedAt   time.Time `json:"reserved_at"`
+}
+
+// EventType implementations.
+func (ReferralCreated) EventType() string    { return TypeReferralCreated }
+func (MilestoneReached) EventType() string   { return TypeMilestoneReached }
+func (RefereeAttributed) EventType() string  { return TypeRefereeAttributed }
+func (ReferralCompleted) EventType() string  { return TypeReferralCompleted }
+func (RewardClaimed) EventType() string      { return TypeRewardClaimed }
+func (ReferralExpired) EventType() string    { return TypeReferralExpired }
+func (SettingsChanged) EventType() string    { return TypeSettingsChanged }
+func (ReferrerCodeIssued) EventType() string { return TypeReferrerCodeIssued }
+func (RefereeReserved) EventType() string    { return TypeRefereeReserved }
+
+// DecodeEvent turns a stored event into its struct.
+func DecodeEvent(typ string, data []byte) (Event, error) {
+	var e Event
+	var err error
+	switch typ {
+	case TypeReferralCreated:
+		var v ReferralCreated
+		err, e = json.Unmarshal(data, &v), &v
+	case TypeMilestoneReached:
+		var v MilestoneReached
+		err, e = json.Unmarshal(data, &v), &v
+	case TypeRefereeAttributed:
+		var v RefereeAttributed
+		err, e = json.Unmarshal(data, &v), &v
+	case TypeReferralCompleted:
+		var v ReferralCompleted
+		err, e = json.Unmarshal(data, &v), &v
+	case TypeRewardClaimed:
+		var v RewardClaimed
+		err, e = json.Unmarshal(data, &v), &v
+	case TypeReferralExpired:
+		var v ReferralExpired
+		err, e = json.Unmarshal(data, &v), &v
+	case TypeSettingsChanged:
+		var v SettingsChanged
+		err, e = json.Unmarshal(data, &v), &v
+	case TypeReferrerCodeIssued:
+		var v ReferrerCodeIssued
+		err, e = json.Unmarshal(data, &v), &v
+	case TypeRefereeReserved:
+		var v RefereeReserved
+		err, e = json.Unmarshal(data, &v), &v
+	default:
+		return nil, fmt.Errorf("unknown event type %q", typ)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("decode %s: %w", typ, err)
+	}
+	return e, nil
+}
+
+// Metadata is stored beside every event: who acted, and why.
+type Metadata struct {
+	ActorKeyID    string `json:"actor_key_id,omitempty"`
+	RequestID     string `json:"request_id,omitempty"`
+	CorrelationID string `json:"correlation_id,omitempty"`
+	CausationID   string `json:"causation_id,omitempty"`
+	// Reason says why the system acted on its own (for example "expiry").
+	Reason string `json:"reason,omitempty"`
+}

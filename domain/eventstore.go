@@ -1,0 +1,159 @@
+package domain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrConcurrency reports that a stream's current revision did not match the
+// revision an append expected. The caller reloads the stream and decides again.
+var ErrConcurrency = errors.New("concurrency conflict: stream revision changed")
+
+// ErrStreamNotFound reports a read of a stream that has no events.
+var ErrStreamNotFound = errors.New("stream not found")
+
+// Revision is a stream revision: the version of a stream's last event.
+// The first event of a stream has revision 1; an empty stream has revision 0.
+type Revision = uint64
+
+// Position is a cursor into the global log: the position of an event that a
+// reader has seen. Zero means "before the first event". Positions are unique
+// but, depending on the store, need not grow in the order the log is read
+// (PostgreSQL reads in commit order); always resume from the last position
+// seen rather than comparing positions.
+type Position = uint64
+
+type expectKind uint8
+
+const (
+	expectAny expectKind = iota
+	expectNoStream
+	expectExact
+)
+
+// ExpectedRevision is the condition an append places on a stream.
+type ExpectedRevision struct {
+	kind expectKind
+	rev  Revision
+}
+
+// Any appends whatever the stream's revision is.
+func Any() ExpectedRevision { return ExpectedRevision{kind: expectAny} }
+
+// NoStream appends only if the stream has no events.
+func NoStream() ExpectedRevision { return ExpectedRevision{kind: expectNoStream} }
+
+// Exact appends only if the stream's last event has revision r. Exact(0) is NoStream.
+func Exact(r Revision) ExpectedRevision {
+	if r == 0 {
+		return NoStream()
+	}
+	return ExpectedRevision{kind: expectExact, rev: r}
+}
+
+// IsAny reports whether e places no condition on the stream.
+func (e ExpectedRevision) IsAny() bool { return e.kind == expectAny }
+
+// Revision returns the revision e expects the stream to be at (0 for NoStream)
+// and false for Any.
+func (e ExpectedRevision) Revision() (Revision, bool) {
+	switch e.kind {
+	case expectNoStream:
+		return 0, true
+	case expectExact:
+		return e.rev, true
+	}
+	return 0, false
+}
+
+func (e ExpectedRevision) String() string {
+	switch e.kind {
+	case expectNoStream:
+		return "no stream"
+	case expectExact:
+		return fmt.Sprintf("revision %d", e.rev)
+	}
+	return "any"
+}
+
+// EventData is an event to append. ID is chosen by the caller: appending an
+// event whose ID is already in the stream is recognised as a retry.
+type EventData struct {
+	ID       string
+	Type     string
+	Data     []byte // JSON
+	Metadata []byte // JSON
+}
+
+// RecordedEvent is an event as stored.
+type RecordedEvent struct {
+	Position   Position
+	Stream     string
+	Version    Revision
+	ID         string
+	Type       string
+	Data       []byte
+	Metadata   []byte
+	RecordedAt time.Time
+}
+
+// AppendResult says where an append left the stream.
+type AppendResult struct {
+	// NextRevision is the stream's revision after the append.
+	NextRevision Revision
+	// Position is the global position of the last event appended.
+	Position Position
+}
+
+// StreamAppend is one stream's part of a multi-stream append.
+type StreamAppend struct {
+	Stream   string
+	Expected ExpectedRevision
+	Events   []EventData
+}
+
+// ReadAllOptions narrows a read of the global log.
+type ReadAllOptions struct {
+	// After is the position of the last event already seen; 0 reads from the start.
+	After Position
+	// Limit caps the number of events returned; 0 means 1000.
+	Limit int
+	// StreamPrefix, when set, returns only events of streams whose name starts with it.
+	StreamPrefix string
+}
+
+// EventStore is the port every event store adapter implements. The
+// conformance suite in domain/eventstoretest states its contract.
+type EventStore interface {
+	// Append adds events to the end of a stream if its revision matches
+	// expected. It returns ErrConcurrency on a mismatch. If the first event's
+	// ID is already in the stream the append is a retry: nothing is written
+	// and the result describes the events already stored.
+	Append(ctx context.Context, stream string, expected ExpectedRevision, events ...EventData) (AppendResult, error)
+	// ReadStream returns up to limit events of a stream with revision >= from,
+	// oldest first. A stream with no events returns an empty slice and no error.
+	ReadStream(ctx context.Context, stream string, from Revision, limit int) ([]RecordedEvent, error)
+	// ReadLast returns a stream's last event, or ErrStreamNotFound.
+	ReadLast(ctx context.Context, stream string) (RecordedEvent, error)
+	// ReadAll returns events of the global log after opts.After in the
+	// store's stable order. Every event that a later call could return after
+	// the same position is returned by this one or a later one: no reader ever
+	// skips an event committed late.
+	ReadAll(ctx context.Context, opts ReadAllOptions) ([]RecordedEvent, error)
+	// WaitForEvents blocks until the global log may hold events after pos, or
+	// ctx ends. It may return early (spuriously); callers then ReadAll again.
+	WaitForEvents(ctx context.Context, after Position) error
+}
+
+// MultiAppender is implemented by stores that can append to several streams
+// in one atomic transaction (the SQL stores). The domain service uses it when
+// present; without it the service appends stream by stream, in an order that
+// the next command can repair if the process dies in between.
+type MultiAppender interface {
+	// AppendMulti appends to every stream or to none. A revision mismatch on
+	// any stream is ErrConcurrency; a batch whose every first event is
+	// already stored is a retry and writes nothing.
+	AppendMulti(ctx context.Context, appends []StreamAppend) ([]AppendResult, error)
+}

@@ -1,0 +1,156 @@
+package domain
+
+import "time"
+
+// MilestoneInput is what a milestone or completion command says.
+type MilestoneInput struct {
+	Milestone        string
+	ReferredUserID   string
+	ReferredUserName *string
+}
+
+// ReachMilestone applies a reported milestone: it attributes the referred
+// user if one is given for the first time, records the milestone, and
+// completes the referral when the milestone is the reward milestone.
+// Errors: EInvalid, ESelfReferral, EReferralExpired, EReferralNotPending,
+// ERefereeMismatch, EUnknownMilestone, EMilestoneOutOfOrder.
+func (r *Referral) ReachMilestone(now time.Time, in MilestoneInput, s Settings, settingsVersion Revision) error {
+	if err := validName("milestone", in.Milestone); err != nil {
+		return err
+	}
+	if err := r.preflight(now, in, in.Milestone); err != nil || r.v.Status != StatusPending {
+		return err
+	}
+	if err := r.checkOrder(in.Milestone, s); err != nil {
+		return err
+	}
+	r.attribute(now, in)
+	if r.v.Milestone == nil || *r.v.Milestone != in.Milestone {
+		r.record(&MilestoneReached{Milestone: in.Milestone, ReachedAt: now})
+	}
+	if *r.v.Milestone == s.ReferralRewardMilestone {
+		r.complete(now, s, settingsVersion)
+	}
+	return nil
+}
+
+// Complete completes a pending referral by hand, recording the milestone
+// (the reward milestone when none is given) if it is new. The referral must
+// have a referred user, or the input must name one.
+// Errors: as ReachMilestone.
+func (r *Referral) Complete(now time.Time, in MilestoneInput, s Settings, settingsVersion Revision) error {
+	if in.Milestone != "" {
+		if err := validName("milestone", in.Milestone); err != nil {
+			return err
+		}
+	}
+	if err := r.preflight(now, in, in.Milestone); err != nil || r.v.Status != StatusPending {
+		return err
+	}
+	if in.ReferredUserID == "" && r.v.ReferredUserID == nil {
+		return Errorf(EInvalid, "referred_user_id is required to complete a referral without a referred user")
+	}
+	m := in.Milestone
+	if m == "" {
+		m = s.ReferralRewardMilestone
+	}
+	if err := r.checkOrder(m, s); err != nil {
+		return err
+	}
+	r.attribute(now, in)
+	if r.v.Milestone == nil || *r.v.Milestone != m {
+		r.record(&MilestoneReached{Milestone: m, ReachedAt: now})
+	}
+	r.complete(now, s, settingsVersion)
+	return nil
+}
+
+// preflight applies the checks shared by milestone and completion. It
+// returns nil with a non-pending status only for an exact repeat of what
+// completed the referral: the caller then has nothing to do.
+func (r *Referral) preflight(now time.Time, in MilestoneInput, milestone string) error {
+	if in.ReferredUserID != "" {
+		if err := validName("referred_user_id", in.ReferredUserID); err != nil {
+			return err
+		}
+		if in.ReferredUserID == r.v.ReferrerID {
+			return Errorf(ESelfReferral, "a user cannot refer themselves")
+		}
+	}
+	r.ExpireIfDue(now)
+	switch r.v.Status {
+	case StatusExpired:
+		return Errorf(EReferralExpired, "referral %s has expired", r.v.ReferralCode)
+	case StatusCompleted:
+		sameUser := in.ReferredUserID == "" || (r.v.ReferredUserID != nil && *r.v.ReferredUserID == in.ReferredUserID)
+		sameMilestone := milestone == "" || (r.v.Milestone != nil && *r.v.Milestone == milestone)
+		if sameUser && sameMilestone {
+			return nil
+		}
+		return Errorf(EReferralNotPending, "referral %s is already completed", r.v.ReferralCode)
+	}
+	if in.ReferredUserID != "" && r.v.ReferredUserID != nil && *r.v.ReferredUserID != in.ReferredUserID {
+		return Errorf(ERefereeMismatch, "referral %s is attributed to another referred user", r.v.ReferralCode)
+	}
+	return nil
+}
+
+// checkOrder enforces the milestone pipeline, if the settings have one.
+func (r *Referral) checkOrder(m string, s Settings) error {
+	if len(s.ReferralMilestones) == 0 {
+		return nil
+	}
+	idx := s.milestoneIndex(m)
+	if idx < 0 {
+		return Errorf(EUnknownMilestone, "milestone %q is not one of referral_milestones", m)
+	}
+	if r.v.Milestone != nil && idx < s.milestoneIndex(*r.v.Milestone) {
+		return Errorf(EMilestoneOutOfOrder, "milestone %q comes before the current milestone %q", m, *r.v.Milestone)
+	}
+	return nil
+}
+
+func (r *Referral) attribute(now time.Time, in MilestoneInput) {
+	if in.ReferredUserID != "" && r.v.ReferredUserID == nil {
+		r.record(&RefereeAttributed{ReferredUserID: in.ReferredUserID, ReferredUserName: in.ReferredUserName, AttributedAt: now})
+	}
+}
+
+func (r *Referral) complete(now time.Time, s Settings, settingsVersion Revision) {
+	r.record(&ReferralCompleted{
+		Milestone:          *r.v.Milestone,
+		ReferredUserID:     r.v.ReferredUserID,
+		RewardType:         s.RewardType,
+		RewardValue:        s.RewardValue,
+		RefereeRewardType:  s.RefereeRewardType,
+		RefereeRewardValue: s.RefereeRewardValue,
+		SettingsVersion:    settingsVersion,
+		CompletedAt:        now,
+	})
+}
+
+// ClaimReward records that side's reward as claimed and returns when it was
+// claimed; a second claim returns the first time and records nothing.
+// Errors: EInvalid, EReferralNotCompleted, ENoRewardConfigured.
+func (r *Referral) ClaimReward(now time.Time, side string) (time.Time, error) {
+	r.ExpireIfDue(now)
+	if r.v.Status != StatusCompleted {
+		return time.Time{}, Errorf(EReferralNotCompleted, "referral %s is %s, not completed", r.v.ReferralCode, r.v.Status)
+	}
+	typ, claimed := r.v.RewardType, r.v.RewardClaimedAt
+	switch side {
+	case SideReferee:
+		typ, claimed = r.v.RefereeRewardType, r.v.RefereeRewardClaimedAt
+	case SideReferrer:
+	default:
+		return time.Time{}, Errorf(EInvalid, "side must be %q or %q", SideReferrer, SideReferee)
+	}
+	if typ == nil {
+		return time.Time{}, Errorf(ENoRewardConfigured, "no %s reward was configured when referral %s completed", side, r.v.ReferralCode)
+	}
+	if claimed != nil {
+		return *claimed, nil
+	}
+	r.record(&RewardClaimed{Side: side, ClaimedAt: now})
+	return now, nil
+}
