@@ -24,6 +24,8 @@ const (
 	ERefereeMismatch        = "referee_mismatch"
 	ENoRewardConfigured     = "no_reward_configured"
 	EConflict               = "conflict"
+	ERateLimited            = "rate_limited"
+	EPayloadTooLarge        = "payload_too_large"
 	EInternal               = "internal"
 )
 

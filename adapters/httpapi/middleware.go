@@ -1,0 +1,131 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/referral-ledger/referral-ledger/domain"
+)
+
+// handlerFunc is an endpoint: it writes a success response or returns an
+// error, which wrap turns into the error body.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, o domain.Origin) error
+
+// wrap adds request IDs, the body limit, authentication, the scope check,
+// panic recovery and error rendering to an endpoint.
+func (s *Server) wrap(scope string, h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		reqID := headerID(r, "X-Request-ID")
+		if reqID == "" {
+			reqID = domain.NewID()
+		}
+		w.Header().Set("X-Request-ID", reqID)
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		o := domain.Origin{RequestID: reqID, CorrelationID: headerID(r, "X-Correlation-ID")}
+		err := func() (err error) {
+			defer func() {
+				if p := recover(); p != nil {
+					if p == http.ErrAbortHandler {
+						panic(p)
+					}
+					s.log.ErrorContext(r.Context(), "panic in handler", "panic", p, "request_id", reqID)
+					err = errors.New("panic")
+				}
+			}()
+			if scope == "" {
+				return h(w, r, o)
+			}
+			key, err := s.authenticate(r.Context(), r)
+			if err != nil {
+				return err
+			}
+			if !key.Has(scope) {
+				return domain.Errorf(domain.EForbidden, "this API key lacks the %s scope", scope)
+			}
+			o.AppspaceID, o.KeyID = key.AppspaceID, key.ID
+			return h(w, r, o)
+		}()
+		if err != nil {
+			s.writeError(w, r, reqID, err)
+		}
+		s.log.DebugContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path,
+			"request_id", reqID, "key_id", o.KeyID, "duration", time.Since(start))
+	})
+}
+
+func (s *Server) authenticate(ctx context.Context, r *http.Request) (domain.APIKey, error) {
+	presented := r.Header.Get("X-API-Key")
+	if presented == "" {
+		if auth := r.Header.Get("Authorization"); len(auth) > 7 && strings.EqualFold(auth[:7], "Bearer ") {
+			presented = strings.TrimSpace(auth[7:])
+		}
+	}
+	if presented == "" {
+		return domain.APIKey{}, domain.Errorf(domain.EUnauthorized, "missing API key: send X-API-Key or Authorization: Bearer")
+	}
+	return s.keys.Authenticate(ctx, presented)
+}
+
+// headerID returns a caller-supplied ID header if it is short and printable.
+func headerID(r *http.Request, name string) string {
+	v := r.Header.Get(name)
+	if len(v) == 0 || len(v) > 128 {
+		return ""
+	}
+	for _, c := range v {
+		if c < 0x21 || c > 0x7e {
+			return ""
+		}
+	}
+	return v
+}
+
+var statusOf = map[string]int{
+	domain.EInvalid:                http.StatusBadRequest,
+	domain.EUnauthorized:           http.StatusUnauthorized,
+	domain.EForbidden:              http.StatusForbidden,
+	domain.ENotFound:               http.StatusNotFound,
+	domain.EReferralsDisabled:      http.StatusForbidden,
+	domain.EMaxReferralsReached:    http.StatusBadRequest,
+	domain.EReferralExpired:        http.StatusConflict,
+	domain.EReferralNotPending:     http.StatusConflict,
+	domain.EReferralNotCompleted:   http.StatusConflict,
+	domain.EMilestoneOutOfOrder:    http.StatusConflict,
+	domain.EUnknownMilestone:       http.StatusBadRequest,
+	domain.ESelfReferral:           http.StatusBadRequest,
+	domain.ERefereeAlreadyReferred: http.StatusConflict,
+	domain.ERefereeMismatch:        http.StatusConflict,
+	domain.ENoRewardConfigured:     http.StatusConflict,
+	domain.EConflict:               http.StatusConflict,
+	domain.ERateLimited:            http.StatusTooManyRequests,
+	domain.EPayloadTooLarge:        http.StatusRequestEntityTooLarge,
+	domain.EInternal:               http.StatusInternalServerError,
+}
+
+type errorBody struct {
+	Error string `json:"error"`
+	Code  string `json:"code"`
+}
+
+// writeError renders err as the API's error body. Internal details are
+// logged with the request ID, never sent.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, reqID string, err error) {
+	var de *domain.Error
+	if !errors.As(err, &de) {
+		if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+			return // the client went away
+		}
+		s.log.ErrorContext(r.Context(), "internal error", "err", err, "request_id", reqID,
+			"method", r.Method, "path", r.URL.Path)
+		de = domain.Errorf(domain.EInternal, "internal error (request %s)", reqID)
+	}
+	status, ok := statusOf[de.Code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	writeJSON(w, status, errorBody{Error: de.Message, Code: de.Code})
+}

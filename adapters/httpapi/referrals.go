@@ -1,0 +1,131 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+
+	"github.com/referral-ledger/referral-ledger/domain"
+)
+
+type createRequest struct {
+	UserID   string          `json:"user_id"`
+	UserName *string         `json:"user_name"`
+	Metadata json.RawMessage `json:"metadata"`
+	IP       string          `json:"ip"`
+	DeviceID string          `json:"device_id"`
+}
+
+func (s *Server) createReferral(w http.ResponseWriter, r *http.Request, o domain.Origin) error {
+	var req createRequest
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	meta := bytes.TrimSpace(req.Metadata)
+	if bytes.Equal(meta, []byte("null")) {
+		meta = nil
+	}
+	if len(meta) > 0 && meta[0] != '{' {
+		return domain.Errorf(domain.EInvalid, "metadata must be a JSON object")
+	}
+	if len(req.IP) > 64 || len(req.DeviceID) > 256 {
+		return domain.Errorf(domain.EInvalid, "ip or device_id is too long")
+	}
+	res, err := s.svc.CreateReferral(r.Context(), o, domain.CreateInput{
+		ReferrerID: req.UserID, ReferrerName: req.UserName, Metadata: meta, IP: req.IP, DeviceID: req.DeviceID,
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"referral_id":   res.Referral.ReferralID,
+		"referral_code": res.Referral.ReferralCode,
+		"referral_url":  res.Referral.ReferralURL,
+		"created":       res.Created,
+		"referral":      referralOf(res.Referral),
+	})
+	return nil
+}
+
+func (s *Server) getReferral(w http.ResponseWriter, r *http.Request, o domain.Origin) error {
+	v, err := s.svc.GetReferral(r.Context(), o, r.PathValue("code"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, referralOf(v))
+	return nil
+}
+
+type milestoneRequest struct {
+	ReferralCode     string  `json:"referral_code"`
+	Milestone        string  `json:"milestone"`
+	ReferredUserID   string  `json:"referred_user_id"`
+	ReferredUserName *string `json:"referred_user_name"`
+}
+
+func (req milestoneRequest) input() domain.MilestoneInput {
+	return domain.MilestoneInput{Milestone: req.Milestone, ReferredUserID: req.ReferredUserID, ReferredUserName: req.ReferredUserName}
+}
+
+func (s *Server) reachMilestone(w http.ResponseWriter, r *http.Request, o domain.Origin) error {
+	var req milestoneRequest
+	if err := decodeReferralBody(r, &req, &req.ReferralCode); err != nil {
+		return err
+	}
+	if req.ReferredUserName != nil {
+		return domain.Errorf(domain.EInvalid, "referred_user_name is accepted by /referral/complete only")
+	}
+	v, err := s.svc.ReachMilestone(r.Context(), o, req.ReferralCode, req.input())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"referral": referralOf(v)})
+	return nil
+}
+
+func (s *Server) completeReferral(w http.ResponseWriter, r *http.Request, o domain.Origin) error {
+	var req milestoneRequest
+	if err := decodeReferralBody(r, &req, &req.ReferralCode); err != nil {
+		return err
+	}
+	v, err := s.svc.CompleteReferral(r.Context(), o, req.ReferralCode, req.input())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"referral": referralOf(v)})
+	return nil
+}
+
+func (s *Server) claim(side string) handlerFunc {
+	claimedField := "reward_claimed"
+	if side == domain.SideReferee {
+		claimedField = "referee_reward_claimed"
+	}
+	return func(w http.ResponseWriter, r *http.Request, o domain.Origin) error {
+		var req struct {
+			ReferralCode string `json:"referral_code"`
+		}
+		if err := decodeReferralBody(r, &req, &req.ReferralCode); err != nil {
+			return err
+		}
+		at, err := s.svc.ClaimReward(r.Context(), o, req.ReferralCode, side)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{
+			"success": true, "referral_code": req.ReferralCode, claimedField: true, "claimed_at": stamp(at),
+		})
+		return nil
+	}
+}
+
+// decodeReferralBody decodes a command body that must name a referral code.
+func decodeReferralBody(r *http.Request, v any, code *string) error {
+	if err := decodeBody(r, v); err != nil {
+		return err
+	}
+	if *code == "" || len(*code) > 64 {
+		return domain.Errorf(domain.EInvalid, "referral_code is required")
+	}
+	return nil
+}

@@ -1,0 +1,108 @@
+// Package httpapi is the ledger's HTTP API: the referral, settings, events
+// and audit endpoints of API.md, API key authentication with scopes,
+// appspace isolation, the error format and request limits.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/referral-ledger/referral-ledger/domain"
+)
+
+// KeyStore authenticates API keys.
+type KeyStore interface {
+	// Authenticate returns the live key for a presented key string.
+	// Errors: domain.EUnauthorized.
+	Authenticate(ctx context.Context, presented string) (domain.APIKey, error)
+}
+
+// Check is a named readiness check, run by /readyz.
+type Check struct {
+	Name  string
+	Check func(ctx context.Context) error
+}
+
+// Config configures a Server.
+type Config struct {
+	// MaxBodyBytes caps request bodies; 64 KiB by default.
+	MaxBodyBytes int64
+	// Ready lists the checks /readyz runs.
+	Ready []Check
+	// Version is reported in /healthz.
+	Version string
+}
+
+// Server serves the API.
+type Server struct {
+	svc    *domain.Service
+	keys   KeyStore
+	events domain.EventStore
+	cfg    Config
+	log    *slog.Logger
+	mux    *http.ServeMux
+}
+
+// New returns a Server for svc, authenticating with keys.
+func New(svc *domain.Service, keys KeyStore, log *slog.Logger, cfg Config) *Server {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 64 << 10
+	}
+	s := &Server{svc: svc, keys: keys, events: svc.Store(), cfg: cfg, log: log, mux: http.NewServeMux()}
+	s.routes()
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Handle mounts another handler (for example /metrics) beside the API.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+func (s *Server) routes() {
+	type route struct {
+		pattern string
+		scope   string
+		h       handlerFunc
+	}
+	for _, rt := range []route{
+		{"POST /v1/api/referral/create", domain.ScopeReferralsWrite, s.createReferral},
+		{"GET /v1/api/referral/{code}", domain.ScopeReferralsRead, s.getReferral},
+		{"POST /v1/api/referral/milestone", domain.ScopeReferralsWrite, s.reachMilestone},
+		{"POST /v1/api/referral/complete", domain.ScopeReferralsWrite, s.completeReferral},
+		{"POST /v1/api/referral/claim-reward", domain.ScopeRewardsClaim, s.claim(domain.SideReferrer)},
+		{"POST /v1/api/referral/claim-referee-reward", domain.ScopeRewardsClaim, s.claim(domain.SideReferee)},
+		{"GET /v1/api/referral/settings", domain.ScopeReferralsRead, s.getSettings},
+		{"PUT /v1/api/referral/settings", domain.ScopeSettingsWrite, s.putSettings},
+		{"GET /v1/api/events", domain.ScopeEventsRead, s.listEvents},
+		{"GET /v1/api/audit/referrals/{code}", domain.ScopeAuditRead, s.auditReferral},
+	} {
+		s.mux.Handle(rt.pattern, s.wrap(rt.scope, rt.h))
+	}
+	s.mux.Handle("/v1/", s.wrap("", func(w http.ResponseWriter, r *http.Request, _ domain.Origin) error {
+		return domain.Errorf(domain.ENotFound, "no such endpoint: %s %s", r.Method, r.URL.Path)
+	}))
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.cfg.Version})
+	})
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	checks := map[string]string{}
+	status := http.StatusOK
+	for _, c := range s.cfg.Ready {
+		if err := c.Check(ctx); err != nil {
+			s.log.WarnContext(ctx, "readiness check failed", "check", c.Name, "err", err)
+			checks[c.Name] = "failing"
+			status = http.StatusServiceUnavailable
+			continue
+		}
+		checks[c.Name] = "ok"
+	}
+	writeJSON(w, status, map[string]any{"ready": status == http.StatusOK, "checks": checks})
+}
