@@ -56,18 +56,24 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, o domain.Ori
 	}
 	out := make([]EventJSON, 0, limit)
 	next := after
-	for len(out) < int(limit) {
-		batch, err := s.events.ReadAll(r.Context(), domain.ReadAllOptions{After: next, Limit: int(limit) - len(out), StreamPrefix: domain.StreamPrefix(o.AppspaceID)})
+	// A type filter may skip many events: scan a bounded number per page,
+	// and let next_after carry the caller past what was skipped.
+	for scanned := 0; len(out) < int(limit) && scanned < 10*maxEventsPage; {
+		batch, err := s.events.ReadAll(r.Context(), domain.ReadAllOptions{After: next, Limit: int(limit), StreamPrefix: domain.StreamPrefix(o.AppspaceID)})
 		if err != nil {
 			return err
 		}
 		for _, e := range batch {
+			if len(out) == int(limit) {
+				break
+			}
 			next = e.Position
+			scanned++
 			if matchType(types, e.Type) {
 				out = append(out, EventOf(e))
 			}
 		}
-		if len(batch) == 0 || len(types) == 0 {
+		if len(batch) < int(limit) {
 			break
 		}
 	}

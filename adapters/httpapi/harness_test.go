@@ -1,0 +1,242 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/referral-ledger/referral-ledger/adapters/httpapi"
+	"github.com/referral-ledger/referral-ledger/adapters/postgres"
+	"github.com/referral-ledger/referral-ledger/adapters/postgres/pgtest"
+	"github.com/referral-ledger/referral-ledger/adapters/sqlite"
+	"github.com/referral-ledger/referral-ledger/adapters/sqlstore"
+	"github.com/referral-ledger/referral-ledger/domain"
+)
+
+// stack is the API over a real store, with a clock the test moves.
+type stack struct {
+	url    string
+	key    string // server key of appspace "default"
+	space  string // its ID
+	access *sqlstore.Access
+	store  domain.EventStore
+
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (s *stack) now() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return time.Now().Add(s.offset)
+}
+
+// advance moves the service's clock forward.
+func (s *stack) advance(d time.Duration) {
+	s.mu.Lock()
+	s.offset += d
+	s.mu.Unlock()
+}
+
+// forEachStore runs f as a parallel subtest on SQLite and on PostgreSQL.
+func forEachStore(t *testing.T, f func(t *testing.T, s *stack)) {
+	t.Helper()
+	for _, kind := range []string{"sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			f(t, newStack(t, kind))
+		})
+	}
+}
+
+func newStack(tb testing.TB, kind string) *stack {
+	tb.Helper()
+	ctx := context.Background()
+	s := &stack{}
+	var write, read *sqlx.DB
+	switch kind {
+	case "sqlite":
+		st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(tb.TempDir(), "ledger.db")})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { st.Close() })
+		s.store, write, read = st, st.WriteDB(), st.DB()
+	case "postgres":
+		st, err := postgres.Open(ctx, postgres.Config{URL: pgtest.SchemaURL(tb)})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { st.Close() })
+		s.store, write, read = st, st.DB(), st.DB()
+	}
+	s.access = sqlstore.NewAccess(write, read)
+	svc := domain.NewService(s.store, domain.ServiceConfig{Now: s.now})
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv := httptest.NewServer(httpapi.New(svc, s.access, log, httpapi.Config{}))
+	tb.Cleanup(srv.Close)
+	s.url = srv.URL
+	s.space, s.key = s.newAppspace(tb, "default", domain.RoleServer)
+	return s
+}
+
+// newAppspace creates an appspace and a key of role for it.
+func (s *stack) newAppspace(tb testing.TB, name, role string) (id, key string) {
+	tb.Helper()
+	as, err := s.access.CreateAppspace(context.Background(), name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return as.ID, s.newKey(tb, as.ID, role)
+}
+
+func (s *stack) newKey(tb testing.TB, appspace, role string) string {
+	tb.Helper()
+	_, key, err := s.access.CreateKey(context.Background(), appspace, role, "test")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return key
+}
+
+// call sends a request with key and returns the status and decoded body.
+func (s *stack) call(tb testing.TB, key, method, path string, body any) (int, map[string]any) {
+	tb.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = bytes.NewBufferString(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, s.url+path, rd)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if key != "" {
+		req.Header.Set("X-API-Key", key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Errorf("%s %s: %v", method, path, err)
+		return 0, nil
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	raw, _ := io.ReadAll(resp.Body)
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &out); err != nil {
+			tb.Errorf("%s %s: body %q: %v", method, path, raw, err)
+		}
+	}
+	return resp.StatusCode, out
+}
+
+// must sends a request with the stack's server key and fails unless it
+// returns want.
+func (s *stack) must(tb testing.TB, want int, method, path string, body any) map[string]any {
+	tb.Helper()
+	status, out := s.call(tb, s.key, method, path, body)
+	if status != want {
+		tb.Fatalf("%s %s: status %d %v, want %d", method, path, status, out, want)
+	}
+	return out
+}
+
+// wantError checks an error response's status and code.
+func wantError(tb testing.TB, status int, out map[string]any, wantStatus int, wantCode string) {
+	tb.Helper()
+	if status != wantStatus || out["code"] != wantCode {
+		tb.Errorf("got %d %v, want %d with code %q", status, out, wantStatus, wantCode)
+	}
+}
+
+// events reads the whole global log of appspace.
+func (s *stack) events(tb testing.TB, appspace string) []domain.RecordedEvent {
+	tb.Helper()
+	var all []domain.RecordedEvent
+	var after domain.Position
+	for {
+		batch, err := s.store.ReadAll(context.Background(), domain.ReadAllOptions{After: after, Limit: 500, StreamPrefix: domain.StreamPrefix(appspace)})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if len(batch) == 0 {
+			return all
+		}
+		all = append(all, batch...)
+		after = batch[len(batch)-1].Position
+	}
+}
+
+// countEvents counts the log's events of type typ whose data matches (nil
+// matches all).
+func (s *stack) countEvents(tb testing.TB, appspace, typ string, match func(data map[string]any) bool) int {
+	tb.Helper()
+	n := 0
+	for _, e := range s.events(tb, appspace) {
+		if e.Type != typ {
+			continue
+		}
+		var data map[string]any
+		if err := json.Unmarshal(e.Data, &data); err != nil {
+			tb.Fatal(err)
+		}
+		if match == nil || match(data) {
+			n++
+		}
+	}
+	return n
+}
+
+// setSettings replaces settings fields.
+func (s *stack) setSettings(tb testing.TB, fields map[string]any) {
+	tb.Helper()
+	s.must(tb, http.StatusOK, "PUT", "/v1/api/referral/settings", fields)
+}
+
+// create issues a code for referrer and returns it.
+func (s *stack) create(tb testing.TB, referrer string) string {
+	tb.Helper()
+	out := s.must(tb, http.StatusOK, "POST", "/v1/api/referral/create", map[string]any{"user_id": referrer})
+	return out["referral_code"].(string)
+}
+
+// parallel runs f(i) for i in [0,n) at once and waits.
+func parallel(n int, f func(i int)) {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			f(i)
+		}()
+	}
+	close(start)
+	wg.Wait()
+}
+
+// equalJSON compares two decoded JSON values.
+func equalJSON(a, b any) bool {
+	ra, errA := json.Marshal(a)
+	rb, errB := json.Marshal(b)
+	return errA == nil && errB == nil && bytes.Equal(ra, rb)
+}

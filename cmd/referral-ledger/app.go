@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/referral-ledger/referral-ledger/adapters/httpapi"
+	"github.com/referral-ledger/referral-ledger/adapters/postgres"
+	"github.com/referral-ledger/referral-ledger/adapters/sqlite"
+	"github.com/referral-ledger/referral-ledger/adapters/sqlstore"
+	"github.com/referral-ledger/referral-ledger/domain"
+)
+
+// version is the build's version, set with -ldflags "-X main.version=...".
+var version = "dev"
+
+// Config is what every subcommand needs to find the stores.
+type Config struct {
+	Addr          string
+	DataDir       string
+	DatabaseURL   string
+	EventstoreURL string
+	Logger        *slog.Logger
+	// Out receives what a person must see once (the first server key).
+	Out io.Writer
+}
+
+// Main is the wired application: stores, domain service and HTTP API.
+type Main struct {
+	cfg    Config
+	log    *slog.Logger
+	store  domain.EventStore
+	svc    *domain.Service
+	access *sqlstore.Access
+	ping   func(context.Context) error
+	closer func() error
+	ln     net.Listener
+}
+
+// Open opens (and migrates) the stores the configuration names.
+func Open(ctx context.Context, cfg Config) (*Main, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.Out == nil {
+		cfg.Out = io.Discard
+	}
+	if cfg.EventstoreURL != "" {
+		return nil, errors.New("--eventstore-url: the EventStoreDB adapter is not built yet; use the embedded or PostgreSQL profile")
+	}
+	m := &Main{cfg: cfg, log: cfg.Logger}
+	var write, read *sqlx.DB
+	switch {
+	case cfg.DatabaseURL == "":
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("create data dir: %w", err)
+		}
+		st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(cfg.DataDir, "ledger.db")})
+		if err != nil {
+			return nil, err
+		}
+		m.store, m.closer, m.ping = st, st.Close, st.DB().PingContext
+		write, read = st.WriteDB(), st.DB()
+	case strings.HasPrefix(cfg.DatabaseURL, "postgres://") || strings.HasPrefix(cfg.DatabaseURL, "postgresql://"):
+		st, err := postgres.Open(ctx, postgres.Config{URL: cfg.DatabaseURL})
+		if err != nil {
+			return nil, err
+		}
+		m.store, m.closer, m.ping = st, st.Close, st.DB().PingContext
+		write, read = st.DB(), st.DB()
+	default:
+		return nil, errors.New("--database-url must be a postgres:// URL (or empty for the embedded SQLite store)")
+	}
+	m.access = sqlstore.NewAccess(write, read)
+	m.svc = domain.NewService(m.store, domain.ServiceConfig{})
+	return m, nil
+}
+
+// Close releases the stores.
+func (m *Main) Close() error { return m.closer() }
+
+// Listen binds the API's address; Run calls it if it was not called.
+func (m *Main) Listen() (net.Addr, error) {
+	if m.ln == nil {
+		ln, err := net.Listen("tcp", m.cfg.Addr)
+		if err != nil {
+			return nil, fmt.Errorf("listen on %s: %w", m.cfg.Addr, err)
+		}
+		m.ln = ln
+	}
+	return m.ln.Addr(), nil
+}
+
+// Run serves the API until ctx ends, then drains in-flight requests.
+func (m *Main) Run(ctx context.Context) error {
+	if err := m.bootstrap(ctx); err != nil {
+		return err
+	}
+	addr, err := m.Listen()
+	if err != nil {
+		return err
+	}
+	api := httpapi.New(m.svc, m.access, m.log, httpapi.Config{
+		Version: version,
+		Ready:   []httpapi.Check{{Name: "store", Check: m.ping}},
+	})
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		m.log.Info("serving", "addr", addr.String(), "version", version)
+		if err := srv.Serve(m.ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		m.log.Info("shutting down: draining requests")
+		return srv.Shutdown(shutdownCtx)
+	})
+	return g.Wait()
+}
+
+// bootstrap gives an empty store the appspace "default" and prints a server
+// key for it, once.
+func (m *Main) bootstrap(ctx context.Context) error {
+	spaces, err := m.access.ListAppspaces(ctx)
+	if err != nil || len(spaces) > 0 {
+		return err
+	}
+	as, err := m.access.CreateAppspace(ctx, "default")
+	if domain.ErrorCode(err) == domain.EConflict {
+		return nil // another replica got there first
+	}
+	if err != nil {
+		return err
+	}
+	_, secret, err := m.access.CreateKey(ctx, as.ID, domain.RoleServer, "bootstrap")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.cfg.Out, "Created appspace \"default\" (%s) and a server API key for it.\n"+
+		"It is shown only this once; store it now:\n\n  %s\n\n", as.ID, secret)
+	return nil
+}

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/referral-ledger/referral-ledger/adapters/httpapi"
+	"github.com/referral-ledger/referral-ledger/domain"
+)
+
+type serveCmd struct {
+	Addr string `name:"addr" env:"LEDGER_ADDR" default:":8080" help:"Address the API listens on."`
+}
+
+func (c *serveCmd) Run(ctx context.Context, e env) error {
+	return e.with(ctx, c.Addr, func(m *Main) error { return m.Run(ctx) })
+}
+
+type migrateCmd struct{}
+
+func (migrateCmd) Run(ctx context.Context, e env) error {
+	return e.with(ctx, "", func(*Main) error { // opening applies the migrations
+		fmt.Fprintln(e.stdout, "migrations applied")
+		return nil
+	})
+}
+
+// with opens the stores, runs f and closes them.
+func (e env) with(ctx context.Context, addr string, f func(*Main) error) (err error) {
+	m, err := e.open(ctx, addr)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := m.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	return f(m)
+}
+
+type appspaceCmd struct {
+	Create appspaceCreateCmd `cmd:"" help:"Create an appspace."`
+	List   appspaceListCmd   `cmd:"" help:"List appspaces."`
+}
+
+type appspaceCreateCmd struct {
+	Name string `arg:"" help:"Unique appspace name."`
+}
+
+func (c *appspaceCreateCmd) Run(ctx context.Context, e env) error {
+	return e.with(ctx, "", func(m *Main) error {
+		as, err := m.access.CreateAppspace(ctx, c.Name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s\t%s\n", as.ID, as.Name)
+		return nil
+	})
+}
+
+type appspaceListCmd struct{}
+
+func (appspaceListCmd) Run(ctx context.Context, e env) error {
+	return e.with(ctx, "", func(m *Main) error {
+		spaces, err := m.access.ListAppspaces(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tNAME\tCREATED")
+		for _, as := range spaces {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", as.ID, as.Name, as.CreatedAt.Format(time.RFC3339))
+		}
+		return tw.Flush()
+	})
+}
+
+type apikeyCmd struct {
+	Create apikeyCreateCmd `cmd:"" help:"Create an API key; the key is printed once, alone on the last line."`
+	List   apikeyListCmd   `cmd:"" help:"List API keys (never their secrets)."`
+	Revoke apikeyRevokeCmd `cmd:"" help:"Revoke an API key."`
+}
+
+type apikeyCreateCmd struct {
+	Appspace string `required:"" help:"Appspace name or ID."`
+	Role     string `required:"" enum:"server,analyst,auditor" help:"server, analyst or auditor."`
+	Name     string `help:"A label for the key."`
+}
+
+func (c *apikeyCreateCmd) Run(ctx context.Context, e env) error {
+	return e.with(ctx, "", func(m *Main) error {
+		k, secret, err := m.access.CreateKey(ctx, c.Appspace, c.Role, c.Name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "# key %s, role %s, appspace %s; shown only now\n%s\n", k.ID, k.Role, k.AppspaceID, secret)
+		return nil
+	})
+}
+
+type apikeyListCmd struct {
+	Appspace string `help:"Only this appspace's keys (name or ID)."`
+}
+
+func (c *apikeyListCmd) Run(ctx context.Context, e env) error {
+	return e.with(ctx, "", func(m *Main) error {
+		id := ""
+		if c.Appspace != "" {
+			as, err := m.access.FindAppspace(ctx, c.Appspace)
+			if err != nil {
+				return err
+			}
+			id = as.ID
+		}
+		keys, err := m.access.ListKeys(ctx, id)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tAPPSPACE\tROLE\tNAME\tCREATED\tREVOKED")
+		for _, k := range keys {
+			revoked := "-"
+			if k.RevokedAt != nil {
+				revoked = k.RevokedAt.Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.AppspaceID, k.Role, k.Name, k.CreatedAt.Format(time.RFC3339), revoked)
+		}
+		return tw.Flush()
+	})
+}
+
+type apikeyRevokeCmd struct {
+	ID string `arg:"" help:"Key ID (key_...)."`
+}
+
+func (c *apikeyRevokeCmd) Run(ctx context.Context, e env) error {
+	return e.with(ctx, "", func(m *Main) error {
+		if err := m.access.RevokeKey(ctx, c.ID); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "revoked %s\n", c.ID)
+		return nil
+	})
+}
+
+type eventsCmd struct {
+	Export eventsExportCmd `cmd:"" help:"Write the event log to stdout."`
+}
+
+type eventsExportCmd struct {
+	After    uint64 `help:"Start after this position."`
+	Format   string `default:"jsonl" enum:"jsonl" help:"Output format."`
+	Appspace string `help:"Only this appspace's events (name or ID)."`
+}
+
+func (c *eventsExportCmd) Run(ctx context.Context, e env) error {
+	return e.with(ctx, "", func(m *Main) error {
+		prefix := ""
+		if c.Appspace != "" {
+			as, err := m.access.FindAppspace(ctx, c.Appspace)
+			if err != nil {
+				return err
+			}
+			prefix = domain.StreamPrefix(as.ID)
+		}
+		enc := json.NewEncoder(e.stdout)
+		after := c.After
+		for {
+			batch, err := m.store.ReadAll(ctx, domain.ReadAllOptions{After: after, Limit: 1000, StreamPrefix: prefix})
+			if err != nil {
+				return err
+			}
+			if len(batch) == 0 {
+				return nil
+			}
+			for _, ev := range batch {
+				if err := enc.Encode(httpapi.EventOf(ev)); err != nil {
+					return err
+				}
+				after = ev.Position
+			}
+		}
+	})
+}
