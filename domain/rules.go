@@ -28,7 +28,7 @@ func (r *Referral) ReachMilestone(now time.Time, in MilestoneInput, s Settings, 
 	if r.v.Milestone == nil || *r.v.Milestone != in.Milestone {
 		r.record(&MilestoneReached{Milestone: in.Milestone, ReachedAt: now})
 	}
-	if *r.v.Milestone == s.ReferralRewardMilestone {
+	if s.atOrPastReward(*r.v.Milestone) {
 		r.complete(now, s, settingsVersion)
 	}
 	return nil
@@ -53,6 +53,9 @@ func (r *Referral) Complete(now time.Time, in MilestoneInput, s Settings, settin
 	m := in.Milestone
 	if m == "" {
 		m = s.ReferralRewardMilestone
+		if r.v.Milestone != nil && s.atOrPastReward(*r.v.Milestone) {
+			m = *r.v.Milestone // already past the reward milestone in the pipeline
+		}
 	}
 	if err := r.checkOrder(m, s); err != nil {
 		return err
@@ -69,6 +72,9 @@ func (r *Referral) Complete(now time.Time, in MilestoneInput, s Settings, settin
 // returns nil with a non-pending status only for an exact repeat of what
 // completed the referral: the caller then has nothing to do.
 func (r *Referral) preflight(now time.Time, in MilestoneInput, milestone string) error {
+	if in.ReferredUserName != nil && len(*in.ReferredUserName) > maxNameLen {
+		return Errorf(EInvalid, "referred_user_name is longer than %d characters", maxNameLen)
+	}
 	if in.ReferredUserID != "" {
 		if err := validName("referred_user_id", in.ReferredUserID); err != nil {
 			return err

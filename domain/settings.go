@@ -112,6 +112,17 @@ func (s Settings) milestoneIndex(name string) int {
 	return slices.Index(s.ReferralMilestones, name)
 }
 
+// atOrPastReward reports whether reaching milestone m earns the reward: it is
+// the reward milestone, or comes after it in the pipeline (skipping ahead
+// past the reward milestone is allowed, and must not strand the referral).
+func (s Settings) atOrPastReward(m string) bool {
+	if m == s.ReferralRewardMilestone {
+		return true
+	}
+	idx := s.milestoneIndex(m)
+	return idx >= 0 && idx > s.milestoneIndex(s.ReferralRewardMilestone)
+}
+
 // referralURL fills the template with code, or returns nil without one.
 func (s Settings) referralURL(code string) *string {
 	if s.ReferralURLTemplate == nil {
