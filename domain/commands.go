@@ -32,8 +32,7 @@ func (s *Service) UpdateSettings(ctx context.Context, o Origin, change func(*Set
 		if err != nil {
 			return err
 		}
-		next := cur
-		next.ReferralMilestones = append([]string{}, cur.ReferralMilestones...)
+		next := cur.clone()
 		if err := change(&next); err != nil {
 			return err
 		}

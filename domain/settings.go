@@ -107,6 +107,25 @@ func validReward(prefix string, typ, value *string) error {
 	return nil
 }
 
+// clone returns a deep copy of s, so a change to it leaves s alone.
+func (s Settings) clone() Settings {
+	c := s
+	c.ReferralMilestones = append([]string{}, s.ReferralMilestones...)
+	for _, p := range []**string{&c.RewardType, &c.RewardValue, &c.RefereeRewardType, &c.RefereeRewardValue, &c.ReferralURLTemplate} {
+		if *p != nil {
+			v := **p
+			*p = &v
+		}
+	}
+	for _, p := range []**int{&c.ReferralExpirationDays, &c.ReferralMaxPerUser} {
+		if *p != nil {
+			v := **p
+			*p = &v
+		}
+	}
+	return c
+}
+
 // milestoneIndex returns the position of name in the pipeline, or -1.
 func (s Settings) milestoneIndex(name string) int {
 	return slices.Index(s.ReferralMilestones, name)

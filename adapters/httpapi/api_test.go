@@ -24,9 +24,12 @@ func TestAppspaceIsolation(t *testing.T) {
 			{"POST", "/v1/api/referral/claim-referee-reward"},
 			{"GET", "/v1/api/audit/referrals/" + code},
 		} {
-			body := map[string]any{"referral_code": code, "milestone": "completed", "referred_user_id": "mia"}
-			if c.method == "GET" {
-				body = nil
+			var body any
+			switch c.path {
+			case "/v1/api/referral/milestone", "/v1/api/referral/complete":
+				body = map[string]any{"referral_code": code, "milestone": "completed", "referred_user_id": "mia"}
+			case "/v1/api/referral/claim-reward", "/v1/api/referral/claim-referee-reward":
+				body = map[string]any{"referral_code": code}
 			}
 			status, out := s.call(t, other, c.method, c.path, body)
 			wantError(t, status, out, http.StatusNotFound, "not_found")

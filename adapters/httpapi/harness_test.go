@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -167,22 +168,44 @@ func wantError(tb testing.TB, status int, out map[string]any, wantStatus int, wa
 	}
 }
 
-// events reads the whole global log of appspace.
+// events reads the whole global log of appspace. It first appends a
+// sentinel event outside the appspace and reads until it sees it: a store
+// may hold back events of transactions that commit out of order (the
+// PostgreSQL log does, while any transaction is open), and everything this
+// test wrote committed before the sentinel.
 func (s *stack) events(tb testing.TB, appspace string) []domain.RecordedEvent {
 	tb.Helper()
+	ctx := context.Background()
+	sentinel := domain.NewID()
+	_, err := s.store.Append(ctx, "sentinel:"+sentinel, domain.NoStream(), domain.EventData{ID: sentinel, Type: "Sentinel", Data: []byte("{}"), Metadata: []byte("{}")})
+	if err != nil {
+		tb.Fatal(err)
+	}
 	var all []domain.RecordedEvent
 	var after domain.Position
-	for {
-		batch, err := s.store.ReadAll(context.Background(), domain.ReadAllOptions{After: after, Limit: 500, StreamPrefix: domain.StreamPrefix(appspace)})
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+		batch, err := s.store.ReadAll(ctx, domain.ReadAllOptions{After: after, Limit: 500})
 		if err != nil {
 			tb.Fatal(err)
 		}
 		if len(batch) == 0 {
-			return all
+			waitCtx, cancel := context.WithTimeout(ctx, time.Second)
+			_ = s.store.WaitForEvents(waitCtx, after)
+			cancel()
+			continue
 		}
-		all = append(all, batch...)
+		for _, e := range batch {
+			if e.ID == sentinel {
+				return all
+			}
+			if strings.HasPrefix(e.Stream, domain.StreamPrefix(appspace)) {
+				all = append(all, e)
+			}
+		}
 		after = batch[len(batch)-1].Position
 	}
+	tb.Fatal("the sentinel event never showed in the global log")
+	return nil
 }
 
 // countEvents counts the log's events of type typ whose data matches (nil
