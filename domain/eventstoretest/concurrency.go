@@ -117,33 +117,24 @@ func testConcurrentWritersAndReader(t *testing.T, h func(tb testing.TB) Harness)
 		})
 	}
 
-	seen := map[string]bool{}
-	last := map[string]domain.Revision{}
-	var cursor domain.Position
-	for len(seen) < total {
-		evs, err := s.ReadAll(ctx, domain.ReadAllOptions{After: cursor, Limit: 7, StreamPrefix: prefix})
-		if err != nil {
-			t.Errorf("reader: ReadAll after %d: %v", cursor, err)
+	// The reader gives up waitTimeout after the writers are done.
+	readCtx, stopReading := context.WithCancel(ctx)
+	defer stopReading()
+	go func() {
+		wg.Wait()
+		select {
+		case <-time.After(waitTimeout):
+			stopReading()
+		case <-readCtx.Done():
+		}
+	}()
+	seen, cursor, problems := follow(readCtx, s, prefix, total)
+	for i, p := range problems {
+		if i == 5 {
+			t.Errorf("reader: %d more problems", len(problems)-i)
 			break
 		}
-		for _, e := range evs {
-			if seen[e.ID] {
-				t.Errorf("reader: event %s (%s@%d) read twice", e.ID, e.Stream, e.Version)
-			}
-			seen[e.ID] = true
-			if e.Version != last[e.Stream]+1 {
-				t.Errorf("reader: %s@%d read after %s@%d", e.Stream, e.Version, e.Stream, last[e.Stream])
-			}
-			last[e.Stream] = e.Version
-		}
-		if len(evs) > 0 {
-			cursor = evs[len(evs)-1].Position
-			continue
-		}
-		if err := s.WaitForEvents(ctx, cursor); err != nil {
-			t.Errorf("reader: waiting after %d of %d events: %v", len(seen), total, err)
-			break
-		}
+		t.Error("reader: " + p)
 	}
 	wg.Wait()
 	close(writerErrs)
@@ -162,6 +153,41 @@ func testConcurrentWritersAndReader(t *testing.T, h func(tb testing.TB) Harness)
 	if err != nil || len(rest) != 0 {
 		t.Errorf("ReadAll after the reader's last event: got %d events, %v; want none", len(rest), err)
 	}
+}
+
+// follow reads the log from the start, filtered by prefix, until it has
+// seen total events or ctx ends. It returns the IDs seen, the last
+// position, and what went wrong: events read twice or out of their
+// stream's order, a read that failed.
+func follow(ctx context.Context, s domain.EventStore, prefix string, total int) (map[string]bool, domain.Position, []string) {
+	seen := map[string]bool{}
+	last := map[string]domain.Revision{}
+	var cursor domain.Position
+	var problems []string
+	for len(seen) < total {
+		evs, err := s.ReadAll(ctx, domain.ReadAllOptions{After: cursor, Limit: 7, StreamPrefix: prefix})
+		if err != nil {
+			return seen, cursor, append(problems, fmt.Sprintf("ReadAll after %d: %v", cursor, err))
+		}
+		for _, e := range evs {
+			if seen[e.ID] {
+				problems = append(problems, fmt.Sprintf("event %s (%s@%d) read twice", e.ID, e.Stream, e.Version))
+			}
+			seen[e.ID] = true
+			if e.Version != last[e.Stream]+1 {
+				problems = append(problems, fmt.Sprintf("%s@%d read after %s@%d", e.Stream, e.Version, e.Stream, last[e.Stream]))
+			}
+			last[e.Stream] = e.Version
+		}
+		if len(evs) > 0 {
+			cursor = evs[len(evs)-1].Position
+			continue
+		}
+		if err := s.WaitForEvents(ctx, cursor); err != nil {
+			return seen, cursor, append(problems, fmt.Sprintf("waiting after %d of %d events: %v", len(seen), total, err))
+		}
+	}
+	return seen, cursor, problems
 }
 
 // writeStream appends n events to stream in batches of one to three with

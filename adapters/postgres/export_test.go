@@ -1,0 +1,34 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/referral-ledger/referral-ledger/domain"
+)
+
+// HoldAppend appends in a transaction and returns before committing it, so
+// the conformance suite can commit writers out of order. It does not look
+// for retries.
+func (s *Store) HoldAppend(ctx context.Context, stream string, expected domain.ExpectedRevision, events ...domain.EventData) (commit func() error, err error) {
+	a := domain.StreamAppend{Stream: stream, Expected: expected, Events: events}
+	if err := validate([]domain.StreamAppend{a}); err != nil {
+		return nil, err
+	}
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("hold append: begin: %w", err)
+	}
+	_, c, err := insert(ctx, tx, a)
+	if err == nil && c != nil {
+		err = c.err
+	}
+	if err == nil {
+		err = s.notify(ctx, tx)
+	}
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("hold append %s: %w", stream, err), ignoreDone(tx.Rollback()))
+	}
+	return tx.Commit, nil
+}

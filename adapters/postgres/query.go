@@ -1,0 +1,147 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/lib/pq"
+
+	"github.com/referral-ledger/referral-ledger/domain"
+)
+
+// maxEventsPerStream caps one stream's part of an append, to stay well
+// under PostgreSQL's 65535 parameters per statement.
+const maxEventsPerStream = 10000
+
+// insertQuery builds the insert of one stream's part: versions follow the
+// stream's current revision, and an expected revision is checked in the
+// same statement. Rows are inserted, and take their positions, in order.
+func insertQuery(a domain.StreamAppend) (string, []any) {
+	var q strings.Builder
+	args := []any{a.Stream}
+	q.WriteString(`INSERT INTO events (stream, version, id, type, data, metadata)
+SELECT $1, cur.v + e.ord, e.id, e.type, e.data::json, e.metadata::json
+FROM (SELECT COALESCE(max(version), 0) AS v FROM events WHERE stream = $1) AS cur,
+(VALUES `)
+	for i, e := range a.Events {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		n := len(args)
+		fmt.Fprintf(&q, "(%d, $%d, $%d, $%d, $%d)", i+1, n+1, n+2, n+3, n+4)
+		// lib/pq sends []byte as bytea: JSON goes as text.
+		args = append(args, e.ID, e.Type, nullJSON(e.Data), nullJSON(e.Metadata))
+	}
+	q.WriteString(`) AS e (ord, id, type, data, metadata)`)
+	if rev, ok := a.Expected.Revision(); ok {
+		args = append(args, int64(rev))
+		fmt.Fprintf(&q, ` WHERE cur.v = $%d`, len(args))
+	}
+	q.WriteString(` ORDER BY e.ord RETURNING position, version`)
+	return q.String(), args
+}
+
+// findStored looks for parts of an append that failed which are retries:
+// parts whose first event is already in their stream. It marks them stored,
+// sets their results, and reports whether it found any.
+func (s *Store) findStored(ctx context.Context, appends []domain.StreamAppend, stored []bool, results []domain.AppendResult) (bool, error) {
+	found := false
+	for i, a := range appends {
+		if stored[i] {
+			continue
+		}
+		res, ok, err := s.storedResult(ctx, a)
+		if err != nil {
+			return false, fmt.Errorf("append %s: look for a retry: %w", a.Stream, err)
+		}
+		if ok {
+			stored[i], results[i], found = true, res, true
+		}
+	}
+	return found, nil
+}
+
+// storedResult returns what the original append of a retried part
+// returned, computed from the part's events that are in its stream, and
+// whether the part's first event is there at all.
+func (s *Store) storedResult(ctx context.Context, a domain.StreamAppend) (_ domain.AppendResult, _ bool, err error) {
+	ids := make([]string, len(a.Events))
+	for i, e := range a.Events {
+		ids[i] = e.ID
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, version, position FROM events
+		WHERE stream = $1 AND id = ANY($2) ORDER BY version`, a.Stream, pq.Array(ids))
+	if err != nil {
+		return domain.AppendResult{}, false, err
+	}
+	defer closeWith(&err, rows)
+	var res domain.AppendResult
+	found := false
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id, &res.NextRevision, &res.Position); err != nil {
+			return domain.AppendResult{}, false, err
+		}
+		found = found || id == a.Events[0].ID
+	}
+	if err := rows.Err(); err != nil {
+		return domain.AppendResult{}, false, err
+	}
+	return res, found, nil
+}
+
+// validate rejects appends the store must not write: an empty stream name or
+// batch, events without an ID or type, an ID used twice, data that is not
+// JSON.
+func validate(appends []domain.StreamAppend) error {
+	if len(appends) == 0 {
+		return errors.New("append: no streams")
+	}
+	seen := map[string]bool{}
+	for _, a := range appends {
+		switch {
+		case a.Stream == "":
+			return errors.New("append: empty stream name")
+		case len(a.Events) == 0:
+			return fmt.Errorf("append %s: no events", a.Stream)
+		case len(a.Events) > maxEventsPerStream:
+			return fmt.Errorf("append %s: %d events, more than %d", a.Stream, len(a.Events), maxEventsPerStream)
+		}
+		for _, e := range a.Events {
+			switch {
+			case e.ID == "" || e.Type == "":
+				return fmt.Errorf("append %s: event without an ID or a type", a.Stream)
+			case seen[e.ID]:
+				return fmt.Errorf("append %s: event ID %s appears twice", a.Stream, e.ID)
+			case len(e.Data) > 0 && !json.Valid(e.Data), len(e.Metadata) > 0 && !json.Valid(e.Metadata):
+				return fmt.Errorf("append %s: event %s: data or metadata is not JSON", a.Stream, e.ID)
+			}
+			seen[e.ID] = true
+		}
+	}
+	return nil
+}
+
+// nullJSON stores empty JSON as NULL, so that it reads back as nil.
+func nullJSON(b []byte) sql.NullString {
+	return sql.NullString{String: string(b), Valid: len(b) > 0}
+}
+
+// closeWith closes c and joins its error into *err.
+func closeWith(err *error, c io.Closer) {
+	*err = errors.Join(*err, c.Close())
+}
+
+// ignoreDone drops the error of a rollback of a transaction that database/sql
+// already ended (its context was cancelled).
+func ignoreDone(err error) error {
+	if errors.Is(err, sql.ErrTxDone) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,108 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/referral-ledger/referral-ledger/domain"
+)
+
+const selectEvents = `SELECT position, stream, version, id, type, data, metadata, recorded_at FROM events`
+
+// defaultReadAllLimit is the batch size of ReadAll when the caller sets none.
+const defaultReadAllLimit = 1000
+
+// ReadStream returns up to limit events of stream with revision >= from,
+// oldest first; limit <= 0 means no limit. A stream with no events returns
+// no events and no error.
+func (s *Store) ReadStream(ctx context.Context, stream string, from domain.Revision, limit int) ([]domain.RecordedEvent, error) {
+	var lim any // NULL: LIMIT NULL is no limit
+	if limit > 0 {
+		lim = limit
+	}
+	evs, err := s.query(ctx, selectEvents+` WHERE stream = $1 AND version >= $2 ORDER BY version LIMIT $3`,
+		stream, int64(from), lim)
+	if err != nil {
+		return nil, fmt.Errorf("read stream %s: %w", stream, err)
+	}
+	return evs, nil
+}
+
+// ReadLast returns the last event of stream, or domain.ErrStreamNotFound.
+func (s *Store) ReadLast(ctx context.Context, stream string) (domain.RecordedEvent, error) {
+	evs, err := s.query(ctx, selectEvents+` WHERE stream = $1 ORDER BY version DESC LIMIT 1`, stream)
+	if err != nil {
+		return domain.RecordedEvent{}, fmt.Errorf("read last of %s: %w", stream, err)
+	}
+	if len(evs) == 0 {
+		return domain.RecordedEvent{}, fmt.Errorf("read last of %s: %w", stream, domain.ErrStreamNotFound)
+	}
+	return evs[0], nil
+}
+
+// ReadAll returns events of the global log after opts.After, in commit
+// order: by (transaction_id, position), and only events of transactions
+// older than the oldest transaction still running in the cluster. An event
+// that commits late therefore sorts after every event a reader has already
+// been given, so resuming after the last position seen skips nothing.
+// Positions are not ascending in this order.
+//
+// The price is latency: while any transaction of the cluster is open, events
+// of younger transactions wait for it. Long transactions stall live readers.
+func (s *Store) ReadAll(ctx context.Context, opts domain.ReadAllOptions) ([]domain.RecordedEvent, error) {
+	limit := opts.Limit
+	if limit <= 0 {
+		limit = defaultReadAllLimit
+	}
+	var q strings.Builder
+	q.WriteString(selectEvents + ` WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())`)
+	var args []any
+	if opts.After > 0 {
+		args = append(args, int64(opts.After))
+		fmt.Fprintf(&q, ` AND (transaction_id, position) > (SELECT transaction_id, position FROM events WHERE position = $%d)`, len(args))
+	}
+	if opts.StreamPrefix != "" {
+		args = append(args, opts.StreamPrefix)
+		fmt.Fprintf(&q, ` AND starts_with(stream, $%d)`, len(args))
+	}
+	args = append(args, limit)
+	fmt.Fprintf(&q, ` ORDER BY transaction_id, position LIMIT $%d`, len(args))
+	evs, err := s.query(ctx, q.String(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("read all after %d: %w", opts.After, err)
+	}
+	if len(evs) == 0 && opts.After > 0 {
+		// A cursor that names no event would match nothing forever.
+		var known bool
+		err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM events WHERE position = $1)`, int64(opts.After)).Scan(&known)
+		if err != nil {
+			return nil, fmt.Errorf("read all after %d: %w", opts.After, err)
+		}
+		if !known {
+			return nil, fmt.Errorf("read all after %d: no event has that position", opts.After)
+		}
+	}
+	return evs, nil
+}
+
+// query runs a select of events.
+func (s *Store) query(ctx context.Context, q string, args ...any) (evs []domain.RecordedEvent, err error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer closeWith(&err, rows)
+	for rows.Next() {
+		var e domain.RecordedEvent
+		if err := rows.Scan(&e.Position, &e.Stream, &e.Version, &e.ID, &e.Type, &e.Data, &e.Metadata, &e.RecordedAt); err != nil {
+			return nil, err
+		}
+		e.RecordedAt = e.RecordedAt.UTC()
+		evs = append(evs, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return evs, nil
+}

@@ -1,0 +1,178 @@
+// Package postgres is the event store on PostgreSQL (13 or later), through
+// lib/pq.
+//
+// The store lives in the first schema of the connection's search_path, so
+// several ledgers (or tests) can share one database, a schema each. Appends
+// are optimistic: a unique constraint on (stream, version) decides between
+// racing writers. The global log is read in commit order, gated by
+// transaction ids, so a live reader never skips an event that committed late;
+// see ReadAll.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"sync"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// defaultMaxConns is the pool size when Config.MaxConns is zero.
+const defaultMaxConns = 10
+
+// Config says how to reach the database.
+type Config struct {
+	// URL is a lib/pq connection string, such as
+	// postgres://user@host:5432/db?sslmode=disable&search_path=ledger.
+	// The store's tables are in the first schema of the search_path.
+	URL string
+	// MaxConns caps the pool of connections; 0 means 10. The store holds
+	// one more connection for LISTEN.
+	MaxConns int
+}
+
+// Validate reports a Config that Open cannot use.
+func (c Config) Validate() error {
+	if c.URL == "" {
+		return errors.New("postgres: URL is empty")
+	}
+	if c.MaxConns < 0 {
+		return fmt.Errorf("postgres: MaxConns %d is negative", c.MaxConns)
+	}
+	if _, err := pq.NewConnector(c.URL); err != nil {
+		return fmt.Errorf("postgres: URL: %w", err)
+	}
+	return nil
+}
+
+// Store is the event store on PostgreSQL. It implements domain.EventStore
+// and domain.MultiAppender.
+type Store struct {
+	db        *sqlx.DB
+	channel   string // NOTIFY channel of this schema's event log
+	listener  *pq.Listener
+	stop      chan struct{}
+	stopped   sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced on each notification
+}
+
+// Open connects, migrates the schema and starts listening for appends.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	connector, err := pq.NewConnector(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	db := sql.OpenDB(connector)
+	n := cfg.MaxConns
+	if n == 0 {
+		n = defaultMaxConns
+	}
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	schema, err := currentSchema(ctx, db)
+	if err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
+	if err := Migrate(ctx, db); err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
+	s := &Store{
+		db:      sqlx.NewDb(db, "postgres"),
+		channel: fmt.Sprintf("referral_ledger_events_%016x", hash("events", schema)),
+		stop:    make(chan struct{}),
+		changed: make(chan struct{}),
+	}
+	if err := s.listen(ctx, cfg.URL); err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
+	return s, nil
+}
+
+// DB returns the connection pool, for adapters that keep their own tables
+// in the same schema.
+func (s *Store) DB() *sqlx.DB { return s.db }
+
+// Close stops listening and closes the pool. Later calls return the
+// first call's result.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		err := s.listener.Close()
+		s.stopped.Wait()
+		s.closeErr = errors.Join(err, s.db.Close())
+	})
+	return s.closeErr
+}
+
+// Migrate applies every migration in the package's migrations folder that
+// the schema of db's search_path has not applied yet. Replicas may call it
+// at the same time: a session advisory lock, one per schema, lets one
+// migrate while the others wait.
+func Migrate(ctx context.Context, db *sql.DB) error {
+	schema, err := currentSchema(ctx, db)
+	if err != nil {
+		return err
+	}
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return fmt.Errorf("postgres migrations: %w", err)
+	}
+	locker, err := lock.NewPostgresSessionLocker(
+		lock.WithLockID(int64(hash("migrate", schema))),
+		lock.WithLockTimeout(1, 300), // try every second for five minutes
+	)
+	if err != nil {
+		return fmt.Errorf("postgres migration lock: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys,
+		goose.WithSessionLocker(locker),
+		goose.WithDisableGlobalRegistry(true),
+		goose.WithLogger(goose.NopLogger()),
+	)
+	if err != nil {
+		return fmt.Errorf("postgres migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("postgres migrate schema %s: %w", schema, err)
+	}
+	return nil
+}
+
+// currentSchema returns the schema that unqualified table names create in.
+func currentSchema(ctx context.Context, db *sql.DB) (string, error) {
+	var schema sql.NullString
+	if err := db.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return "", fmt.Errorf("postgres: connect: %w", err)
+	}
+	if !schema.Valid {
+		return "", errors.New("postgres: no schema of the search_path exists")
+	}
+	return schema.String, nil
+}
+
+// hash derives a stable 64-bit name for a schema's lock or channel.
+func hash(kind, schema string) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte("referral-ledger " + kind + " " + schema)) // never fails
+	return h.Sum64()
+}

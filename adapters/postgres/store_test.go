@@ -1,0 +1,156 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"sync"
+	"testing"
+
+	_ "github.com/lib/pq"
+
+	"github.com/referral-ledger/referral-ledger/adapters/postgres"
+	"github.com/referral-ledger/referral-ledger/domain"
+	"github.com/referral-ledger/referral-ledger/domain/eventstoretest"
+)
+
+const urlVar = "LEDGER_TEST_DATABASE_URL"
+
+// admin is the connection that creates and drops the tests' schemas.
+var admin struct {
+	once sync.Once
+	db   *sql.DB
+	err  error
+}
+
+// baseURL returns the test database's URL, or skips the test.
+func baseURL(tb testing.TB) string {
+	tb.Helper()
+	u := os.Getenv(urlVar)
+	if u == "" {
+		tb.Skip(urlVar + " is not set: skipping PostgreSQL tests")
+	}
+	return u
+}
+
+// newSchema creates an empty schema, dropped at the end of the test, and
+// returns a URL whose search_path is that schema.
+func newSchema(tb testing.TB) string {
+	tb.Helper()
+	base := baseURL(tb)
+	admin.once.Do(func() {
+		admin.db, admin.err = sql.Open("postgres", base)
+		if admin.err == nil {
+			admin.err = admin.db.Ping()
+		}
+	})
+	if admin.err != nil {
+		tb.Fatalf("PostgreSQL at %s is unreachable: %v", urlVar, admin.err)
+	}
+	schema := "t_" + rand.Text()[:12]
+	if _, err := admin.db.Exec(`CREATE SCHEMA ` + schema); err != nil {
+		tb.Fatalf("create schema: %v", err)
+	}
+	tb.Cleanup(func() {
+		if _, err := admin.db.Exec(`DROP SCHEMA ` + schema + ` CASCADE`); err != nil {
+			tb.Errorf("drop schema: %v", err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		tb.Fatalf("%s is not a URL: %v", urlVar, err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// open opens a store on url, closed at the end of the test.
+func open(tb testing.TB, url string) *postgres.Store {
+	tb.Helper()
+	s, err := postgres.Open(context.Background(), postgres.Config{URL: url, MaxConns: 20})
+	if err != nil {
+		tb.Fatalf("open: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			tb.Errorf("close: %v", err)
+		}
+	})
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	baseURL(t)
+	eventstoretest.Run(t, func(tb testing.TB) eventstoretest.Harness {
+		s := open(tb, newSchema(tb))
+		return eventstoretest.Harness{Store: s, HoldAppend: s.HoldAppend}
+	})
+}
+
+func TestMigrateConcurrently(t *testing.T) {
+	url := newSchema(t)
+	const replicas = 4
+	errs := make(chan error, replicas)
+	for range replicas {
+		go func() {
+			s, err := postgres.Open(context.Background(), postgres.Config{URL: url})
+			if err == nil {
+				err = s.Close()
+			}
+			errs <- err
+		}()
+	}
+	for i := range replicas {
+		if err := <-errs; err != nil {
+			t.Errorf("replica %d: %v", i, fmt.Errorf("open: %w", err))
+		}
+	}
+}
+
+func TestEventIDInAnotherStream(t *testing.T) {
+	s := open(t, newSchema(t))
+	ctx := context.Background()
+	ev := domain.EventData{ID: "dup", Type: "TestEvent", Data: []byte(`{}`)}
+	if _, err := s.Append(ctx, "a", domain.NoStream(), ev); err != nil {
+		t.Fatalf("append: %v", err)
+	}
+	_, err := s.Append(ctx, "b", domain.NoStream(), ev)
+	if err == nil || errors.Is(err, domain.ErrConcurrency) {
+		t.Errorf("append of an ID stored in another stream: got %v, want an error other than ErrConcurrency", err)
+	}
+	if evs, err := s.ReadStream(ctx, "b", 1, 0); err != nil || len(evs) != 0 {
+		t.Errorf("stream b: got %d events, %v; want none", len(evs), err)
+	}
+}
+
+// TestSchemasAreSeparate opens two stores in two schemas of one database:
+// each has its own log.
+func TestSchemasAreSeparate(t *testing.T) {
+	a, b := open(t, newSchema(t)), open(t, newSchema(t))
+	ctx := context.Background()
+	for i, s := range []*postgres.Store{a, b} {
+		ev := domain.EventData{ID: fmt.Sprintf("ev-%d", i), Type: "TestEvent"}
+		if _, err := s.Append(ctx, "same", domain.NoStream(), ev); err != nil {
+			t.Fatalf("store %d: append: %v", i, err)
+		}
+	}
+	for i, s := range []*postgres.Store{a, b} {
+		evs, err := s.ReadStream(ctx, "same", 1, 0)
+		if err != nil || len(evs) != 1 || evs[0].ID != fmt.Sprintf("ev-%d", i) {
+			t.Errorf("store %d: got %+v, %v; want its own event only", i, evs, err)
+		}
+	}
+}
+
+func TestReadAllUnknownCursor(t *testing.T) {
+	s := open(t, newSchema(t))
+	if _, err := s.ReadAll(context.Background(), domain.ReadAllOptions{After: 12345}); err == nil {
+		t.Error("ReadAll after a position no event has: got no error")
+	}
+}

@@ -1,0 +1,177 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/referral-ledger/referral-ledger/domain"
+)
+
+// Append adds events to a stream; see domain.EventStore. It returns
+// domain.ErrConcurrency when the stream is not at the expected revision.
+func (s *Store) Append(ctx context.Context, stream string, expected domain.ExpectedRevision, events ...domain.EventData) (domain.AppendResult, error) {
+	res, err := s.AppendMulti(ctx, []domain.StreamAppend{{Stream: stream, Expected: expected, Events: events}})
+	if err != nil {
+		return domain.AppendResult{}, err
+	}
+	return res[0], nil
+}
+
+// AppendMulti appends to several streams in one transaction, in the order
+// given; see domain.MultiAppender. Each stream's part behaves as Append
+// would: a part whose first event is already in its stream is a retry and
+// writes nothing. Any mismatch is domain.ErrConcurrency and writes nothing.
+func (s *Store) AppendMulti(ctx context.Context, appends []domain.StreamAppend) (results []domain.AppendResult, err error) {
+	if err := validate(appends); err != nil {
+		return nil, err
+	}
+	tx, err := s.write.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("append: begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, ignoreDone(tx.Rollback()))
+		}
+	}()
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	results = make([]domain.AppendResult, len(appends))
+	wrote := false
+	for i, a := range appends {
+		res, w, err := appendTx(ctx, tx, a, now)
+		if err != nil {
+			return nil, fmt.Errorf("append %s: %w", a.Stream, err)
+		}
+		results[i], wrote = res, wrote || w
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("append: commit: %w", err)
+	}
+	if wrote {
+		s.broadcast()
+	}
+	return results, nil
+}
+
+// appendTx writes one stream's part in tx and reports whether it wrote.
+func appendTx(ctx context.Context, tx *sqlx.Tx, a domain.StreamAppend, now string) (_ domain.AppendResult, _ bool, err error) {
+	if res, ok, err := storedResult(ctx, tx, a); err != nil || ok {
+		return res, false, err
+	}
+	var current domain.Revision
+	err = tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = ?`, a.Stream).Scan(&current)
+	if err != nil {
+		return domain.AppendResult{}, false, fmt.Errorf("read revision: %w", err)
+	}
+	if want, ok := a.Expected.Revision(); ok && want != current {
+		return domain.AppendResult{}, false, fmt.Errorf("%w: expected %v, stream is at revision %d", domain.ErrConcurrency, a.Expected, current)
+	}
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO events (stream, version, id, type, data, metadata, recorded_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return domain.AppendResult{}, false, fmt.Errorf("prepare insert: %w", err)
+	}
+	defer closeWith(&err, stmt)
+	var res domain.AppendResult
+	for i, e := range a.Events {
+		version := current + domain.Revision(i) + 1
+		r, err := stmt.ExecContext(ctx, a.Stream, version, e.ID, e.Type, nullJSON(e.Data), nullJSON(e.Metadata), now)
+		if err != nil {
+			return domain.AppendResult{}, false, fmt.Errorf("insert event %s: %w", e.ID, err)
+		}
+		pos, err := r.LastInsertId()
+		if err != nil {
+			return domain.AppendResult{}, false, fmt.Errorf("insert event %s: %w", e.ID, err)
+		}
+		res = domain.AppendResult{NextRevision: version, Position: domain.Position(pos)}
+	}
+	return res, true, nil
+}
+
+// storedResult recognises a retry: if the part's first event is already in
+// its stream, it returns what the original append returned, computed from
+// the part's events that are stored.
+func storedResult(ctx context.Context, tx *sqlx.Tx, a domain.StreamAppend) (_ domain.AppendResult, _ bool, err error) {
+	ids := make([]any, 0, len(a.Events)+1)
+	ids = append(ids, a.Stream)
+	for _, e := range a.Events {
+		ids = append(ids, e.ID)
+	}
+	q := `SELECT id, version, position FROM events WHERE stream = ? AND id IN (?` +
+		strings.Repeat(", ?", len(a.Events)-1) + `) ORDER BY version`
+	rows, err := tx.QueryContext(ctx, q, ids...)
+	if err != nil {
+		return domain.AppendResult{}, false, fmt.Errorf("look for a retry: %w", err)
+	}
+	defer closeWith(&err, rows)
+	var res domain.AppendResult
+	found := false
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id, &res.NextRevision, &res.Position); err != nil {
+			return domain.AppendResult{}, false, fmt.Errorf("look for a retry: %w", err)
+		}
+		found = found || id == a.Events[0].ID
+	}
+	if err := rows.Err(); err != nil {
+		return domain.AppendResult{}, false, fmt.Errorf("look for a retry: %w", err)
+	}
+	return res, found, nil
+}
+
+// validate rejects appends the store must not write: an empty stream name or
+// batch, events without an ID or type, an ID used twice, data that is not
+// JSON.
+func validate(appends []domain.StreamAppend) error {
+	if len(appends) == 0 {
+		return errors.New("append: no streams")
+	}
+	seen := map[string]bool{}
+	for _, a := range appends {
+		if a.Stream == "" {
+			return errors.New("append: empty stream name")
+		}
+		if len(a.Events) == 0 {
+			return fmt.Errorf("append %s: no events", a.Stream)
+		}
+		for _, e := range a.Events {
+			switch {
+			case e.ID == "" || e.Type == "":
+				return fmt.Errorf("append %s: event without an ID or a type", a.Stream)
+			case seen[e.ID]:
+				return fmt.Errorf("append %s: event ID %s appears twice", a.Stream, e.ID)
+			case len(e.Data) > 0 && !json.Valid(e.Data), len(e.Metadata) > 0 && !json.Valid(e.Metadata):
+				return fmt.Errorf("append %s: event %s: data or metadata is not JSON", a.Stream, e.ID)
+			}
+			seen[e.ID] = true
+		}
+	}
+	return nil
+}
+
+// nullJSON stores empty JSON as NULL, so that it reads back as nil.
+func nullJSON(b []byte) sql.NullString {
+	return sql.NullString{String: string(b), Valid: len(b) > 0}
+}
+
+// closeWith closes c and joins its error into *err.
+func closeWith(err *error, c io.Closer) {
+	*err = errors.Join(*err, c.Close())
+}
+
+// ignoreDone drops the error of a rollback after a commit or a failed
+// begin, which has nothing to roll back.
+func ignoreDone(err error) error {
+	if errors.Is(err, sql.ErrTxDone) {
+		return nil
+	}
+	return err
+}
