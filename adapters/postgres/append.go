@@ -2,11 +2,12 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 	"github.com/lib/pq/pqerror"
 
@@ -18,10 +19,9 @@ import (
 // another writer's commit, so this is only reached under heavy contention.
 const maxAttempts = 20
 
-// anyLockClass is the first key of the advisory locks that serialise
-// appends with expected revision Any to one stream (the second key is a
-// hash of the stream name).
-const anyLockClass = 0x726c6564 // "rled"
+// revisionMismatch is the SQLSTATE ledger_append raises when a stream is
+// not at the revision an append expects.
+const revisionMismatch = "RL001"
 
 // conflict is why an attempt to append was rolled back.
 type conflict struct {
@@ -76,110 +76,102 @@ func (s *Store) AppendMulti(ctx context.Context, appends []domain.StreamAppend) 
 	}
 }
 
-// tryAppend inserts the parts not yet stored in one transaction and, if it
-// commits, sets their results. A lost race is a conflict, not an error.
-func (s *Store) tryAppend(ctx context.Context, appends []domain.StreamAppend, stored []bool, results []domain.AppendResult) (c *conflict, err error) {
-	tx, err := s.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("append: begin: %w", err)
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			err = errors.Join(err, ignoreDone(tx.Rollback()))
-		}
-	}()
-	out := make([]domain.AppendResult, len(appends))
+// tryAppend appends the parts not yet stored with one call of the
+// ledger_append function (migration 00003): one autocommitted statement,
+// atomic on its own. If it succeeds it sets their results. A lost race is
+// a conflict, not an error.
+func (s *Store) tryAppend(ctx context.Context, appends []domain.StreamAppend, stored []bool, results []domain.AppendResult) (*conflict, error) {
+	var idx []int
+	var parts []domain.StreamAppend
 	for i, a := range appends {
-		if stored[i] {
-			continue
-		}
-		res, c, err := insert(ctx, tx, a)
-		if err != nil {
-			return nil, fmt.Errorf("append %s: %w", a.Stream, err)
-		}
-		if c != nil {
-			c.index = i
-			return c, nil
-		}
-		out[i] = res
-	}
-	if err := s.notify(ctx, tx); err != nil {
-		return nil, err
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("append: commit: %w", err)
-	}
-	committed = true
-	for i := range appends {
 		if !stored[i] {
-			results[i] = out[i]
+			idx, parts = append(idx, i), append(parts, a)
 		}
+	}
+	out, c, err := appendParts(ctx, s.db, parts)
+	if err != nil || c != nil {
+		if c != nil {
+			c.index = idx[c.index]
+		}
+		return c, err
+	}
+	s.appended()
+	for j, i := range idx {
+		results[i] = out[j]
 	}
 	return nil, nil
 }
 
-// notify tells listeners, at commit, that the log has grown.
-func (s *Store) notify(ctx context.Context, tx *sqlx.Tx) error {
-	if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, '')`, s.channel); err != nil {
-		return fmt.Errorf("append: notify: %w", err)
-	}
-	return nil
+// queryer is a pool or a transaction.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-// insert appends one stream's part in tx. The statement computes the
-// versions from the stream's current revision and, for an expected
-// revision, inserts nothing unless the stream is at it. It returns a
-// conflict when it inserted nothing or lost a race.
-func insert(ctx context.Context, tx *sqlx.Tx, a domain.StreamAppend) (_ domain.AppendResult, _ *conflict, err error) {
-	if a.Expected.IsAny() {
-		// Writers with Any would otherwise race for the same next
-		// revision and retry without end under contention: they queue on
-		// a lock of the stream instead. The insert's snapshot is taken
-		// after the lock is granted, so it sees the previous holder's
-		// events.
-		_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, anyLockClass, a.Stream)
-		if c := asConflict(err, a); c != nil {
-			return domain.AppendResult{}, c, nil
+// appendParts calls ledger_append for parts on q and returns each part's
+// result, or the conflict of a part that lost (index into parts).
+func appendParts(ctx context.Context, q queryer, parts []domain.StreamAppend) (_ []domain.AppendResult, _ *conflict, err error) {
+	var streams, ids, types, data, meta []string
+	var expected []int64
+	var counts []int64
+	for _, a := range parts {
+		rev, ok := a.Expected.Revision()
+		exp := int64(rev)
+		if !ok {
+			exp = -1 // any
 		}
-		if err != nil {
-			return domain.AppendResult{}, nil, fmt.Errorf("lock stream: %w", err)
+		streams, expected, counts = append(streams, a.Stream), append(expected, exp), append(counts, int64(len(a.Events)))
+		for _, e := range a.Events {
+			// JSON goes as text; empty data is stored as NULL.
+			ids, types = append(ids, e.ID), append(types, e.Type)
+			data, meta = append(data, string(e.Data)), append(meta, string(e.Metadata))
 		}
 	}
-	q, args := insertQuery(a)
-	rows, err := tx.QueryContext(ctx, q, args...)
-	if c := asConflict(err, a); c != nil {
-		return domain.AppendResult{}, c, nil
-	}
+	rows, err := q.QueryContext(ctx, `SELECT next_version, last_position FROM ledger_append($1, $2, $3, $4, $5, $6, $7)`,
+		pq.Array(streams), pq.Array(expected), pq.Array(counts), pq.Array(ids), pq.Array(types), pq.Array(data), pq.Array(meta))
 	if err != nil {
-		return domain.AppendResult{}, nil, fmt.Errorf("insert: %w", err)
+		return conflictOr(err, parts)
 	}
 	defer closeWith(&err, rows)
-	var res domain.AppendResult
-	n := 0
+	out := make([]domain.AppendResult, 0, len(parts))
 	for rows.Next() {
 		var r domain.AppendResult
-		if err := rows.Scan(&r.Position, &r.NextRevision); err != nil {
-			return domain.AppendResult{}, nil, fmt.Errorf("insert: %w", err)
+		if err := rows.Scan(&r.NextRevision, &r.Position); err != nil {
+			return nil, nil, fmt.Errorf("append: %w", err)
 		}
-		if r.NextRevision > res.NextRevision {
-			res = r
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil { // the function's errors surface here
+		return conflictOr(err, parts)
+	}
+	if len(out) != len(parts) {
+		return nil, nil, fmt.Errorf("append: ledger_append returned %d results for %d streams", len(out), len(parts))
+	}
+	return out, nil, nil
+}
+
+// conflictOr returns err as the conflict of the part it concerns, or as an
+// error if it is not a lost race.
+func conflictOr(err error, parts []domain.StreamAppend) ([]domain.AppendResult, *conflict, error) {
+	i := conflictPart(err, parts)
+	if c := asConflict(err, parts[i]); c != nil {
+		c.index = i
+		return nil, c, nil
+	}
+	return nil, nil, fmt.Errorf("append %s: %w", parts[i].Stream, err)
+}
+
+// conflictPart finds which part a conflict concerns, from the error's
+// detail; the first part when it cannot tell.
+func conflictPart(err error, parts []domain.StreamAppend) int {
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) {
+		for i, a := range parts {
+			if strings.Contains(pqErr.Message, a.Stream) || strings.Contains(pqErr.Detail, a.Stream) {
+				return i
+			}
 		}
-		n++
 	}
-	// A unique violation may surface while the rows are read.
-	if err := rows.Err(); err != nil {
-		if c := asConflict(err, a); c != nil {
-			return domain.AppendResult{}, c, nil
-		}
-		return domain.AppendResult{}, nil, fmt.Errorf("insert: %w", err)
-	}
-	if n == 0 {
-		return domain.AppendResult{}, &conflict{
-			err: fmt.Errorf("%w: the stream is not at %v", domain.ErrConcurrency, a.Expected),
-		}, nil
-	}
-	return res, nil, nil
+	return 0
 }
 
 // asConflict classifies the errors of a lost race by SQLSTATE and
@@ -190,6 +182,8 @@ func asConflict(err error, a domain.StreamAppend) *conflict {
 		return nil
 	}
 	switch {
+	case pqErr.Code == revisionMismatch:
+		return &conflict{err: fmt.Errorf("%w: the stream is not at %v", domain.ErrConcurrency, a.Expected)}
 	case pqErr.Code == pqerror.UniqueViolation && pqErr.Constraint == "events_stream_version_key":
 		// Another writer committed the same revision first. Any may
 		// take the next one; an expected revision has lost.

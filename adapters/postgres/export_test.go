@@ -20,15 +20,18 @@ func (s *Store) HoldAppend(ctx context.Context, stream string, expected domain.E
 	if err != nil {
 		return nil, fmt.Errorf("hold append: begin: %w", err)
 	}
-	_, c, err := insert(ctx, tx, a)
+	_, c, err := appendParts(ctx, tx, []domain.StreamAppend{a})
 	if err == nil && c != nil {
 		err = c.err
-	}
-	if err == nil {
-		err = s.notify(ctx, tx)
 	}
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("hold append %s: %w", stream, err), ignoreDone(tx.Rollback()))
 	}
-	return tx.Commit, nil
+	return func() error {
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+		s.appended()
+		return nil
+	}, nil
 }

@@ -34,8 +34,9 @@ func (s *Store) listen(ctx context.Context, url string) error {
 	case <-ctx.Done():
 		return errors.Join(fmt.Errorf("postgres: listen: %w", ctx.Err()), s.listener.Close())
 	}
-	s.stopped.Add(1)
+	s.stopped.Add(2)
 	go s.dispatch()
+	go s.notifier()
 	return nil
 }
 
@@ -57,6 +58,40 @@ func (s *Store) dispatch() {
 		case <-ping.C:
 			// An error makes the listener reconnect; the poll covers the gap.
 			_ = s.listener.Ping()
+		}
+	}
+}
+
+// appended is called after an append commits. It wakes this process's
+// readers at once and asks the notifier to tell other processes.
+//
+// NOTIFY is sent after the commit, by one goroutine that merges the
+// requests that arrive while it is busy, and not inside the append's
+// transaction: PostgreSQL serialises the commits of transactions that
+// NOTIFY, which would cost the appends their group commit (about half their
+// throughput at 16 writers). A crash between commit and NOTIFY delays other
+// processes' readers by at most the poll interval.
+func (s *Store) appended() {
+	s.broadcast()
+	select {
+	case s.poke <- struct{}{}:
+	default: // a notification is already due
+	}
+}
+
+// notifier sends one NOTIFY per batch of appends.
+func (s *Store) notifier() {
+	defer s.stopped.Done()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-s.poke:
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			// A lost notification only delays other processes' readers
+			// until their next poll.
+			_, _ = s.db.ExecContext(ctx, `SELECT pg_notify($1, '')`, s.channel)
+			cancel()
 		}
 	}
 }

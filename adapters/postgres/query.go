@@ -7,44 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/lib/pq"
 
 	"github.com/referral-ledger/referral-ledger/domain"
 )
 
-// maxEventsPerStream caps one stream's part of an append, to stay well
-// under PostgreSQL's 65535 parameters per statement.
+// maxEventsPerStream caps one stream's part of an append, to keep one
+// statement's arrays to a sane size.
 const maxEventsPerStream = 10000
-
-// insertQuery builds the insert of one stream's part: versions follow the
-// stream's current revision, and an expected revision is checked in the
-// same statement. Rows are inserted, and take their positions, in order.
-func insertQuery(a domain.StreamAppend) (string, []any) {
-	var q strings.Builder
-	args := []any{a.Stream}
-	q.WriteString(`INSERT INTO events (stream, version, id, type, data, metadata)
-SELECT $1, cur.v + e.ord, e.id, e.type, e.data::json, e.metadata::json
-FROM (SELECT COALESCE(max(version), 0) AS v FROM events WHERE stream = $1) AS cur,
-(VALUES `)
-	for i, e := range a.Events {
-		if i > 0 {
-			q.WriteString(", ")
-		}
-		n := len(args)
-		fmt.Fprintf(&q, "(%d, $%d, $%d, $%d, $%d)", i+1, n+1, n+2, n+3, n+4)
-		// lib/pq sends []byte as bytea: JSON goes as text.
-		args = append(args, e.ID, e.Type, nullJSON(e.Data), nullJSON(e.Metadata))
-	}
-	q.WriteString(`) AS e (ord, id, type, data, metadata)`)
-	if rev, ok := a.Expected.Revision(); ok {
-		args = append(args, int64(rev))
-		fmt.Fprintf(&q, ` WHERE cur.v = $%d`, len(args))
-	}
-	q.WriteString(` ORDER BY e.ord RETURNING position, version`)
-	return q.String(), args
-}
 
 // findStored looks for parts of an append that failed which are retries:
 // parts whose first event is already in their stream. It marks them stored,
@@ -125,11 +96,6 @@ func validate(appends []domain.StreamAppend) error {
 		}
 	}
 	return nil
-}
-
-// nullJSON stores empty JSON as NULL, so that it reads back as nil.
-func nullJSON(b []byte) sql.NullString {
-	return sql.NullString{String: string(b), Valid: len(b) > 0}
 }
 
 // closeWith closes c and joins its error into *err.

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 
@@ -21,8 +22,7 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from domain.Revis
 	if limit > 0 {
 		lim = limit
 	}
-	evs, err := s.query(ctx, selectEvents+` WHERE stream = $1 AND version >= $2 ORDER BY version LIMIT $3`,
-		stream, int64(from), lim)
+	evs, err := s.queryStmt(ctx, s.readStreamStmt, stream, int64(from), lim)
 	if err != nil {
 		return nil, fmt.Errorf("read stream %s: %w", stream, err)
 	}
@@ -31,7 +31,7 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from domain.Revis
 
 // ReadLast returns the last event of stream, or domain.ErrStreamNotFound.
 func (s *Store) ReadLast(ctx context.Context, stream string) (domain.RecordedEvent, error) {
-	evs, err := s.query(ctx, selectEvents+` WHERE stream = $1 ORDER BY version DESC LIMIT 1`, stream)
+	evs, err := s.queryStmt(ctx, s.readLastStmt, stream)
 	if err != nil {
 		return domain.RecordedEvent{}, fmt.Errorf("read last of %s: %w", stream, err)
 	}
@@ -86,12 +86,32 @@ func (s *Store) ReadAll(ctx context.Context, opts domain.ReadAllOptions) ([]doma
 	return evs, nil
 }
 
+// Prepared reads of one stream: the commands' hot path, planned once per
+// connection.
+const (
+	readStreamQuery = selectEvents + ` WHERE stream = $1 AND version >= $2 ORDER BY version LIMIT $3`
+	readLastQuery   = selectEvents + ` WHERE stream = $1 ORDER BY version DESC LIMIT 1`
+)
+
 // query runs a select of events.
-func (s *Store) query(ctx context.Context, q string, args ...any) (evs []domain.RecordedEvent, err error) {
+func (s *Store) query(ctx context.Context, q string, args ...any) ([]domain.RecordedEvent, error) {
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
+	return scanEvents(rows)
+}
+
+// queryStmt runs a prepared select of events.
+func (s *Store) queryStmt(ctx context.Context, stmt *sql.Stmt, args ...any) ([]domain.RecordedEvent, error) {
+	rows, err := stmt.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	return scanEvents(rows)
+}
+
+func scanEvents(rows *sql.Rows) (evs []domain.RecordedEvent, err error) {
 	defer closeWith(&err, rows)
 	for rows.Next() {
 		var e domain.RecordedEvent

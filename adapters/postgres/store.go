@@ -17,6 +17,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io/fs"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -60,13 +62,16 @@ func (c Config) Validate() error {
 // Store is the event store on PostgreSQL. It implements domain.EventStore
 // and domain.MultiAppender.
 type Store struct {
-	db        *sqlx.DB
-	channel   string // NOTIFY channel of this schema's event log
-	listener  *pq.Listener
-	stop      chan struct{}
-	stopped   sync.WaitGroup
-	closeOnce sync.Once
-	closeErr  error
+	db *sqlx.DB
+	// readStreamStmt and readLastStmt are prepared once for the pool.
+	readStreamStmt, readLastStmt *sql.Stmt
+	channel                      string // NOTIFY channel of this schema's event log
+	listener                     *pq.Listener
+	stop                         chan struct{}
+	poke                         chan struct{} // an append committed: NOTIFY other processes
+	stopped                      sync.WaitGroup
+	closeOnce                    sync.Once
+	closeErr                     error
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced on each notification
@@ -77,7 +82,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	connector, err := pq.NewConnector(cfg.URL)
+	connector, err := pq.NewConnector(withBinaryParameters(cfg.URL))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
@@ -100,7 +105,14 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		db:      sqlx.NewDb(db, "postgres"),
 		channel: fmt.Sprintf("referral_ledger_events_%016x", hash("events", schema)),
 		stop:    make(chan struct{}),
+		poke:    make(chan struct{}, 1),
 		changed: make(chan struct{}),
+	}
+	if s.readStreamStmt, err = db.PrepareContext(ctx, readStreamQuery); err != nil {
+		return nil, errors.Join(fmt.Errorf("postgres: prepare: %w", err), db.Close())
+	}
+	if s.readLastStmt, err = db.PrepareContext(ctx, readLastQuery); err != nil {
+		return nil, errors.Join(fmt.Errorf("postgres: prepare: %w", err), db.Close())
 	}
 	if err := s.listen(ctx, cfg.URL); err != nil {
 		return nil, errors.Join(err, db.Close())
@@ -119,7 +131,7 @@ func (s *Store) Close() error {
 		close(s.stop)
 		err := s.listener.Close()
 		s.stopped.Wait()
-		s.closeErr = errors.Join(err, s.db.Close())
+		s.closeErr = errors.Join(err, s.readStreamStmt.Close(), s.readLastStmt.Close(), s.db.Close())
 	})
 	return s.closeErr
 }
@@ -156,6 +168,22 @@ func Migrate(ctx context.Context, db *sql.DB) error {
 		return fmt.Errorf("postgres migrate schema %s: %w", schema, err)
 	}
 	return nil
+}
+
+// withBinaryParameters asks lib/pq to send parameters in one round trip
+// (binary_parameters=yes), unless the URL says otherwise: without it every
+// parameterised query costs an extra round trip to describe the statement.
+func withBinaryParameters(dsn string) string {
+	if strings.Contains(dsn, "binary_parameters") {
+		return dsn
+	}
+	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		q := u.Query()
+		q.Set("binary_parameters", "yes")
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	return dsn + " binary_parameters=yes"
 }
 
 // currentSchema returns the schema that unqualified table names create in.

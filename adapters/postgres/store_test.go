@@ -2,73 +2,17 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
-	"sync"
 	"testing"
 
 	_ "github.com/lib/pq"
 
 	"github.com/referral-ledger/referral-ledger/adapters/postgres"
+	"github.com/referral-ledger/referral-ledger/adapters/postgres/pgtest"
 	"github.com/referral-ledger/referral-ledger/domain"
 	"github.com/referral-ledger/referral-ledger/domain/eventstoretest"
 )
-
-const urlVar = "LEDGER_TEST_DATABASE_URL"
-
-// admin is the connection that creates and drops the tests' schemas.
-var admin struct {
-	once sync.Once
-	db   *sql.DB
-	err  error
-}
-
-// baseURL returns the test database's URL, or skips the test.
-func baseURL(tb testing.TB) string {
-	tb.Helper()
-	u := os.Getenv(urlVar)
-	if u == "" {
-		tb.Skip(urlVar + " is not set: skipping PostgreSQL tests")
-	}
-	return u
-}
-
-// newSchema creates an empty schema, dropped at the end of the test, and
-// returns a URL whose search_path is that schema.
-func newSchema(tb testing.TB) string {
-	tb.Helper()
-	base := baseURL(tb)
-	admin.once.Do(func() {
-		admin.db, admin.err = sql.Open("postgres", base)
-		if admin.err == nil {
-			admin.err = admin.db.Ping()
-		}
-	})
-	if admin.err != nil {
-		tb.Fatalf("PostgreSQL at %s is unreachable: %v", urlVar, admin.err)
-	}
-	schema := "t_" + rand.Text()[:12]
-	if _, err := admin.db.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		tb.Fatalf("create schema: %v", err)
-	}
-	tb.Cleanup(func() {
-		if _, err := admin.db.Exec(`DROP SCHEMA ` + schema + ` CASCADE`); err != nil {
-			tb.Errorf("drop schema: %v", err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		tb.Fatalf("%s is not a URL: %v", urlVar, err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
 
 // open opens a store on url, closed at the end of the test.
 func open(tb testing.TB, url string) *postgres.Store {
@@ -86,15 +30,15 @@ func open(tb testing.TB, url string) *postgres.Store {
 }
 
 func TestConformance(t *testing.T) {
-	baseURL(t)
+	pgtest.BaseURL(t)
 	eventstoretest.Run(t, func(tb testing.TB) eventstoretest.Harness {
-		s := open(tb, newSchema(tb))
+		s := open(tb, pgtest.SchemaURL(tb))
 		return eventstoretest.Harness{Store: s, HoldAppend: s.HoldAppend}
 	})
 }
 
 func TestMigrateConcurrently(t *testing.T) {
-	url := newSchema(t)
+	url := pgtest.SchemaURL(t)
 	const replicas = 4
 	errs := make(chan error, replicas)
 	for range replicas {
@@ -114,7 +58,7 @@ func TestMigrateConcurrently(t *testing.T) {
 }
 
 func TestEventIDInAnotherStream(t *testing.T) {
-	s := open(t, newSchema(t))
+	s := open(t, pgtest.SchemaURL(t))
 	ctx := context.Background()
 	ev := domain.EventData{ID: "dup", Type: "TestEvent", Data: []byte(`{}`)}
 	if _, err := s.Append(ctx, "a", domain.NoStream(), ev); err != nil {
@@ -132,7 +76,7 @@ func TestEventIDInAnotherStream(t *testing.T) {
 // TestSchemasAreSeparate opens two stores in two schemas of one database:
 // each has its own log.
 func TestSchemasAreSeparate(t *testing.T) {
-	a, b := open(t, newSchema(t)), open(t, newSchema(t))
+	a, b := open(t, pgtest.SchemaURL(t)), open(t, pgtest.SchemaURL(t))
 	ctx := context.Background()
 	for i, s := range []*postgres.Store{a, b} {
 		ev := domain.EventData{ID: fmt.Sprintf("ev-%d", i), Type: "TestEvent"}
@@ -149,7 +93,7 @@ func TestSchemasAreSeparate(t *testing.T) {
 }
 
 func TestReadAllUnknownCursor(t *testing.T) {
-	s := open(t, newSchema(t))
+	s := open(t, pgtest.SchemaURL(t))
 	if _, err := s.ReadAll(context.Background(), domain.ReadAllOptions{After: 12345}); err == nil {
 		t.Error("ReadAll after a position no event has: got no error")
 	}
