@@ -12,7 +12,7 @@ import (
 
 var (
 	codePattern    = regexp.MustCompile(`^[A-Z0-9]{10}$`)
-	uuidV4Pattern  = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	uuidV7Pattern  = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 	uuidV8Pattern  = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 	prefixedIDForm = regexp.MustCompile(`^key_[a-z2-7]{20}$`)
 )
@@ -49,13 +49,24 @@ func TestNewID(t *testing.T) {
 	seen := make(map[string]bool)
 	for range 1000 {
 		id := NewID()
-		if !uuidV4Pattern.MatchString(id) {
-			t.Fatalf("NewID() = %q, want a version 4 UUID", id)
+		if !uuidV7Pattern.MatchString(id) {
+			t.Fatalf("NewID() = %q, want a version 7 UUID", id)
 		}
 		if seen[id] {
 			t.Fatalf("NewID() returned %q twice", id)
 		}
 		seen[id] = true
+	}
+}
+
+// NewID is time-ordered across milliseconds, which keeps the stores'
+// unique index on event IDs append-mostly.
+func TestNewIDIsTimeOrdered(t *testing.T) {
+	t.Parallel()
+	a := NewID()
+	time.Sleep(3 * time.Millisecond)
+	if b := NewID(); b <= a {
+		t.Errorf("NewID() = %q after %q, want it to sort later", b, a)
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,7 +43,21 @@ func main() {
 	duration := flag.Duration("duration", 5*time.Second, "how long each measurement runs")
 	conc := flag.Int("concurrency", 16, "concurrent callers")
 	pgURL := flag.String("pg", os.Getenv("LEDGER_TEST_DATABASE_URL"), "PostgreSQL URL (empty: SQLite only)")
+	only := flag.String("only", "", "run one store only: sqlite or postgres")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	lat := flag.Bool("lat", false, "latency")
 	flag.Parse()
+	if *lat { latency(*pgURL); return }
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx := context.Background()
 
 	fmt.Printf("%d concurrent callers, %s per measurement\n\n", *conc, *duration)
@@ -52,12 +67,17 @@ func main() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "bench.db")})
-	if err != nil {
-		log.Fatal(err)
+	if *only != "postgres" {
+		st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "bench.db")})
+		if err != nil {
+			log.Fatal(err)
+		}
+		run(ctx, "sqlite", st, st.WriteDB(), st.DB(), "INTEGER PRIMARY KEY", *conc, *duration)
+		st.Close()
 	}
-	run(ctx, "sqlite", st, st.WriteDB(), st.DB(), "INTEGER PRIMARY KEY", *conc, *duration)
-	st.Close()
+	if *only == "sqlite" {
+		return
+	}
 
 	if *pgURL == "" {
 		fmt.Println("postgres: skipped (no -pg and no LEDGER_TEST_DATABASE_URL)")
@@ -105,6 +125,11 @@ func run(ctx context.Context, name string, st domain.EventStore, write, read *sq
 func measure(conc int, d time.Duration, op func(worker, i int) error) float64 {
 	var done atomic.Int64
 	var wg sync.WaitGroup
+	pg0, self0 := pgTicks(), selfCPU()
+	defer func() {
+		n := float64(done.Load())
+		fmt.Printf("   [pg cpu %.0f us/op, go cpu %.0f us/op]\n", float64(pgTicks()-pg0)*10000/n, (selfCPU()-self0)*1e6/n)
+	}()
 	deadline := time.Now().Add(d)
 	start := time.Now()
 	for w := range conc {
