@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -29,36 +28,35 @@ func (s *Store) Append(ctx context.Context, stream string, expected domain.Expec
 // given; see domain.MultiAppender. Each stream's part behaves as Append
 // would: a part whose first event is already in its stream is a retry and
 // writes nothing. Any mismatch is domain.ErrConcurrency and writes nothing.
-func (s *Store) AppendMulti(ctx context.Context, appends []domain.StreamAppend) (results []domain.AppendResult, err error) {
+func (s *Store) AppendMulti(ctx context.Context, appends []domain.StreamAppend) ([]domain.AppendResult, error) {
 	if err := validate(appends); err != nil {
 		return nil, err
 	}
-	tx, err := s.write.BeginTxx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("append: begin: %w", err)
+	r := &appendRequest{ctx: ctx, appends: appends, done: make(chan struct{})}
+	select {
+	case s.requests <- r:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-s.stop:
+		return nil, errors.New("append: store is closed")
 	}
-	defer func() {
-		if err != nil {
-			err = errors.Join(err, ignoreDone(tx.Rollback()))
-		}
-	}()
-	now := time.Now().UTC().Format(time.RFC3339Nano)
-	results = make([]domain.AppendResult, len(appends))
+	<-r.done // once queued, the request is answered after its commit
+	return r.results, r.err
+}
+
+// appendParts writes every part of one append in tx (inside the caller's
+// savepoint) and reports whether it wrote anything.
+func appendParts(ctx context.Context, tx *sqlx.Tx, appends []domain.StreamAppend, now string) ([]domain.AppendResult, bool, error) {
+	results := make([]domain.AppendResult, len(appends))
 	wrote := false
 	for i, a := range appends {
 		res, w, err := appendTx(ctx, tx, a, now)
 		if err != nil {
-			return nil, fmt.Errorf("append %s: %w", a.Stream, err)
+			return nil, false, fmt.Errorf("append %s: %w", a.Stream, err)
 		}
 		results[i], wrote = res, wrote || w
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("append: commit: %w", err)
-	}
-	if wrote {
-		s.broadcast()
-	}
-	return results, nil
+	return results, wrote, nil
 }
 
 // appendTx writes one stream's part in tx and reports whether it wrote.

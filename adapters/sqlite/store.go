@@ -64,6 +64,12 @@ type Store struct {
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced after each commit
+
+	requests    chan *appendRequest // to the batcher: see batch.go
+	stop        chan struct{}
+	batcherDone chan struct{}
+	closeOnce   sync.Once
+	closeErr    error
 }
 
 // Open opens (creating if needed) and migrates the database file.
@@ -104,11 +110,16 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := read.PingContext(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("open sqlite readers %s: %w", cfg.Path, err), read.Close(), write.Close())
 	}
-	return &Store{
-		write:   sqlx.NewDb(write, "sqlite3"),
-		read:    sqlx.NewDb(read, "sqlite3"),
-		changed: make(chan struct{}),
-	}, nil
+	s := &Store{
+		write:       sqlx.NewDb(write, "sqlite3"),
+		read:        sqlx.NewDb(read, "sqlite3"),
+		changed:     make(chan struct{}),
+		requests:    make(chan *appendRequest),
+		stop:        make(chan struct{}),
+		batcherDone: make(chan struct{}),
+	}
+	go s.batcher()
+	return s, nil
 }
 
 // DB returns the pool of read-only connections. Reads of any table of the
@@ -124,9 +135,15 @@ func (s *Store) DB() *sqlx.DB { return s.read }
 // wait for the same connection.
 func (s *Store) WriteDB() *sqlx.DB { return s.write }
 
-// Close closes both pools.
+// Close stops the batcher, after the batch it is writing, and closes both
+// pools. Later calls return the first call's result.
 func (s *Store) Close() error {
-	return errors.Join(s.read.Close(), s.write.Close())
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		<-s.batcherDone
+		s.closeErr = errors.Join(s.read.Close(), s.write.Close())
+	})
+	return s.closeErr
 }
 
 // Migrate applies every migration in the package's migrations folder that

@@ -45,9 +45,7 @@ func main() {
 	pgURL := flag.String("pg", os.Getenv("LEDGER_TEST_DATABASE_URL"), "PostgreSQL URL (empty: SQLite only)")
 	only := flag.String("only", "", "run one store only: sqlite or postgres")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
-	lat := flag.Bool("lat", false, "latency")
 	flag.Parse()
-	if *lat { latency(*pgURL); return }
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
@@ -61,7 +59,7 @@ func main() {
 	ctx := context.Background()
 
 	fmt.Printf("%d concurrent callers, %s per measurement\n\n", *conc, *duration)
-	fmt.Printf("%-9s %14s %14s %14s %8s %14s\n", "store", "raw tx/s", "commands/s", "raw again", "ratio", "http cmds/s")
+	fmt.Printf("%-9s %12s %14s %14s %8s %14s\n", "store", "raw tx/s", "commands/s", "raw again", "ratio", "http cmds/s")
 	dir, err := os.MkdirTemp("", "ledger-bench-")
 	if err != nil {
 		log.Fatal(err)
@@ -104,9 +102,9 @@ func run(ctx context.Context, name string, st domain.EventStore, write, read *sq
 	}
 	svc := domain.NewService(st, domain.ServiceConfig{})
 
-	raw1 := measure(conc, d, func(w, i int) error { return rawInsert(ctx, write, w, i) })
-	cmds := measure(conc, d, func(w, i int) error { return commandPair(ctx, svc, as.ID, "svc", w, i) })
-	raw2 := measure(conc, d, func(w, i int) error { return rawInsert(ctx, write, w, i) })
+	raw1 := measure("raw", conc, d, func(w, i int) error { return rawInsert(ctx, write, w, i) })
+	cmds := measure("commands", conc, d, func(w, i int) error { return commandPair(ctx, svc, as.ID, "svc", w, i) })
+	raw2 := measure("raw again", conc, d, func(w, i int) error { return rawInsert(ctx, write, w, i) })
 
 	_, key, err := access.CreateKey(ctx, as.ID, domain.RoleServer, "bench")
 	if err != nil {
@@ -115,20 +113,21 @@ func run(ctx context.Context, name string, st domain.EventStore, write, read *sq
 	srv := httptest.NewServer(httpapi.New(svc, access, slog.New(slog.NewTextHandler(io.Discard, nil)), httpapi.Config{}))
 	defer srv.Close()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc * 2}}
-	httpRate := measure(conc, d, func(w, i int) error { return httpPair(client, srv.URL, key, w, i) })
+	httpRate := measure("http", conc, d, func(w, i int) error { return httpPair(client, srv.URL, key, w, i) })
 
 	base := (raw1 + raw2) / 2
-	fmt.Printf("%-9s %14.0f %14.0f %14.0f %7.0f%% %14.0f\n", name, raw1, cmds, raw2, 100*cmds/base, httpRate)
+	fmt.Printf("%-9s %12.0f %14.0f %14.0f %7.0f%% %14.0f\n", name, raw1, cmds, raw2, 100*cmds/base, httpRate)
 }
 
 // measure runs op from conc workers for d and returns calls per second.
-func measure(conc int, d time.Duration, op func(worker, i int) error) float64 {
+func measure(name string, conc int, d time.Duration, op func(worker, i int) error) float64 {
 	var done atomic.Int64
 	var wg sync.WaitGroup
-	pg0, self0 := pgTicks(), selfCPU()
+	pg0, self0 := postgresCPU(), selfCPU()
 	defer func() {
 		n := float64(done.Load())
-		fmt.Printf("   [pg cpu %.0f us/op, go cpu %.0f us/op]\n", float64(pgTicks()-pg0)*10000/n, (selfCPU()-self0)*1e6/n)
+		fmt.Printf("  %-10s CPU per call: postgres %4.0f us, this process %4.0f us\n",
+			name, (postgresCPU()-pg0).Seconds()*1e6/n, (selfCPU()-self0).Seconds()*1e6/n)
 	}()
 	deadline := time.Now().Add(d)
 	start := time.Now()

@@ -1,0 +1,106 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/referral-ledger/referral-ledger/domain"
+)
+
+// maxBatch caps how many appends share one transaction.
+const maxBatch = 64
+
+// appendRequest is one AppendMulti waiting for the batcher.
+type appendRequest struct {
+	ctx     context.Context
+	appends []domain.StreamAppend
+	results []domain.AppendResult
+	err     error
+	done    chan struct{}
+}
+
+// batcher is the store's group commit. SQLite has one writer and, with
+// synchronous=FULL, one fsync per transaction: appends that arrive while a
+// transaction commits wait, then share the next transaction, each inside
+// its own savepoint so that one append's conflict rolls back only that
+// append. Every caller is answered after the commit that made its append
+// durable.
+func (s *Store) batcher() {
+	defer close(s.batcherDone)
+	for {
+		var first *appendRequest
+		select {
+		case first = <-s.requests:
+		case <-s.stop:
+			return
+		}
+		batch := []*appendRequest{first}
+	gather:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-s.requests:
+				batch = append(batch, r)
+			default:
+				break gather
+			}
+		}
+		s.commitBatch(batch)
+		for _, r := range batch {
+			close(r.done)
+		}
+	}
+}
+
+// commitBatch writes a batch in one transaction and sets each request's
+// results or error.
+func (s *Store) commitBatch(batch []*appendRequest) {
+	fail := func(err error) {
+		for _, r := range batch {
+			if r.err == nil {
+				r.results, r.err = nil, err
+			}
+		}
+	}
+	// The batch outlives any one caller's context: a caller that gives up
+	// is skipped below, but the others still commit.
+	ctx, cancel := context.WithTimeout(context.Background(), busyTimeout)
+	defer cancel()
+	tx, err := s.write.BeginTxx(ctx, nil)
+	if err != nil {
+		fail(fmt.Errorf("append: begin: %w", err))
+		return
+	}
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	wrote := false
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.err = err
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `SAVEPOINT append_request`); err != nil {
+			r.err = fmt.Errorf("append: savepoint: %w", err)
+			continue
+		}
+		results, w, err := appendParts(ctx, tx, r.appends, now)
+		if err != nil {
+			_, rbErr := tx.ExecContext(ctx, `ROLLBACK TO append_request`)
+			r.err = errors.Join(err, rbErr)
+		} else {
+			r.results, wrote = results, wrote || w
+		}
+		if _, err := tx.ExecContext(ctx, `RELEASE append_request`); err != nil {
+			fail(fmt.Errorf("append: release savepoint: %w", err))
+			_ = tx.Rollback() // the batch failed; its error is reported
+			return
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		fail(fmt.Errorf("append: commit: %w", err))
+		return
+	}
+	if wrote {
+		s.broadcast()
+	}
+}
