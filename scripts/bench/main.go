@@ -59,7 +59,14 @@ func main() {
 	ctx := context.Background()
 
 	fmt.Printf("%d concurrent callers, %s per measurement\n\n", *conc, *duration)
-	fmt.Printf("%-9s %12s %14s %14s %8s %14s\n", "store", "raw tx/s", "commands/s", "raw again", "ratio", "http cmds/s")
+	var rows []string
+	defer func() {
+		fmt.Printf("\n%-9s %12s %14s %14s %8s %14s\n", "store", "raw tx/s", "commands/s", "raw again", "ratio", "http cmds/s")
+		for _, r := range rows {
+			fmt.Println(r)
+		}
+		fmt.Println("\nratio = commands/s over the mean of both raw runs; target 40% or more.")
+	}()
 	dir, err := os.MkdirTemp("", "ledger-bench-")
 	if err != nil {
 		log.Fatal(err)
@@ -70,7 +77,7 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		run(ctx, "sqlite", st, st.WriteDB(), st.DB(), "INTEGER PRIMARY KEY", *conc, *duration)
+		rows = append(rows, run(ctx, "sqlite", st, st.WriteDB(), st.DB(), "INTEGER PRIMARY KEY", *conc, *duration))
 		st.Close()
 	}
 	if *only == "sqlite" {
@@ -78,7 +85,7 @@ func main() {
 	}
 
 	if *pgURL == "" {
-		fmt.Println("postgres: skipped (no -pg and no LEDGER_TEST_DATABASE_URL)")
+		rows = append(rows, "postgres: skipped (no -pg and no LEDGER_TEST_DATABASE_URL)")
 		return
 	}
 	schemaURL, drop := pgSchema(*pgURL)
@@ -87,11 +94,12 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	run(ctx, "postgres", pg, pg.DB(), pg.DB(), "BIGSERIAL PRIMARY KEY", *conc, *duration)
+	rows = append(rows, run(ctx, "postgres", pg, pg.DB(), pg.DB(), "BIGSERIAL PRIMARY KEY", *conc, *duration))
 	pg.Close()
 }
 
-func run(ctx context.Context, name string, st domain.EventStore, write, read *sqlx.DB, pk string, conc int, d time.Duration) {
+// run measures one store and returns its row of the summary table.
+func run(ctx context.Context, name string, st domain.EventStore, write, read *sqlx.DB, pk string, conc int, d time.Duration) string {
 	if _, err := write.ExecContext(ctx, "CREATE TABLE bench_raw (id "+pk+", payload TEXT NOT NULL)"); err != nil {
 		log.Fatal(err)
 	}
@@ -102,9 +110,9 @@ func run(ctx context.Context, name string, st domain.EventStore, write, read *sq
 	}
 	svc := domain.NewService(st, domain.ServiceConfig{})
 
-	raw1 := measure("raw", conc, d, func(w, i int) error { return rawInsert(ctx, write, w, i) })
-	cmds := measure("commands", conc, d, func(w, i int) error { return commandPair(ctx, svc, as.ID, "svc", w, i) })
-	raw2 := measure("raw again", conc, d, func(w, i int) error { return rawInsert(ctx, write, w, i) })
+	raw1 := measure(name, "raw", conc, d, func(w, i int) error { return rawInsert(ctx, write, w, i) })
+	cmds := measure(name, "commands", conc, d, func(w, i int) error { return commandPair(ctx, svc, as.ID, "svc", w, i) })
+	raw2 := measure(name, "raw again", conc, d, func(w, i int) error { return rawInsert(ctx, write, w, i) })
 
 	_, key, err := access.CreateKey(ctx, as.ID, domain.RoleServer, "bench")
 	if err != nil {
@@ -113,21 +121,21 @@ func run(ctx context.Context, name string, st domain.EventStore, write, read *sq
 	srv := httptest.NewServer(httpapi.New(svc, access, slog.New(slog.NewTextHandler(io.Discard, nil)), httpapi.Config{}))
 	defer srv.Close()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc * 2}}
-	httpRate := measure("http", conc, d, func(w, i int) error { return httpPair(client, srv.URL, key, w, i) })
+	httpRate := measure(name, "http", conc, d, func(w, i int) error { return httpPair(client, srv.URL, key, w, i) })
 
 	base := (raw1 + raw2) / 2
-	fmt.Printf("%-9s %12.0f %14.0f %14.0f %7.0f%% %14.0f\n", name, raw1, cmds, raw2, 100*cmds/base, httpRate)
+	return fmt.Sprintf("%-9s %12.0f %14.0f %14.0f %7.0f%% %14.0f", name, raw1, cmds, raw2, 100*cmds/base, httpRate)
 }
 
 // measure runs op from conc workers for d and returns calls per second.
-func measure(name string, conc int, d time.Duration, op func(worker, i int) error) float64 {
+func measure(store, name string, conc int, d time.Duration, op func(worker, i int) error) float64 {
 	var done atomic.Int64
 	var wg sync.WaitGroup
 	pg0, self0 := postgresCPU(), selfCPU()
 	defer func() {
 		n := float64(done.Load())
-		fmt.Printf("  %-10s CPU per call: postgres %4.0f us, this process %4.0f us\n",
-			name, (postgresCPU()-pg0).Seconds()*1e6/n, (selfCPU()-self0).Seconds()*1e6/n)
+		fmt.Printf("%-9s %-10s CPU per call: postgres %4.0f us, this process %4.0f us\n",
+			store, name, (postgresCPU()-pg0).Seconds()*1e6/n, (selfCPU()-self0).Seconds()*1e6/n)
 	}()
 	deadline := time.Now().Add(d)
 	start := time.Now()
