@@ -90,8 +90,15 @@ var keyLine = regexp.MustCompile(`^\s*(rlk_\S+)\s*$`)
 // startServe runs `serve` in dir and returns it with the key it printed.
 func startServe(tb testing.TB, bin, dir, addr string) (*exec.Cmd, string) {
 	tb.Helper()
+	return startServeIn(tb, bin, dir, addr)
+}
+
+// startServeIn runs `serve` in dir with extra environment and returns it
+// with the key it printed on its first start.
+func startServeIn(tb testing.TB, bin, dir, addr string, env ...string) (*exec.Cmd, string) {
+	tb.Helper()
 	cmd := exec.Command(bin, "serve")
-	cmd.Dir, cmd.Env = dir, append(os.Environ(), "LEDGER_ADDR="+addr)
+	cmd.Dir, cmd.Env = dir, append(append(os.Environ(), "LEDGER_ADDR="+addr), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		tb.Fatal(err)

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/referral-ledger/referral-ledger/adapters/postgres/pgtest"
+)
+
+// Invariant 1: a command acknowledged with 2xx is in the event log,
+// whatever crashes afterwards. Clients stream creates and milestones while
+// the server is killed with SIGKILL; after each restart every acknowledged
+// command's effect is there.
+func TestAcknowledgedCommandsSurviveSIGKILL(t *testing.T) {
+	t.Parallel()
+	bin := buildBinary(t)
+	for _, profile := range []struct {
+		name string
+		env  func(testing.TB) []string
+	}{
+		{"sqlite", func(tb testing.TB) []string { return []string{"LEDGER_DATA_DIR=" + tb.TempDir()} }},
+		{"postgres", func(tb testing.TB) []string { return []string{"LEDGER_DATABASE_URL=" + pgtest.SchemaURL(tb)} }},
+	} {
+		t.Run(profile.name, func(t *testing.T) {
+			t.Parallel()
+			env := profile.env(t)
+			addr := freeAddr(t)
+			srv, key := startServeEnv(t, bin, env, addr)
+			acked := map[string]string{}    // code -> referrer
+			attributed := map[string]bool{} // codes whose milestone was acknowledged
+			for round := range 3 {
+				codes, milestones := load(t, addr, key, round, 400*time.Millisecond, func() {
+					if err := srv.Process.Kill(); err != nil { // SIGKILL
+						t.Error(err)
+					}
+				})
+				_ = srv.Wait()
+				for c, r := range codes {
+					acked[c] = r
+				}
+				for c := range milestones {
+					attributed[c] = true
+				}
+				srv = restartServe(t, bin, env, addr)
+				for code, referrer := range acked {
+					got := getReferral(t, addr, key, code)
+					if got == nil || got["referrer_id"] != referrer {
+						t.Fatalf("round %d: acknowledged referral %s of %s is gone: %v", round, code, referrer, got)
+					}
+					if attributed[code] && len(got["milestone_history"].([]any)) != 1 {
+						t.Fatalf("round %d: acknowledged milestone of %s is gone: %v", round, code, got)
+					}
+				}
+			}
+			if len(acked) == 0 || len(attributed) == 0 {
+				t.Fatalf("no command was acknowledged before the kills (%d creates, %d milestones)", len(acked), len(attributed))
+			}
+			t.Logf("%d creates and %d milestones acknowledged across 3 kills, all present", len(acked), len(attributed))
+			stopServe(t, srv)
+		})
+	}
+}
+
+// load runs 8 clients issuing creates then milestones until kill is called
+// after d, and returns what the server acknowledged.
+func load(t *testing.T, addr, key string, round int, d time.Duration, kill func()) (codes map[string]string, milestones map[string]bool) {
+	var mu sync.Mutex
+	codes, milestones = map[string]string{}, map[string]bool{}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				referrer := fmt.Sprintf("r%d-w%d-%d", round, w, i)
+				var created struct {
+					ReferralCode string `json:"referral_code"`
+				}
+				if post(addr, key, "/v1/api/referral/create", map[string]any{"user_id": referrer}, &created) != nil {
+					continue // the server is down; keep trying until told to stop
+				}
+				mu.Lock()
+				codes[created.ReferralCode] = referrer
+				mu.Unlock()
+				body := map[string]any{"referral_code": created.ReferralCode, "milestone": "signed_up", "referred_user_id": "friend-" + referrer}
+				if post(addr, key, "/v1/api/referral/milestone", body, nil) == nil {
+					mu.Lock()
+					milestones[created.ReferralCode] = true
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	time.Sleep(d)
+	kill()
+	time.Sleep(50 * time.Millisecond) // let clients see the dead server
+	close(stop)
+	wg.Wait()
+	return codes, milestones
+}
+
+var crashClient = &http.Client{Timeout: 5 * time.Second}
+
+// post sends a command; an error means it was not acknowledged with 200.
+func post(addr, key, path string, body, out any) error {
+	raw, _ := json.Marshal(body)
+	req, err := http.NewRequest("POST", "http://"+addr+path, bytes.NewReader(raw))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("X-API-Key", key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := crashClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %d %s", path, resp.StatusCode, data)
+	}
+	if out != nil {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}
+
+func getReferral(t *testing.T, addr, key, code string) map[string]any {
+	t.Helper()
+	req, _ := http.NewRequest("GET", "http://"+addr+"/v1/api/referral/"+code, nil)
+	req.Header.Set("X-API-Key", key)
+	resp, err := crashClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil
+	}
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// startServeEnv runs serve with env on a fresh store and returns the key
+// it printed.
+func startServeEnv(t *testing.T, bin string, env []string, addr string) (*exec.Cmd, string) {
+	t.Helper()
+	return startServeIn(t, bin, t.TempDir(), addr, env...)
+}
+
+// restartServe runs serve again on the same store.
+func restartServe(t *testing.T, bin string, env []string, addr string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(bin, "serve")
+	cmd.Dir, cmd.Env = t.TempDir(), append(append(os.Environ(), "LEDGER_ADDR="+addr), env...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGKILL) })
+	waitHealthy(t, addr)
+	return cmd
+}
