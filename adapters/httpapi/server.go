@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/referral-ledger/referral-ledger/domain"
 )
 
@@ -33,6 +35,8 @@ type Config struct {
 	Ready []Check
 	// Version is reported in /healthz.
 	Version string
+	// Metrics, if set, receives the API's Prometheus metrics.
+	Metrics prometheus.Registerer
 }
 
 // Server serves the API.
@@ -43,6 +47,7 @@ type Server struct {
 	cfg    Config
 	log    *slog.Logger
 	mux    *http.ServeMux
+	met    *metrics
 }
 
 // New returns a Server for svc, authenticating with keys.
@@ -50,7 +55,7 @@ func New(svc *domain.Service, keys KeyStore, log *slog.Logger, cfg Config) *Serv
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 64 << 10
 	}
-	s := &Server{svc: svc, keys: keys, events: svc.Store(), cfg: cfg, log: log, mux: http.NewServeMux()}
+	s := &Server{svc: svc, keys: keys, events: svc.Store(), cfg: cfg, log: log, mux: http.NewServeMux(), met: newMetrics(cfg.Metrics)}
 	s.routes()
 	return s
 }
@@ -79,7 +84,7 @@ func (s *Server) routes() {
 		{"GET /v1/api/events", domain.ScopeEventsRead, s.listEvents},
 		{"GET /v1/api/audit/referrals/{code}", domain.ScopeAuditRead, s.auditReferral},
 	} {
-		s.mux.Handle(rt.pattern, s.wrap(rt.scope, rt.h))
+		s.mux.Handle(rt.pattern, s.met.instrument(rt.pattern, s.wrap(rt.scope, rt.h)))
 	}
 	s.mux.Handle("/v1/", s.wrap("", func(w http.ResponseWriter, r *http.Request, _ domain.Origin) error {
 		return domain.Errorf(domain.ENotFound, "no such endpoint: %s %s", r.Method, r.URL.Path)

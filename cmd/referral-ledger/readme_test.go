@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -47,6 +48,20 @@ func TestREADMEWalkthrough(t *testing.T) {
 		`"reward_value":"$5"`, `[6,"RewardClaimed"]`} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("walk-through output lacks %s:\n%s", want, out)
+		}
+	}
+	for path, want := range map[string]string{
+		"/readyz":  `"ready":true`,
+		"/metrics": `ledger_http_requests_total{code="200",route="POST /v1/api/referral/milestone"} 2`,
+	} {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
+			t.Errorf("GET %s: %d, body lacks %s", path, resp.StatusCode, want)
 		}
 	}
 	stopServe(t, srv)
