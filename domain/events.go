@@ -121,45 +121,40 @@ func (SettingsChanged) EventType() string    { return TypeSettingsChanged }
 func (ReferrerCodeIssued) EventType() string { return TypeReferrerCodeIssued }
 func (RefereeReserved) EventType() string    { return TypeRefereeReserved }
 
-// DecodeEvent turns a stored event into its struct.
+// DecodeEvent turns a stored event into its struct (a pointer).
 func DecodeEvent(typ string, data []byte) (Event, error) {
-	var e Event
-	var err error
 	switch typ {
 	case TypeReferralCreated:
-		var v ReferralCreated
-		err, e = json.Unmarshal(data, &v), &v
+		return decodeAs[ReferralCreated](typ, data)
 	case TypeMilestoneReached:
-		var v MilestoneReached
-		err, e = json.Unmarshal(data, &v), &v
+		return decodeAs[MilestoneReached](typ, data)
 	case TypeRefereeAttributed:
-		var v RefereeAttributed
-		err, e = json.Unmarshal(data, &v), &v
+		return decodeAs[RefereeAttributed](typ, data)
 	case TypeReferralCompleted:
-		var v ReferralCompleted
-		err, e = json.Unmarshal(data, &v), &v
+		return decodeAs[ReferralCompleted](typ, data)
 	case TypeRewardClaimed:
-		var v RewardClaimed
-		err, e = json.Unmarshal(data, &v), &v
+		return decodeAs[RewardClaimed](typ, data)
 	case TypeReferralExpired:
-		var v ReferralExpired
-		err, e = json.Unmarshal(data, &v), &v
+		return decodeAs[ReferralExpired](typ, data)
 	case TypeSettingsChanged:
-		var v SettingsChanged
-		err, e = json.Unmarshal(data, &v), &v
+		return decodeAs[SettingsChanged](typ, data)
 	case TypeReferrerCodeIssued:
-		var v ReferrerCodeIssued
-		err, e = json.Unmarshal(data, &v), &v
+		return decodeAs[ReferrerCodeIssued](typ, data)
 	case TypeRefereeReserved:
-		var v RefereeReserved
-		err, e = json.Unmarshal(data, &v), &v
-	default:
-		return nil, fmt.Errorf("unknown event type %q", typ)
+		return decodeAs[RefereeReserved](typ, data)
 	}
-	if err != nil {
+	return nil, fmt.Errorf("unknown event type %q", typ)
+}
+
+func decodeAs[T any, P interface {
+	*T
+	Event
+}](typ string, data []byte) (Event, error) {
+	var v T
+	if err := json.Unmarshal(data, &v); err != nil {
 		return nil, fmt.Errorf("decode %s: %w", typ, err)
 	}
-	return e, nil
+	return P(&v), nil
 }
 
 // Metadata is stored beside every event: who acted, and why.

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -156,4 +157,41 @@ type MultiAppender interface {
 	// any stream is ErrConcurrency; a batch whose every first event is
 	// already stored is a retry and writes nothing.
 	AppendMulti(ctx context.Context, appends []StreamAppend) ([]AppendResult, error)
+}
+
+// MaxEventsPerAppend caps the events of one stream's part of an append.
+const MaxEventsPerAppend = 10000
+
+// ValidateAppends rejects what no store may write: no streams, an empty
+// stream name or batch, too many events, an event without an ID or a type,
+// an ID used twice, data or metadata that is not JSON. Adapters call it
+// before writing; its errors are plain (they are the caller's bugs, not
+// conflicts).
+func ValidateAppends(appends []StreamAppend) error {
+	if len(appends) == 0 {
+		return errors.New("append: no streams")
+	}
+	seen := map[string]bool{}
+	for _, a := range appends {
+		switch {
+		case a.Stream == "":
+			return errors.New("append: empty stream name")
+		case len(a.Events) == 0:
+			return fmt.Errorf("append %s: no events", a.Stream)
+		case len(a.Events) > MaxEventsPerAppend:
+			return fmt.Errorf("append %s: %d events, more than %d", a.Stream, len(a.Events), MaxEventsPerAppend)
+		}
+		for _, e := range a.Events {
+			switch {
+			case e.ID == "" || e.Type == "":
+				return fmt.Errorf("append %s: event without an ID or a type", a.Stream)
+			case seen[e.ID]:
+				return fmt.Errorf("append %s: event ID %s appears twice", a.Stream, e.ID)
+			case len(e.Data) > 0 && !json.Valid(e.Data), len(e.Metadata) > 0 && !json.Valid(e.Metadata):
+				return fmt.Errorf("append %s: event %s: data or metadata is not JSON", a.Stream, e.ID)
+			}
+			seen[e.ID] = true
+		}
+	}
+	return nil
 }

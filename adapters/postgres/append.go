@@ -49,7 +49,7 @@ func (s *Store) Append(ctx context.Context, stream string, expected domain.Expec
 // and the unique constraint on (stream, version) decides between writers
 // that raced; only when an attempt fails does the store look for a retry.
 func (s *Store) AppendMulti(ctx context.Context, appends []domain.StreamAppend) ([]domain.AppendResult, error) {
-	if err := validate(appends); err != nil {
+	if err := domain.ValidateAppends(appends); err != nil {
 		return nil, err
 	}
 	results := make([]domain.AppendResult, len(appends))

@@ -13,7 +13,7 @@ import (
 // for retries.
 func (s *Store) HoldAppend(ctx context.Context, stream string, expected domain.ExpectedRevision, events ...domain.EventData) (commit func() error, err error) {
 	a := domain.StreamAppend{Stream: stream, Expected: expected, Events: events}
-	if err := validate([]domain.StreamAppend{a}); err != nil {
+	if err := domain.ValidateAppends([]domain.StreamAppend{a}); err != nil {
 		return nil, err
 	}
 	tx, err := s.db.BeginTxx(ctx, nil)

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,10 +11,6 @@ import (
 
 	"github.com/referral-ledger/referral-ledger/domain"
 )
-
-// maxEventsPerStream caps one stream's part of an append, to keep one
-// statement's arrays to a sane size.
-const maxEventsPerStream = 10000
 
 // findStored looks for parts of an append that failed which are retries:
 // parts whose first event is already in their stream. It marks them stored,
@@ -64,38 +59,6 @@ func (s *Store) storedResult(ctx context.Context, a domain.StreamAppend) (_ doma
 		return domain.AppendResult{}, false, err
 	}
 	return res, found, nil
-}
-
-// validate rejects appends the store must not write: an empty stream name or
-// batch, events without an ID or type, an ID used twice, data that is not
-// JSON.
-func validate(appends []domain.StreamAppend) error {
-	if len(appends) == 0 {
-		return errors.New("append: no streams")
-	}
-	seen := map[string]bool{}
-	for _, a := range appends {
-		switch {
-		case a.Stream == "":
-			return errors.New("append: empty stream name")
-		case len(a.Events) == 0:
-			return fmt.Errorf("append %s: no events", a.Stream)
-		case len(a.Events) > maxEventsPerStream:
-			return fmt.Errorf("append %s: %d events, more than %d", a.Stream, len(a.Events), maxEventsPerStream)
-		}
-		for _, e := range a.Events {
-			switch {
-			case e.ID == "" || e.Type == "":
-				return fmt.Errorf("append %s: event without an ID or a type", a.Stream)
-			case seen[e.ID]:
-				return fmt.Errorf("append %s: event ID %s appears twice", a.Stream, e.ID)
-			case len(e.Data) > 0 && !json.Valid(e.Data), len(e.Metadata) > 0 && !json.Valid(e.Metadata):
-				return fmt.Errorf("append %s: event %s: data or metadata is not JSON", a.Stream, e.ID)
-			}
-			seen[e.ID] = true
-		}
-	}
-	return nil
 }
 
 // closeWith closes c and joins its error into *err.

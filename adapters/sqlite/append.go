@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -29,7 +28,7 @@ func (s *Store) Append(ctx context.Context, stream string, expected domain.Expec
 // would: a part whose first event is already in its stream is a retry and
 // writes nothing. Any mismatch is domain.ErrConcurrency and writes nothing.
 func (s *Store) AppendMulti(ctx context.Context, appends []domain.StreamAppend) ([]domain.AppendResult, error) {
-	if err := validate(appends); err != nil {
+	if err := domain.ValidateAppends(appends); err != nil {
 		return nil, err
 	}
 	r := &appendRequest{ctx: ctx, appends: appends, done: make(chan struct{})}
@@ -123,36 +122,6 @@ func storedResult(ctx context.Context, tx *sqlx.Tx, a domain.StreamAppend) (_ do
 		return domain.AppendResult{}, false, fmt.Errorf("look for a retry: %w", err)
 	}
 	return res, found, nil
-}
-
-// validate rejects appends the store must not write: an empty stream name or
-// batch, events without an ID or type, an ID used twice, data that is not
-// JSON.
-func validate(appends []domain.StreamAppend) error {
-	if len(appends) == 0 {
-		return errors.New("append: no streams")
-	}
-	seen := map[string]bool{}
-	for _, a := range appends {
-		if a.Stream == "" {
-			return errors.New("append: empty stream name")
-		}
-		if len(a.Events) == 0 {
-			return fmt.Errorf("append %s: no events", a.Stream)
-		}
-		for _, e := range a.Events {
-			switch {
-			case e.ID == "" || e.Type == "":
-				return fmt.Errorf("append %s: event without an ID or a type", a.Stream)
-			case seen[e.ID]:
-				return fmt.Errorf("append %s: event ID %s appears twice", a.Stream, e.ID)
-			case len(e.Data) > 0 && !json.Valid(e.Data), len(e.Metadata) > 0 && !json.Valid(e.Metadata):
-				return fmt.Errorf("append %s: event %s: data or metadata is not JSON", a.Stream, e.ID)
-			}
-			seen[e.ID] = true
-		}
-	}
-	return nil
 }
 
 // nullJSON stores empty JSON as NULL, so that it reads back as nil.
