@@ -49,10 +49,16 @@ func (s *stack) advance(d time.Duration) {
 	s.mu.Unlock()
 }
 
-// forEachStore runs f as a parallel subtest on SQLite and on PostgreSQL.
+// sequential hides a store's MultiAppender, so the service appends stream
+// by stream as it must on EventStoreDB: the invariants must hold without a
+// multi-stream transaction too.
+type sequential struct{ domain.EventStore }
+
+// forEachStore runs f as a parallel subtest on SQLite, on PostgreSQL, and on
+// SQLite without multi-stream appends.
 func forEachStore(t *testing.T, f func(t *testing.T, s *stack)) {
 	t.Helper()
-	for _, kind := range []string{"sqlite", "postgres"} {
+	for _, kind := range []string{"sqlite", "postgres", "sqlite-sequential"} {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
 			f(t, newStack(t, kind))
@@ -66,7 +72,7 @@ func newStack(tb testing.TB, kind string) *stack {
 	s := &stack{}
 	var write, read *sqlx.DB
 	switch kind {
-	case "sqlite":
+	case "sqlite", "sqlite-sequential":
 		st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(tb.TempDir(), "ledger.db")})
 		if err != nil {
 			tb.Fatal(err)
@@ -80,6 +86,9 @@ func newStack(tb testing.TB, kind string) *stack {
 		}
 		tb.Cleanup(func() { st.Close() })
 		s.store, write, read = st, st.DB(), st.DB()
+	}
+	if kind == "sqlite-sequential" {
+		s.store = sequential{s.store}
 	}
 	s.access = sqlstore.NewAccess(write, read)
 	svc := domain.NewService(s.store, domain.ServiceConfig{Now: s.now})
