@@ -133,12 +133,3 @@ func nullJSON(b []byte) sql.NullString {
 func closeWith(err *error, c io.Closer) {
 	*err = errors.Join(*err, c.Close())
 }
-
-// ignoreDone drops the error of a rollback after a commit or a failed
-// begin, which has nothing to roll back.
-func ignoreDone(err error) error {
-	if errors.Is(err, sql.ErrTxDone) {
-		return nil
-	}
-	return err
-}
