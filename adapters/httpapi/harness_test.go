@@ -66,7 +66,7 @@ func forEachStore(t *testing.T, f func(t *testing.T, s *stack)) {
 	}
 }
 
-func newStack(tb testing.TB, kind string) *stack {
+func newStack(tb testing.TB, kind string, cfg ...httpapi.Config) *stack {
 	tb.Helper()
 	ctx := context.Background()
 	s := &stack{}
@@ -93,7 +93,7 @@ func newStack(tb testing.TB, kind string) *stack {
 	s.access = sqlstore.NewAccess(write, read)
 	svc := domain.NewService(s.store, domain.ServiceConfig{Now: s.now})
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := httptest.NewServer(httpapi.New(svc, s.access, log, httpapi.Config{}))
+	srv := httptest.NewServer(httpapi.New(svc, s.access, log, append(cfg, httpapi.Config{})[0]))
 	tb.Cleanup(srv.Close)
 	s.url = srv.URL
 	s.space, s.key = s.newAppspace(tb, "default", domain.RoleServer)

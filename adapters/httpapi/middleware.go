@@ -43,6 +43,9 @@ func (s *Server) wrap(scope string, h handlerFunc) http.Handler {
 			if err != nil {
 				return err
 			}
+			if err := s.limit.allow(w, key.ID); err != nil {
+				return err
+			}
 			if !key.Has(scope) {
 				return domain.Errorf(domain.EForbidden, "this API key lacks the %s scope", scope)
 			}

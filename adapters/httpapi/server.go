@@ -37,6 +37,11 @@ type Config struct {
 	Version string
 	// Metrics, if set, receives the API's Prometheus metrics.
 	Metrics prometheus.Registerer
+	// RateLimit is each API key's sustained rate in requests per second;
+	// 0 turns rate limiting off. RateBurst is the bucket size; 0 means
+	// twice the rate.
+	RateLimit float64
+	RateBurst int
 }
 
 // Server serves the API.
@@ -48,6 +53,7 @@ type Server struct {
 	log    *slog.Logger
 	mux    *http.ServeMux
 	met    *metrics
+	limit  *limiter
 }
 
 // New returns a Server for svc, authenticating with keys.
@@ -55,7 +61,8 @@ func New(svc *domain.Service, keys KeyStore, log *slog.Logger, cfg Config) *Serv
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 64 << 10
 	}
-	s := &Server{svc: svc, keys: keys, events: svc.Store(), cfg: cfg, log: log, mux: http.NewServeMux(), met: newMetrics(cfg.Metrics)}
+	s := &Server{svc: svc, keys: keys, events: svc.Store(), cfg: cfg, log: log, mux: http.NewServeMux(), met: newMetrics(cfg.Metrics),
+		limit: newLimiter(cfg.RateLimit, cfg.RateBurst)}
 	s.routes()
 	return s
 }

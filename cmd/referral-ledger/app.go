@@ -38,6 +38,9 @@ type Config struct {
 	Logger        *slog.Logger
 	// Out receives what a person must see once (the first server key).
 	Out io.Writer
+	// RateLimit and RateBurst limit each API key (see httpapi.Config).
+	RateLimit float64
+	RateBurst int
 }
 
 // Main is the wired application: stores, domain service and HTTP API.
@@ -118,9 +121,11 @@ func (m *Main) Run(ctx context.Context) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	api := httpapi.New(m.svc, m.access, m.log, httpapi.Config{
-		Version: version,
-		Ready:   []httpapi.Check{{Name: "store", Check: m.ping}},
-		Metrics: reg,
+		Version:   version,
+		Ready:     []httpapi.Check{{Name: "store", Check: m.ping}},
+		Metrics:   reg,
+		RateLimit: m.cfg.RateLimit,
+		RateBurst: m.cfg.RateBurst,
 	})
 	api.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}

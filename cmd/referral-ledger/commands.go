@@ -12,11 +12,19 @@ import (
 )
 
 type serveCmd struct {
-	Addr string `name:"addr" env:"LEDGER_ADDR" default:":8080" help:"Address the API listens on."`
+	Addr      string  `name:"addr" env:"LEDGER_ADDR" default:":8080" help:"Address the API listens on."`
+	RateLimit float64 `name:"rate-limit" env:"LEDGER_RATE_LIMIT" default:"100" help:"Requests per second per API key (0: no limit)."`
+	RateBurst int     `name:"rate-burst" env:"LEDGER_RATE_BURST" default:"0" help:"Burst per API key (0: twice the rate)."`
 }
 
 func (c *serveCmd) Run(ctx context.Context, e env) error {
-	return e.with(ctx, c.Addr, func(m *Main) error { return m.Run(ctx) })
+	if c.RateLimit < 0 || c.RateBurst < 0 {
+		return fmt.Errorf("--rate-limit and --rate-burst must not be negative")
+	}
+	return e.with(ctx, c.Addr, func(m *Main) error {
+		m.cfg.RateLimit, m.cfg.RateBurst = c.RateLimit, c.RateBurst
+		return m.Run(ctx)
+	})
 }
 
 type migrateCmd struct{}

@@ -32,7 +32,7 @@ func TestAcknowledgedCommandsSurviveSIGKILL(t *testing.T) {
 	} {
 		t.Run(profile.name, func(t *testing.T) {
 			t.Parallel()
-			env := profile.env(t)
+			env := append(profile.env(t), "LEDGER_RATE_LIMIT=0") // every command should reach the store
 			addr := freeAddr(t)
 			srv, key := startServeEnv(t, bin, env, addr)
 			acked := map[string]string{}    // code -> referrer
