@@ -134,14 +134,17 @@ type EventStore interface {
 	// and the result describes the events already stored.
 	Append(ctx context.Context, stream string, expected ExpectedRevision, events ...EventData) (AppendResult, error)
 	// ReadStream returns up to limit events of a stream with revision >= from,
-	// oldest first. A stream with no events returns an empty slice and no error.
+	// oldest first; limit <= 0 means no limit. A stream with no events
+	// returns an empty slice and no error.
 	ReadStream(ctx context.Context, stream string, from Revision, limit int) ([]RecordedEvent, error)
 	// ReadLast returns a stream's last event, or ErrStreamNotFound.
 	ReadLast(ctx context.Context, stream string) (RecordedEvent, error)
 	// ReadAll returns events of the global log after opts.After in the
 	// store's stable order. Every event that a later call could return after
 	// the same position is returned by this one or a later one: no reader ever
-	// skips an event committed late.
+	// skips an event committed late. An event may become readable here a
+	// moment after its Append returned (PostgreSQL holds it back while an
+	// older transaction is open). A position that names no event is an error.
 	ReadAll(ctx context.Context, opts ReadAllOptions) ([]RecordedEvent, error)
 	// WaitForEvents blocks until the global log may hold events after pos, or
 	// ctx ends. It may return early (spuriously); callers then ReadAll again.
@@ -154,8 +157,9 @@ type EventStore interface {
 // the next command can repair if the process dies in between.
 type MultiAppender interface {
 	// AppendMulti appends to every stream or to none. A revision mismatch on
-	// any stream is ErrConcurrency; a batch whose every first event is
-	// already stored is a retry and writes nothing.
+	// any stream is ErrConcurrency. Each stream's part is checked as Append
+	// would: a part whose first event is already in its stream is a retry,
+	// written no second time, and the rest of the batch is appended.
 	AppendMulti(ctx context.Context, appends []StreamAppend) ([]AppendResult, error)
 }
 
