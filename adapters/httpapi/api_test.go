@@ -43,7 +43,7 @@ func TestAppspaceIsolation(t *testing.T) {
 		}
 		// The same code can exist in both appspaces without clashing, and
 		// the same user may be referred in each.
-		otherCode := s.call2create(t, other, "liam")
+		otherCode := s.createWith(t, other, "liam")
 		if otherCode == "" {
 			t.Fatal("create in the other appspace failed")
 		}
@@ -53,7 +53,7 @@ func TestAppspaceIsolation(t *testing.T) {
 	})
 }
 
-func (s *stack) call2create(t *testing.T, key, user string) string {
+func (s *stack) createWith(t *testing.T, key, user string) string {
 	t.Helper()
 	status, out := s.call(t, key, "POST", "/v1/api/referral/create", map[string]any{"user_id": user})
 	if status != http.StatusOK {
