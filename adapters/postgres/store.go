@@ -32,7 +32,7 @@ import (
 var migrations embed.FS
 
 // defaultMaxConns is the pool size when Config.MaxConns is zero.
-const defaultMaxConns = 10
+const defaultMaxConns = 20
 
 // Config says how to reach the database.
 type Config struct {
@@ -40,7 +40,7 @@ type Config struct {
 	// postgres://user@host:5432/db?sslmode=disable&search_path=ledger.
 	// The store's tables are in the first schema of the search_path.
 	URL string
-	// MaxConns caps the pool of connections; 0 means 10. The store holds
+	// MaxConns caps the pool of connections; 0 means 20. The store holds
 	// one more connection for LISTEN.
 	MaxConns int
 }
