@@ -77,8 +77,11 @@ func (s *Service) createOnce(ctx context.Context, o Origin, in CreateInput) (Cre
 		}
 		switch {
 		case !last.Exists():
-			// The process died between reserving the code on the
-			// referrer's stream and creating the referral: finish it.
+			// Another create reserved the code on the referrer's stream
+			// and has not created the referral yet, or died before it did:
+			// finish it. The event ID derives from the reservation's, so
+			// this and that create's append are one event. This call did
+			// not issue the code, so it reports created: false.
 			r := &Referral{v: ReferralView{AppspaceID: o.AppspaceID}}
 			r.record(&prev.Created)
 			evs, err := encode(o, r.Changes(), DerivedID(rec.ID, "created"))
@@ -86,7 +89,7 @@ func (s *Service) createOnce(ctx context.Context, o Origin, in CreateInput) (Cre
 				return CreateResult{}, nil, err
 			}
 			_, err = s.store.Append(ctx, ReferralStream(o.AppspaceID, prev.ReferralCode), NoStream(), evs...)
-			return CreateResult{Referral: r.View(), Created: true}, nil, err
+			return CreateResult{Referral: r.View()}, nil, err
 		case last.v.ReferrerID != in.ReferrerID:
 			// A code collision left a reservation for a code that another
 			// referrer owns: it is not this referrer's referral and counts

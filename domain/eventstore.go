@@ -146,9 +146,10 @@ type EventStore interface {
 	// moment after its Append returned (PostgreSQL holds it back while an
 	// older transaction is open). A position that names no event is an error.
 	ReadAll(ctx context.Context, opts ReadAllOptions) ([]RecordedEvent, error)
-	// WaitForEvents blocks until the global log may hold events after pos, or
-	// ctx ends. It may return early (spuriously); callers then ReadAll again.
-	WaitForEvents(ctx context.Context, after Position) error
+	// WaitForEvents blocks until ReadAll with opts may return events (after
+	// opts.After, of streams starting with opts.StreamPrefix), or ctx ends.
+	// It may return early (spuriously); callers then ReadAll again.
+	WaitForEvents(ctx context.Context, opts ReadAllOptions) error
 }
 
 // MultiAppender is implemented by stores that can append to several streams

@@ -113,7 +113,7 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, o domain.O
 			if !follow {
 				return nil
 			}
-			if err := s.events.WaitForEvents(ctx, after); err != nil {
+			if err := s.events.WaitForEvents(ctx, domain.ReadAllOptions{After: after, StreamPrefix: domain.StreamPrefix(o.AppspaceID)}); err != nil {
 				return nil
 			}
 		}

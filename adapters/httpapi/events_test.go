@@ -2,9 +2,11 @@ package httpapi_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -117,5 +119,51 @@ func TestEventsAndAudit(t *testing.T) {
 		}
 		status, body = s.call(t, s.key, "GET", "/v1/api/events?after=abc", nil)
 		wantError(t, status, body, http.StatusBadRequest, "invalid_request")
+	})
+}
+
+// With follow=true the NDJSON stream stays open and carries new events of
+// the key's appspace as they are appended, and no other appspace's.
+func TestEventsFollow(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, s *stack) {
+		_, otherKey := s.newAppspace(t, "other", "server")
+		s.create(t, "quinn")
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, "GET", s.url+"/v1/api/events?follow=true", nil)
+		req.Header.Set("X-API-Key", s.key)
+		req.Header.Set("Accept", "application/x-ndjson")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		lines := bufio.NewScanner(resp.Body)
+		next := func() map[string]any {
+			t.Helper()
+			if !lines.Scan() {
+				t.Fatalf("the follow stream ended: %v", lines.Err())
+			}
+			var e map[string]any
+			if err := json.Unmarshal(lines.Bytes(), &e); err != nil {
+				t.Fatal(err)
+			}
+			return e
+		}
+		for range 2 { // quinn's ReferrerCodeIssued and ReferralCreated
+			next()
+		}
+		s.createWith(t, otherKey, "rita") // another appspace: not streamed here
+		code := s.create(t, "sam")
+		for _, want := range []string{"ReferrerCodeIssued", "ReferralCreated"} {
+			e := next()
+			if e["type"] != want || !strings.HasPrefix(e["stream"].(string), s.space+":") {
+				t.Fatalf("followed event %v, want %s of this appspace", e, want)
+			}
+			if want == "ReferralCreated" && e["data"].(map[string]any)["referral_code"] != code {
+				t.Errorf("followed ReferralCreated is for %v, want %s", e["data"], code)
+			}
+		}
 	})
 }

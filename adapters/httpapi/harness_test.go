@@ -199,7 +199,7 @@ func (s *stack) events(tb testing.TB, appspace string) []domain.RecordedEvent {
 		}
 		if len(batch) == 0 {
 			waitCtx, cancel := context.WithTimeout(ctx, time.Second)
-			_ = s.store.WaitForEvents(waitCtx, after)
+			_ = s.store.WaitForEvents(waitCtx, domain.ReadAllOptions{After: after})
 			cancel()
 			continue
 		}

@@ -111,11 +111,11 @@ func (s *Store) subscribe() <-chan struct{} {
 	return s.changed
 }
 
-// WaitForEvents blocks until ReadAll after pos would return an event, or
+// WaitForEvents blocks until ReadAll with opts would return an event, or
 // ctx ends. Appends in any process notify the store's channel; a poll every
 // second covers events that became readable without a notification (an
 // older transaction ended) and notifications lost to a reconnect.
-func (s *Store) WaitForEvents(ctx context.Context, after domain.Position) error {
+func (s *Store) WaitForEvents(ctx context.Context, opts domain.ReadAllOptions) error {
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
 	for {
@@ -123,7 +123,7 @@ func (s *Store) WaitForEvents(ctx context.Context, after domain.Position) error 
 			return err
 		}
 		changed := s.subscribe() // before looking, so no notification is missed in between
-		evs, err := s.ReadAll(ctx, domain.ReadAllOptions{After: after, Limit: 1})
+		evs, err := s.ReadAll(ctx, domain.ReadAllOptions{After: opts.After, StreamPrefix: opts.StreamPrefix, Limit: 1})
 		switch {
 		case ctx.Err() != nil:
 			return ctx.Err()

@@ -146,7 +146,7 @@ func TestTwoProcesses(t *testing.T) {
 	defer cancel()
 
 	woke := make(chan error, 1)
-	go func() { woke <- b.WaitForEvents(ctx, 0) }()
+	go func() { woke <- b.WaitForEvents(ctx, domain.ReadAllOptions{}) }()
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
 	for i, s := range []*sqlite.Store{a, b} {

@@ -61,10 +61,11 @@ func (s *Store) ReadAll(ctx context.Context, opts domain.ReadAllOptions) ([]doma
 	return evs, nil
 }
 
-// WaitForEvents blocks until the log holds an event after pos or ctx ends.
-// Appends of this process wake it at once; appends of other processes on
-// the same file are seen by a poll every 500ms.
-func (s *Store) WaitForEvents(ctx context.Context, after domain.Position) error {
+// WaitForEvents blocks until the log holds an event that ReadAll with opts
+// would return, or ctx ends. Appends of this process wake it at once;
+// appends of other processes on the same file are seen by a poll every
+// 500ms.
+func (s *Store) WaitForEvents(ctx context.Context, opts domain.ReadAllOptions) error {
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
 	for {
@@ -73,12 +74,13 @@ func (s *Store) WaitForEvents(ctx context.Context, after domain.Position) error 
 		}
 		changed := s.subscribe() // before looking, so no append is missed in between
 		var found bool
-		err := s.read.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM events WHERE position > ?)`, after).Scan(&found)
+		err := s.read.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM events WHERE position > ? AND substr(stream, 1, length(?)) = ?)`,
+			opts.After, opts.StreamPrefix, opts.StreamPrefix).Scan(&found)
 		switch {
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case err != nil:
-			return fmt.Errorf("wait for events after %d: %w", after, err)
+			return fmt.Errorf("wait for events after %d: %w", opts.After, err)
 		case found:
 			return nil
 		}

@@ -183,7 +183,7 @@ func follow(ctx context.Context, s domain.EventStore, prefix string, total int) 
 			cursor = evs[len(evs)-1].Position
 			continue
 		}
-		if err := s.WaitForEvents(ctx, cursor); err != nil {
+		if err := s.WaitForEvents(ctx, domain.ReadAllOptions{After: cursor}); err != nil {
 			return seen, cursor, append(problems, fmt.Sprintf("waiting after %d of %d events: %v", len(seen), total, err))
 		}
 	}

@@ -155,7 +155,7 @@ func readUntil(tb testing.TB, s domain.EventStore, opts domain.ReadAllOptions, w
 		if len(evs) > 0 {
 			continue
 		}
-		if err := s.WaitForEvents(ctx, opts.After); err != nil {
+		if err := s.WaitForEvents(ctx, opts); err != nil {
 			tb.Fatalf("waiting for %d events with prefix %q, got %d: %v", want, opts.StreamPrefix, len(got), err)
 		}
 	}

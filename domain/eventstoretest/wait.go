@@ -19,7 +19,7 @@ func testWaitForEvents(t *testing.T, h func(tb testing.TB) Harness) {
 	t.Run("events already there", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 		defer cancel()
-		if err := s.WaitForEvents(ctx, seen[0].Position); err != nil {
+		if err := s.WaitForEvents(ctx, domain.ReadAllOptions{After: seen[0].Position}); err != nil {
 			t.Errorf("WaitForEvents with an event after the cursor: %v", err)
 		}
 	})
@@ -30,7 +30,7 @@ func testWaitForEvents(t *testing.T, h func(tb testing.TB) Harness) {
 		defer cancel()
 		woke := make(chan error, 1)
 		start := time.Now()
-		go func() { woke <- s.WaitForEvents(ctx, cursor) }()
+		go func() { woke <- s.WaitForEvents(ctx, domain.ReadAllOptions{After: cursor}) }()
 		time.Sleep(50 * time.Millisecond) // let the waiter block; correctness does not depend on it
 		next := newEvents(1)
 		mustAppend(t, s, prefix+"s", domain.Exact(2), next...)
@@ -64,7 +64,7 @@ func testWaitForEventsCancel(t *testing.T, h func(tb testing.TB) Harness) {
 	// after ctx ended would spin here until the test's timeout.
 	waitLoop := func(ctx context.Context) error {
 		for {
-			if err := s.WaitForEvents(ctx, cursor); err != nil {
+			if err := s.WaitForEvents(ctx, domain.ReadAllOptions{After: cursor}); err != nil {
 				return err
 			}
 		}
