@@ -1,0 +1,209 @@
+package projections
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/referral-ledger/referral-ledger/domain"
+)
+
+// Handler applies events to read models. Apply runs inside the runner's
+// transaction, which also moves the checkpoint: it must write through tx
+// and must not commit.
+type Handler interface {
+	Apply(ctx context.Context, tx *sqlx.Tx, events []domain.RecordedEvent) error
+}
+
+// RunnerConfig configures a Runner.
+type RunnerConfig struct {
+	// Name identifies the projection's checkpoint; required.
+	Name string
+	// BatchSize is how many events one transaction applies; 500 by default.
+	BatchSize int
+	// Logger receives the runner's errors; none by default.
+	Logger *slog.Logger
+}
+
+// Validate reports a RunnerConfig the runner cannot use.
+func (c RunnerConfig) Validate() error {
+	if c.Name == "" {
+		return errors.New("projections: runner name is empty")
+	}
+	if c.BatchSize < 0 {
+		return fmt.Errorf("projections: batch size %d is negative", c.BatchSize)
+	}
+	return nil
+}
+
+// Runner feeds a Handler from the global log, exactly once: it reads a
+// batch after the projection's checkpoint and applies it and the new
+// checkpoint in one SQL transaction, then tails the log.
+//
+// Exactly-once does not rest on being alone: each batch locks the
+// checkpoint row (SELECT ... FOR UPDATE on PostgreSQL; SQLite's one writer
+// on a file) and re-reads it, so two runners take turns and never apply a
+// batch twice. Being alone is an economy: on PostgreSQL, Run first takes a
+// session advisory lock per projection and schema, and the other replicas
+// wait for it.
+type Runner struct {
+	store   domain.EventStore
+	db      *sqlx.DB
+	handler Handler
+	cfg     RunnerConfig
+	log     *slog.Logger
+	created bool // the checkpoint row exists
+}
+
+// NewRunner returns a runner that reads store's log and writes through db
+// (the database holding the read models and the checkpoints).
+func NewRunner(store domain.EventStore, db *sqlx.DB, h Handler, cfg RunnerConfig) (*Runner, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.BatchSize == 0 {
+		cfg.BatchSize = 500
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Runner{store: store, db: db, handler: h, cfg: cfg, log: log}, nil
+}
+
+func (r *Runner) postgres() bool { return r.db.DriverName() == "postgres" }
+
+// Step applies at most one batch and returns how many events it applied
+// (0 when the projection has caught up with the log). A Runner's Step and
+// Run are not for concurrent use; run two Runners instead.
+func (r *Runner) Step(ctx context.Context) (n int, err error) {
+	now := time.Now().UnixMilli()
+	if !r.created {
+		if _, err := r.db.ExecContext(ctx, r.db.Rebind(`INSERT INTO projection_checkpoints (name, updated_at)
+			VALUES (?, ?) ON CONFLICT (name) DO NOTHING`), r.cfg.Name, now); err != nil {
+			return 0, fmt.Errorf("projection %s: create checkpoint: %w", r.cfg.Name, err)
+		}
+		r.created = true
+	}
+	tx, err := r.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("projection %s: begin: %w", r.cfg.Name, err)
+	}
+	defer func() {
+		if n == 0 || err != nil {
+			if rbErr := tx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
+				err = errors.Join(err, rbErr)
+			}
+		}
+	}()
+	q := `SELECT position FROM projection_checkpoints WHERE name = ?`
+	if r.postgres() {
+		q += ` FOR UPDATE` // a second runner waits here, then sees this batch's checkpoint
+	}
+	var pos int64
+	if err := tx.GetContext(ctx, &pos, tx.Rebind(q), r.cfg.Name); err != nil {
+		return 0, fmt.Errorf("projection %s: read checkpoint: %w", r.cfg.Name, err)
+	}
+	events, err := r.store.ReadAll(ctx, domain.ReadAllOptions{After: domain.Position(pos), Limit: r.cfg.BatchSize})
+	if err != nil || len(events) == 0 {
+		return 0, err
+	}
+	if err := r.handler.Apply(ctx, tx, events); err != nil {
+		return 0, fmt.Errorf("projection %s: apply after position %d: %w", r.cfg.Name, pos, err)
+	}
+	last := events[len(events)-1]
+	if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE projection_checkpoints
+		SET position = ?, applied = applied + ?, last_event_at = ?, updated_at = ? WHERE name = ?`),
+		int64(last.Position), len(events), last.RecordedAt.UnixMilli(), now, r.cfg.Name); err != nil {
+		return 0, fmt.Errorf("projection %s: save checkpoint: %w", r.cfg.Name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("projection %s: commit: %w", r.cfg.Name, err)
+	}
+	return len(events), nil
+}
+
+// Run applies batches until ctx ends, waiting for new events when caught
+// up. A failing batch is retried after a pause; nothing is skipped.
+func (r *Runner) Run(ctx context.Context) error {
+	if r.postgres() {
+		release, err := r.lead(ctx)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
+	backoff := time.Second
+	for ctx.Err() == nil {
+		n, err := r.Step(ctx)
+		switch {
+		case ctx.Err() != nil:
+		case err != nil:
+			r.log.ErrorContext(ctx, "projection batch failed; retrying", "projection", r.cfg.Name, "err", err, "retry_in", backoff)
+			sleep(ctx, backoff)
+			backoff = min(2*backoff, time.Minute)
+		case n == 0:
+			backoff = time.Second
+			pos, err := r.Checkpoint(ctx)
+			if err == nil {
+				waitCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				err = r.store.WaitForEvents(waitCtx, domain.ReadAllOptions{After: domain.Position(pos.Position)})
+				cancel()
+			}
+			if err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
+				r.log.WarnContext(ctx, "projection wait failed", "projection", r.cfg.Name, "err", err)
+				sleep(ctx, time.Second)
+			}
+		default:
+			backoff = time.Second
+		}
+	}
+	return nil
+}
+
+// lead blocks until this runner holds the projection's advisory lock on a
+// dedicated connection, and returns the function that releases it. The
+// lock dies with the connection, so a killed replica's lock is freed.
+func (r *Runner) lead(ctx context.Context) (func(), error) {
+	conn, err := r.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("projection %s: lock connection: %w", r.cfg.Name, err)
+	}
+	key := "referral-ledger projection " + r.cfg.Name
+	for {
+		var held bool
+		err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock(hashtext(current_schema() || $1))`, key).Scan(&held)
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("projection %s: lock: %w", r.cfg.Name, err), conn.Close())
+		}
+		if held {
+			return func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				// Closing the connection releases the lock if the unlock fails.
+				_, _ = conn.ExecContext(ctx, `SELECT pg_advisory_unlock(hashtext(current_schema() || $1))`, key)
+				_ = conn.Close()
+			}, nil
+		}
+		if !sleep(ctx, 2*time.Second) {
+			return nil, errors.Join(ctx.Err(), conn.Close())
+		}
+	}
+}
+
+// sleep waits for d or ctx and reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
