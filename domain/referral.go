@@ -2,6 +2,7 @@ package domain
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -65,6 +66,33 @@ func LoadReferral(appspaceID string, events []RecordedEvent) (*Referral, error) 
 		r.apply(e)
 	}
 	return r, nil
+}
+
+// RestoreReferral rebuilds a referral from a saved view (a read model's
+// row), so that later events can be applied to it with ApplyRecorded.
+func RestoreReferral(v ReferralView) *Referral {
+	r := &Referral{v: v}
+	r.v.MilestoneHistory = append([]MilestoneEntry(nil), v.MilestoneHistory...)
+	return r
+}
+
+// ApplyRecorded applies a stored event of the referral's stream, as the
+// command side does when it loads the stream. It reports false, and
+// changes nothing, for an event at or below the referral's version (one
+// already applied); an event that skips a version is an error.
+func (r *Referral) ApplyRecorded(e RecordedEvent) (bool, error) {
+	switch {
+	case e.Version <= r.v.Version:
+		return false, nil
+	case e.Version != r.v.Version+1:
+		return false, fmt.Errorf("referral %s: event version %d after version %d", r.v.ReferralCode, e.Version, r.v.Version)
+	}
+	ev, err := DecodeEvent(e.Type, e.Data)
+	if err != nil {
+		return false, err
+	}
+	r.apply(ev)
+	return true, nil
 }
 
 // View returns a copy of the referral's current state.

@@ -607,3 +607,47 @@ func TestSkippingPastTheRewardMilestone(t *testing.T) {
 		})
 	}
 }
+
+// A referral restored from its view and fed the rest of its stream ends
+// where loading the whole stream ends; repeats are skipped, gaps refused.
+func TestRestoreAndApplyRecorded(t *testing.T) {
+	t.Parallel()
+	s := settings(withRewards)
+	r := loadReferral(t, created())
+	if err := r.ReachMilestone(now, MilestoneInput{Milestone: "completed", ReferredUserID: testReferee}, s, 3); err != nil {
+		t.Fatal(err)
+	}
+	var recs []RecordedEvent
+	for i, e := range append([]Event{created()}, r.Changes()...) {
+		data, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, RecordedEvent{Version: Revision(i + 1), Type: e.EventType(), Data: data})
+	}
+	whole, err := LoadReferral("as_test", recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	part, err := LoadReferral("as_test", recs[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored := RestoreReferral(part.View())
+	for _, rec := range recs { // the first is a repeat
+		if _, err := restored.ApplyRecorded(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if diff := cmp.Diff(whole.View(), restored.View()); diff != "" {
+		t.Errorf("restored referral differs from the loaded one (-loaded +restored):\n%s", diff)
+	}
+	if applied, err := restored.ApplyRecorded(recs[1]); applied || err != nil {
+		t.Errorf("re-applying version 2: %v, %v; want false, nil", applied, err)
+	}
+	gap := recs[len(recs)-1]
+	gap.Version += 2
+	if _, err := restored.ApplyRecorded(gap); err == nil {
+		t.Error("an event that skips versions was applied")
+	}
+}
