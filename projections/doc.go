@@ -1,7 +1,7 @@
-// Package projections will build the read models (referral lists,
-// leaderboards, stats) from the event store's global log. The seam they
-// consume is domain.EventStore's ReadAll and WaitForEvents: read a batch
-// after the checkpoint, apply it and save the new checkpoint in one SQL
-// transaction, then wait for more. Nothing is built here yet; the referral
-// read path (GET /v1/api/referral/{code}) reads the referral's own stream.
+// Package projections builds the read models (referral lists, leaderboards,
+// stats) from the event store's global log, and keeps them there: a
+// checkpointed Runner applies each batch and its checkpoint in one SQL
+// transaction, the Referrals projection applies events with the domain's
+// own aggregate, and a Sweeper records due expiries through the domain so
+// that the read models never wait for someone to read a referral.
 package projections

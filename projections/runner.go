@@ -207,3 +207,6 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return true
 	}
 }
+
+// DB returns the database the runner writes its checkpoint to.
+func (r *Runner) DB() *sqlx.DB { return r.db }

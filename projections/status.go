@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/referral-ledger/referral-ledger/domain"
 )
 
 // Checkpoint is where a projection has read the log to.
@@ -20,13 +22,17 @@ type Checkpoint struct {
 	UpdatedAt   int64         `db:"updated_at"`
 }
 
-// Lag is how far behind now the last applied event was recorded; zero
-// before any event was applied.
-func (c Checkpoint) Lag(now time.Time) time.Duration {
-	if !c.LastEventAt.Valid {
-		return 0
+// Lag is how long the oldest event the projection has not applied has
+// been in the log (zero when it has applied everything readable).
+func Lag(ctx context.Context, store domain.EventStore, c Checkpoint, now time.Time) (time.Duration, error) {
+	next, err := store.ReadAll(ctx, domain.ReadAllOptions{After: domain.Position(c.Position), Limit: 1})
+	if err != nil {
+		return 0, fmt.Errorf("projection %s lag: %w", c.Name, err)
 	}
-	return now.Sub(time.UnixMilli(c.LastEventAt.Int64))
+	if len(next) == 0 {
+		return 0, nil
+	}
+	return max(0, now.Sub(next[0].RecordedAt)), nil
 }
 
 // Checkpoint returns the runner's checkpoint (zero before its first batch).

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"encoding/json"
-	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -138,14 +137,7 @@ func (s *Server) auditReferral(w http.ResponseWriter, r *http.Request, o domain.
 	return nil
 }
 
-func wantsNDJSON(r *http.Request) bool {
-	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
-		if mt, _, err := mime.ParseMediaType(strings.TrimSpace(part)); err == nil && mt == "application/x-ndjson" {
-			return true
-		}
-	}
-	return false
-}
+func wantsNDJSON(r *http.Request) bool { return accepts(r, "application/x-ndjson") }
 
 func matchType(types []string, t string) bool {
 	if len(types) == 0 {

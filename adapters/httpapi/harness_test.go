@@ -22,6 +22,7 @@ import (
 	"github.com/referral-ledger/referral-ledger/adapters/sqlite"
 	"github.com/referral-ledger/referral-ledger/adapters/sqlstore"
 	"github.com/referral-ledger/referral-ledger/domain"
+	"github.com/referral-ledger/referral-ledger/projections"
 )
 
 // stack is the API over a real store, with a clock the test moves.
@@ -31,6 +32,7 @@ type stack struct {
 	space  string // its ID
 	access *sqlstore.Access
 	store  domain.EventStore
+	runner *projections.Runner
 
 	mu     sync.Mutex
 	offset time.Duration
@@ -93,7 +95,15 @@ func newStack(tb testing.TB, kind string, cfg ...httpapi.Config) *stack {
 	s.access = sqlstore.NewAccess(write, read)
 	svc := domain.NewService(s.store, domain.ServiceConfig{Now: s.now})
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := httptest.NewServer(httpapi.New(svc, s.access, log, append(cfg, httpapi.Config{})[0]))
+	readModels := projections.NewReferrals(read)
+	runner, err := projections.NewRunner(s.store, write, readModels, projections.RunnerConfig{Name: projections.ReferralsName})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s.runner = runner
+	c := append(cfg, httpapi.Config{})[0]
+	c.ReadModels = readModels
+	srv := httptest.NewServer(httpapi.New(svc, s.access, log, c))
 	tb.Cleanup(srv.Close)
 	s.url = srv.URL
 	s.space, s.key = s.newAppspace(tb, "default", domain.RoleServer)
@@ -215,6 +225,21 @@ func (s *stack) events(tb testing.TB, appspace string) []domain.RecordedEvent {
 	}
 	tb.Fatal("the sentinel event never showed in the global log")
 	return nil
+}
+
+// project brings the read models up to date with everything written so far.
+func (s *stack) project(tb testing.TB) {
+	tb.Helper()
+	s.events(tb, s.space) // every event written so far is readable in the log
+	for {
+		n, err := s.runner.Step(context.Background())
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+	}
 }
 
 // countEvents counts the log's events of type typ whose data matches (nil

@@ -42,6 +42,9 @@ type Config struct {
 	// twice the rate.
 	RateLimit float64
 	RateBurst int
+	// ReadModels answers the list, leaderboard and stats endpoints; without
+	// it they answer 404.
+	ReadModels ReadModels
 }
 
 // Server serves the API.
@@ -79,7 +82,7 @@ func (s *Server) routes() {
 		scope   string
 		h       handlerFunc
 	}
-	for _, rt := range []route{
+	routes := []route{
 		{"POST /v1/api/referral/create", domain.ScopeReferralsWrite, s.createReferral},
 		{"GET /v1/api/referral/{code}", domain.ScopeReferralsRead, s.getReferral},
 		{"POST /v1/api/referral/milestone", domain.ScopeReferralsWrite, s.reachMilestone},
@@ -90,7 +93,15 @@ func (s *Server) routes() {
 		{"PUT /v1/api/referral/settings", domain.ScopeSettingsWrite, s.putSettings},
 		{"GET /v1/api/events", domain.ScopeEventsRead, s.listEvents},
 		{"GET /v1/api/audit/referrals/{code}", domain.ScopeAuditRead, s.auditReferral},
-	} {
+	}
+	if s.cfg.ReadModels != nil {
+		routes = append(routes,
+			route{"GET /v1/api/referral/leaderboard", domain.ScopeReferralsRead, s.leaderboard},
+			route{"GET /v1/api/referral/stats", domain.ScopeReferralsRead, s.stats},
+			route{"GET /v1/api/referrals", domain.ScopeReferralsRead, s.listReferrals},
+		)
+	}
+	for _, rt := range routes {
 		s.mux.Handle(rt.pattern, s.met.instrument(rt.pattern, s.wrap(rt.scope, rt.h)))
 	}
 	s.mux.Handle("/v1/", s.wrap("", func(w http.ResponseWriter, r *http.Request, _ domain.Origin) error {

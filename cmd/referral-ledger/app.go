@@ -24,6 +24,7 @@ import (
 	"github.com/referral-ledger/referral-ledger/adapters/sqlite"
 	"github.com/referral-ledger/referral-ledger/adapters/sqlstore"
 	"github.com/referral-ledger/referral-ledger/domain"
+	"github.com/referral-ledger/referral-ledger/projections"
 )
 
 // version is the build's version, set with -ldflags "-X main.version=...".
@@ -50,9 +51,13 @@ type Main struct {
 	store  domain.EventStore
 	svc    *domain.Service
 	access *sqlstore.Access
-	ping   func(context.Context) error
-	closer func() error
-	ln     net.Listener
+	// The read side: the referrals projection, its runner, the expiry sweep.
+	readModels *projections.Referrals
+	runner     *projections.Runner
+	sweeper    *projections.Sweeper
+	ping       func(context.Context) error
+	closer     func() error
+	ln         net.Listener
 }
 
 // Open opens (and migrates) the stores the configuration names.
@@ -91,6 +96,14 @@ func Open(ctx context.Context, cfg Config) (*Main, error) {
 	}
 	m.access = sqlstore.NewAccess(write, read)
 	m.svc = domain.NewService(m.store, domain.ServiceConfig{})
+	m.readModels = projections.NewReferrals(read)
+	runner, err := projections.NewRunner(m.store, write, m.readModels, projections.RunnerConfig{
+		Name: projections.ReferralsName, Logger: m.log})
+	if err != nil {
+		return nil, errors.Join(err, m.closer())
+	}
+	m.runner = runner
+	m.sweeper = projections.NewSweeper(read, m.svc, projections.SweeperConfig{Logger: m.log})
 	return m, nil
 }
 
@@ -119,13 +132,36 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "ledger_projection_lag_seconds",
+			Help:        "Age of the oldest event the projection has not applied (0 when caught up; -1 when unknown).",
+			ConstLabels: prometheus.Labels{"projection": projections.ReferralsName},
+		}, func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			lag, err := m.projectionLag(ctx)
+			if err != nil {
+				return -1
+			}
+			return lag.Seconds()
+		}))
 	api := httpapi.New(m.svc, m.access, m.log, httpapi.Config{
-		Version:   version,
-		Ready:     []httpapi.Check{{Name: "store", Check: m.ping}},
-		Metrics:   reg,
-		RateLimit: m.cfg.RateLimit,
-		RateBurst: m.cfg.RateBurst,
+		Version: version,
+		Ready: []httpapi.Check{
+			{Name: "store", Check: m.ping},
+			{Name: "projections", Check: func(ctx context.Context) error {
+				lag, err := m.projectionLag(ctx)
+				if err == nil && lag > maxReadyLag {
+					err = fmt.Errorf("the %s projection is %s behind the log", projections.ReferralsName, lag.Round(time.Second))
+				}
+				return err
+			}},
+		},
+		Metrics:    reg,
+		RateLimit:  m.cfg.RateLimit,
+		RateBurst:  m.cfg.RateBurst,
+		ReadModels: m.readModels,
 	})
 	api.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
@@ -137,6 +173,8 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 		return nil
 	})
+	g.Go(func() error { return m.runner.Run(gctx) })
+	g.Go(func() error { return m.sweeper.Run(gctx) })
 	g.Go(func() error {
 		<-gctx.Done()
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -145,6 +183,18 @@ func (m *Main) Run(ctx context.Context) error {
 		return srv.Shutdown(shutdownCtx)
 	})
 	return g.Wait()
+}
+
+// maxReadyLag is how far the read models may lag before /readyz fails.
+const maxReadyLag = 30 * time.Second
+
+// projectionLag is the referrals projection's lag behind the log.
+func (m *Main) projectionLag(ctx context.Context) (time.Duration, error) {
+	c, err := m.runner.Checkpoint(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return projections.Lag(ctx, m.store, c, time.Now())
 }
 
 // bootstrap gives an empty store the appspace "default" and prints a server

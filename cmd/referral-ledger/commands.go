@@ -9,6 +9,7 @@ import (
 
 	"github.com/referral-ledger/referral-ledger/adapters/httpapi"
 	"github.com/referral-ledger/referral-ledger/domain"
+	"github.com/referral-ledger/referral-ledger/projections"
 )
 
 type serveCmd struct {
@@ -192,5 +193,30 @@ func (c *eventsExportCmd) Run(ctx context.Context, e env) error {
 				after = ev.Position
 			}
 		}
+	})
+}
+
+type projectionsCmd struct {
+	Status projectionsStatusCmd `cmd:"" help:"Print each projection's checkpoint and lag."`
+}
+
+type projectionsStatusCmd struct{}
+
+func (projectionsStatusCmd) Run(ctx context.Context, e env) error {
+	return e.with(ctx, "", func(m *Main) error {
+		cs, err := projections.Checkpoints(ctx, m.runner.DB())
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "PROJECTION\tPOSITION\tAPPLIED\tLAG")
+		for _, c := range cs {
+			lag, err := projections.Lag(ctx, m.store, c, time.Now())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", c.Name, c.Position, c.Applied, lag.Round(time.Millisecond))
+		}
+		return tw.Flush()
 	})
 }

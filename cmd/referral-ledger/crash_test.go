@@ -16,10 +16,12 @@ import (
 	"github.com/referral-ledger/referral-ledger/adapters/postgres/pgtest"
 )
 
-// Invariant 1: a command acknowledged with 2xx is in the event log,
-// whatever crashes afterwards. Clients stream creates and milestones while
-// the server is killed with SIGKILL; after each restart every acknowledged
-// command's effect is there.
+// Invariants 1 and 7: a command acknowledged with 2xx is in the event log,
+// whatever crashes afterwards, and the read models equal a replay of the
+// log. Clients stream creates and milestones while the server is killed
+// with SIGKILL; after each restart every acknowledged command's effect is
+// there, and at the end the projection (which was killed mid-batch too)
+// matches the streams.
 func TestAcknowledgedCommandsSurviveSIGKILL(t *testing.T) {
 	t.Parallel()
 	bin := buildBinary(t)
@@ -61,6 +63,7 @@ func TestAcknowledgedCommandsSurviveSIGKILL(t *testing.T) {
 					}
 				}
 			}
+			compareReadModels(t, addr, key, acked)
 			if len(acked) == 0 || len(attributed) == 0 {
 				t.Fatalf("no command was acknowledged before the kills (%d creates, %d milestones)", len(acked), len(attributed))
 			}
@@ -112,6 +115,102 @@ func load(t *testing.T, addr, key string, round int, d time.Duration, kill func(
 	close(stop)
 	wg.Wait()
 	return codes, milestones
+}
+
+// compareReadModels waits for the referrals projection to catch up after
+// the crashes, then checks invariant 7: every referral in the read model
+// equals the referral's state replayed from its stream (GET reads the
+// stream), every acknowledged referral is listed, and the stats equal
+// counts over those replayed states.
+func compareReadModels(t *testing.T, addr, key string, acked map[string]string) {
+	t.Helper()
+	var listed []map[string]any
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		listed = listAll(t, addr, key)
+		if complete(listed, acked) && lagZero(t, addr) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the read model never caught up: %d listed, %d acknowledged", len(listed), len(acked))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	byStatus := map[string]float64{}
+	for _, row := range listed {
+		code := row["referral_code"].(string)
+		replayed := getReferral(t, addr, key, code)
+		a, _ := json.Marshal(row)
+		b, _ := json.Marshal(replayed)
+		if !bytes.Equal(a, b) {
+			t.Errorf("read model and replay differ for %s:\n read model %s\n replay     %s", code, a, b)
+		}
+		byStatus[row["status"].(string)]++
+	}
+	var stats map[string]any
+	if err := get(addr, key, "/v1/api/referral/stats", &stats); err != nil {
+		t.Fatal(err)
+	}
+	if stats["total"] != float64(len(listed)) || stats["pending"] != byStatus["pending"] || stats["completed"] != byStatus["completed"] {
+		t.Errorf("stats %v, replayed counts %v of %d", stats, byStatus, len(listed))
+	}
+}
+
+func complete(listed []map[string]any, acked map[string]string) bool {
+	seen := map[string]bool{}
+	for _, row := range listed {
+		seen[row["referral_code"].(string)] = true
+	}
+	for code := range acked {
+		if !seen[code] {
+			return false
+		}
+	}
+	return true
+}
+
+func lagZero(t *testing.T, addr string) bool {
+	t.Helper()
+	resp, err := crashClient.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return bytes.Contains(body, []byte(`ledger_projection_lag_seconds{projection="referrals"} 0`+"\n"))
+}
+
+func listAll(t *testing.T, addr, key string) []map[string]any {
+	t.Helper()
+	var all []map[string]any
+	cursor := ""
+	for {
+		var page struct {
+			Referrals  []map[string]any `json:"referrals"`
+			NextCursor *string          `json:"next_cursor"`
+		}
+		if err := get(addr, key, "/v1/api/referrals?limit=500&cursor="+cursor, &page); err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, page.Referrals...)
+		if page.NextCursor == nil {
+			return all
+		}
+		cursor = *page.NextCursor
+	}
+}
+
+func get(addr, key, path string, out any) error {
+	req, _ := http.NewRequest("GET", "http://"+addr+path, nil)
+	req.Header.Set("X-API-Key", key)
+	resp, err := crashClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %d", path, resp.StatusCode)
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
 }
 
 var crashClient = &http.Client{Timeout: 5 * time.Second}

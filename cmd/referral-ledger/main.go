@@ -26,11 +26,12 @@ type storeFlags struct {
 
 type cli struct {
 	storeFlags
-	Serve    serveCmd    `cmd:"" help:"Run the API."`
-	Appspace appspaceCmd `cmd:"" help:"Manage appspaces."`
-	Apikey   apikeyCmd   `cmd:"" name:"apikey" help:"Manage API keys."`
-	Events   eventsCmd   `cmd:"" help:"Read the event log."`
-	Migrate  migrateCmd  `cmd:"" help:"Apply schema migrations."`
+	Serve       serveCmd       `cmd:"" help:"Run the API."`
+	Appspace    appspaceCmd    `cmd:"" help:"Manage appspaces."`
+	Apikey      apikeyCmd      `cmd:"" name:"apikey" help:"Manage API keys."`
+	Events      eventsCmd      `cmd:"" help:"Read the event log."`
+	Migrate     migrateCmd     `cmd:"" help:"Apply schema migrations."`
+	Projections projectionsCmd `cmd:"" help:"Inspect the read models."`
 }
 
 // env is bound into every command's Run.

@@ -1,0 +1,250 @@
+package projections
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/referral-ledger/referral-ledger/domain"
+)
+
+// referralColumns are rm_referrals' columns, in the order of referralRow's
+// values and scan targets.
+const referralColumns = `appspace_id, referral_code, referral_id, referrer_id, referrer_name,
+	referred_user_id, referred_user_name, referral_url, status, milestone, milestone_history,
+	reward_type, reward_value, referee_reward_type, referee_reward_value,
+	reward_claimed_at, referee_reward_claimed_at, created_at, expires_at, completed_at,
+	expired_at, settled_at, metadata, version`
+
+// referralUpdates sets every non-key column of rm_referrals from excluded.
+var referralUpdates = func() string {
+	var sets []string
+	for _, c := range strings.Split(referralColumns, ",")[2:] {
+		c = strings.TrimSpace(c)
+		sets = append(sets, c+" = excluded."+c)
+	}
+	return strings.Join(sets, ", ")
+}()
+
+// prefixed qualifies each of a list of columns with prefix.
+func prefixed(prefix, columns string) string {
+	cs := strings.Split(columns, ",")
+	for i, c := range cs {
+		cs[i] = prefix + strings.TrimSpace(c)
+	}
+	return strings.Join(cs, ", ")
+}
+
+// maxParams bounds the parameters of one statement, under SQLite's limit
+// (32766) and PostgreSQL's (65535).
+const maxParams = 30000
+
+// historyEntry is one milestone_history element as stored.
+type historyEntry struct {
+	Milestone string `json:"milestone"`
+	Timestamp int64  `json:"timestamp"` // unix ms
+}
+
+// referralValues returns a view's row, in referralColumns order.
+func referralValues(v domain.ReferralView) ([]any, error) {
+	hist := make([]historyEntry, len(v.MilestoneHistory))
+	for i, m := range v.MilestoneHistory {
+		hist[i] = historyEntry{Milestone: m.Milestone, Timestamp: m.Timestamp.UnixMilli()}
+	}
+	h, err := json.Marshal(hist)
+	if err != nil {
+		return nil, fmt.Errorf("encode milestone history of %s: %w", v.ReferralCode, err)
+	}
+	var meta *string
+	if v.Metadata != nil {
+		s := string(v.Metadata)
+		meta = &s
+	}
+	return []any{v.AppspaceID, v.ReferralCode, v.ReferralID, v.ReferrerID, v.ReferrerName,
+		v.ReferredUserID, v.ReferredUserName, v.ReferralURL, string(v.Status), v.Milestone, string(h),
+		v.RewardType, v.RewardValue, v.RefereeRewardType, v.RefereeRewardValue,
+		millis(v.RewardClaimedAt), millis(v.RefereeRewardClaimedAt), v.CreatedAt.UnixMilli(), millis(v.ExpiresAt),
+		millis(v.CompletedAt), millis(v.ExpiredAt), millis(settledAt(v)), meta, int64(v.Version)}, nil
+}
+
+// scanReferral reads a row selected with referralColumns.
+func scanReferral(rows *sqlx.Rows) (domain.ReferralView, error) {
+	var (
+		v                                                      domain.ReferralView
+		status, hist                                           string
+		created, version                                       int64
+		rewardClaimed, refereeClaimed, expires, completed, exp sql.NullInt64
+		settled                                                sql.NullInt64
+		meta                                                   sql.NullString
+	)
+	err := rows.Scan(&v.AppspaceID, &v.ReferralCode, &v.ReferralID, &v.ReferrerID, &v.ReferrerName,
+		&v.ReferredUserID, &v.ReferredUserName, &v.ReferralURL, &status, &v.Milestone, &hist,
+		&v.RewardType, &v.RewardValue, &v.RefereeRewardType, &v.RefereeRewardValue,
+		&rewardClaimed, &refereeClaimed, &created, &expires, &completed, &exp, &settled, &meta, &version)
+	if err != nil {
+		return v, fmt.Errorf("scan referral: %w", err)
+	}
+	var entries []historyEntry
+	if err := json.Unmarshal([]byte(hist), &entries); err != nil {
+		return v, fmt.Errorf("decode milestone history of %s: %w", v.ReferralCode, err)
+	}
+	for _, e := range entries {
+		v.MilestoneHistory = append(v.MilestoneHistory, domain.MilestoneEntry{Milestone: e.Milestone, Timestamp: fromMillis(e.Timestamp)})
+	}
+	v.Status = domain.Status(status)
+	v.RewardClaimedAt, v.RefereeRewardClaimedAt = timeOf(rewardClaimed), timeOf(refereeClaimed)
+	v.CreatedAt, v.ExpiresAt = fromMillis(created), timeOf(expires)
+	v.CompletedAt, v.ExpiredAt = timeOf(completed), timeOf(exp)
+	if meta.Valid {
+		v.Metadata = json.RawMessage(meta.String)
+	}
+	v.Version = domain.Revision(version)
+	return v, nil
+}
+
+// loadReferrals reads the rows of keys that exist.
+func loadReferrals(ctx context.Context, tx *sqlx.Tx, keys []referralKey) (map[referralKey]domain.ReferralView, error) {
+	out := make(map[referralKey]domain.ReferralView, len(keys))
+	for chunk := range chunks(keys, maxParams/2) {
+		args := make([]any, 0, 2*len(chunk))
+		for _, k := range chunk {
+			args = append(args, k.appspace, k.code)
+		}
+		// A join, not "(a, b) IN (VALUES ...)": SQLite scans the table for that.
+		q := `SELECT ` + prefixed("r.", referralColumns) + ` FROM (VALUES ` + placeholders(len(chunk), 2) + `) AS k
+			JOIN rm_referrals r ON r.appspace_id = k.column1 AND r.referral_code = k.column2`
+		if err := scanReferrals(ctx, tx, tx.Rebind(q), args, func(v domain.ReferralView) {
+			out[referralKey{v.AppspaceID, v.ReferralCode}] = v
+		}); err != nil {
+			return nil, fmt.Errorf("referrals: load rows: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// scanReferrals runs a query selecting referralColumns and passes each row
+// to f.
+func scanReferrals(ctx context.Context, q sqlx.QueryerContext, query string, args []any, f func(domain.ReferralView)) (err error) {
+	rows, err := q.QueryxContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, rows.Close()) }()
+	for rows.Next() {
+		v, err := scanReferral(rows)
+		if err != nil {
+			return err
+		}
+		f(v)
+	}
+	return rows.Err()
+}
+
+// saveReferrals writes changed referrals, inserting or replacing their rows.
+func saveReferrals(ctx context.Context, tx *sqlx.Tx, views []domain.ReferralView) error {
+	rows := make([][]any, len(views))
+	for i, v := range views {
+		vals, err := referralValues(v)
+		if err != nil {
+			return fmt.Errorf("referrals: %w", err)
+		}
+		rows[i] = vals
+	}
+	err := upsert(ctx, tx, `INSERT INTO rm_referrals (`+referralColumns+`) VALUES `, rows,
+		` ON CONFLICT (appspace_id, referral_code) DO UPDATE SET `+referralUpdates)
+	if err != nil {
+		return fmt.Errorf("referrals: save rows: %w", err)
+	}
+	return nil
+}
+
+// upsert runs head + VALUES lists + tail for rows, in as few statements as
+// the parameter limit allows. Every row has the same number of values.
+func upsert(ctx context.Context, tx *sqlx.Tx, head string, rows [][]any, tail string) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	width := len(rows[0])
+	for chunk := range chunks(rows, maxParams/width) {
+		args := make([]any, 0, width*len(chunk))
+		for _, r := range chunk {
+			args = append(args, r...)
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(head+placeholders(len(chunk), width)+tail), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// chunks yields s in pieces of at most n.
+func chunks[T any](s []T, n int) func(func([]T) bool) {
+	return func(yield func([]T) bool) {
+		for len(s) > 0 {
+			k := min(n, len(s))
+			if !yield(s[:k]) {
+				return
+			}
+			s = s[k:]
+		}
+	}
+}
+
+// placeholders returns n rows of width question marks: (?, ?), (?, ?).
+func placeholders(n, width int) string {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", width), ", ") + ")"
+	return strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+}
+
+// settledAt is when a referral left pending, or nil while it is pending.
+func settledAt(v domain.ReferralView) *time.Time {
+	if v.CompletedAt != nil {
+		return v.CompletedAt
+	}
+	return v.ExpiredAt
+}
+
+const dayMillis = int64(24 * time.Hour / time.Millisecond)
+
+// dayStart returns the unix ms of the UTC midnight at or before ms.
+func dayStart(ms int64) int64 {
+	d := ms / dayMillis
+	if ms%dayMillis < 0 {
+		d--
+	}
+	return d * dayMillis
+}
+
+// millis returns t in unix ms, or nil.
+func millis(t *time.Time) *int64 {
+	if t == nil {
+		return nil
+	}
+	ms := t.UnixMilli()
+	return &ms
+}
+
+// ceilMillis returns the first unix millisecond at or after t.
+func ceilMillis(t time.Time) int64 {
+	ms := t.UnixMilli() // rounds down
+	if t.Nanosecond()%int(time.Millisecond) != 0 {
+		ms++
+	}
+	return ms
+}
+
+func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+func timeOf(ms sql.NullInt64) *time.Time {
+	if !ms.Valid {
+		return nil
+	}
+	t := fromMillis(ms.Int64)
+	return &t
+}
