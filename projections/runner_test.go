@@ -3,16 +3,12 @@ package projections_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/referral-ledger/referral-ledger/adapters/postgres"
-	"github.com/referral-ledger/referral-ledger/adapters/postgres/pgtest"
-	"github.com/referral-ledger/referral-ledger/adapters/sqlite"
 	"github.com/referral-ledger/referral-ledger/domain"
 	"github.com/referral-ledger/referral-ledger/projections"
 )
@@ -45,26 +41,11 @@ type env struct {
 
 func forEachStore(t *testing.T, f func(t *testing.T, e env)) {
 	t.Helper()
-	ctx := context.Background()
 	for _, kind := range []string{"sqlite", "postgres"} {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
-			var e env
-			if kind == "sqlite" {
-				st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "ledger.db")})
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { st.Close() })
-				e = env{store: st, db: st.WriteDB()}
-			} else {
-				st, err := postgres.Open(ctx, postgres.Config{URL: pgtest.SchemaURL(t)})
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { st.Close() })
-				e = env{store: st, db: st.DB()}
-			}
+			store, write, _ := openStore(t, kind)
+			e := env{store: store, db: write}
 			if _, err := e.db.Exec(`CREATE TABLE test_applied (event_id TEXT PRIMARY KEY)`); err != nil {
 				t.Fatal(err)
 			}
