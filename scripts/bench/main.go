@@ -21,7 +21,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -34,6 +33,7 @@ import (
 
 	"github.com/referral-ledger/referral-ledger/adapters/httpapi"
 	"github.com/referral-ledger/referral-ledger/adapters/postgres"
+	"github.com/referral-ledger/referral-ledger/adapters/postgres/pgtest"
 	"github.com/referral-ledger/referral-ledger/adapters/sqlite"
 	"github.com/referral-ledger/referral-ledger/adapters/sqlstore"
 	"github.com/referral-ledger/referral-ledger/domain"
@@ -236,19 +236,12 @@ func pgSchema(base string) (string, func()) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	schema := fmt.Sprintf("bench_%d", time.Now().UnixNano())
-	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
-		log.Fatal(err)
-	}
-	u, err := url.Parse(base)
+	u, drop, err := pgtest.NewSchema(db, base, "bench_")
 	if err != nil {
 		log.Fatal(err)
 	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String(), func() {
-		if _, err := db.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
+	return u, func() {
+		if err := drop(); err != nil {
 			log.Print(err)
 		}
 		db.Close()

@@ -5,6 +5,7 @@ package pgtest
 import (
 	"crypto/rand"
 	"database/sql"
+	"fmt"
 	"net/url"
 	"os"
 	"strings"
@@ -49,21 +50,37 @@ func SchemaURL(tb testing.TB) string {
 	if admin.err != nil {
 		tb.Fatalf("PostgreSQL at %s is unreachable: %v", EnvVar, admin.err)
 	}
-	schema := "t_" + strings.ToLower(rand.Text()[:12])
-	if _, err := admin.db.Exec("CREATE SCHEMA " + schema); err != nil {
-		tb.Fatalf("create schema: %v", err)
+	u, drop, err := NewSchema(admin.db, base, "t_")
+	if err != nil {
+		tb.Fatal(err)
 	}
 	tb.Cleanup(func() {
-		if _, err := admin.db.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
-			tb.Errorf("drop schema %s: %v", schema, err)
+		if err := drop(); err != nil {
+			tb.Error(err)
 		}
 	})
+	return u
+}
+
+// NewSchema creates a schema named prefix plus random characters through
+// db, and returns base with its search_path set to it, and the function
+// that drops it. Benchmarks use it outside tests.
+func NewSchema(db *sql.DB, base, prefix string) (string, func() error, error) {
 	u, err := url.Parse(base)
 	if err != nil {
-		tb.Fatalf("%s is not a URL: %v", EnvVar, err)
+		return "", nil, fmt.Errorf("%q is not a URL: %w", base, err)
+	}
+	schema := prefix + strings.ToLower(rand.Text()[:12])
+	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
+		return "", nil, fmt.Errorf("create schema: %w", err)
 	}
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	return u.String()
+	return u.String(), func() error {
+		if _, err := db.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
+			return fmt.Errorf("drop schema %s: %w", schema, err)
+		}
+		return nil
+	}, nil
 }
