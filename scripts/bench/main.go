@@ -12,7 +12,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -88,8 +87,15 @@ func main() {
 		rows = append(rows, "postgres: skipped (no -pg and no LEDGER_TEST_DATABASE_URL)")
 		return
 	}
-	schemaURL, drop := pgSchema(*pgURL)
-	defer drop()
+	schemaURL, drop, err := pgtest.Scratch(*pgURL, "bench_")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer func() {
+		if err := drop(); err != nil {
+			log.Print(err)
+		}
+	}()
 	pg, err := postgres.Open(ctx, postgres.Config{URL: schemaURL, MaxConns: *conc + 4})
 	if err != nil {
 		log.Fatal(err)
@@ -228,22 +234,4 @@ func post(client *http.Client, u, key, body string, out any) error {
 		return json.Unmarshal(raw, out)
 	}
 	return nil
-}
-
-// pgSchema creates a scratch schema and returns a URL that uses it.
-func pgSchema(base string) (string, func()) {
-	db, err := sql.Open("postgres", base)
-	if err != nil {
-		log.Fatal(err)
-	}
-	u, drop, err := pgtest.NewSchema(db, base, "bench_")
-	if err != nil {
-		log.Fatal(err)
-	}
-	return u, func() {
-		if err := drop(); err != nil {
-			log.Print(err)
-		}
-		db.Close()
-	}
 }

@@ -8,7 +8,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"flag"
 	"fmt"
 	"log"
@@ -52,8 +51,15 @@ func main() {
 		fmt.Println("postgres: skipped (no -pg and no LEDGER_TEST_DATABASE_URL)")
 		return
 	}
-	schemaURL, drop := pgSchema(*pgURL)
-	defer drop()
+	schemaURL, drop, err := pgtest.Scratch(*pgURL, "bench_")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer func() {
+		if err := drop(); err != nil {
+			log.Print(err)
+		}
+	}()
 	pg, err := postgres.Open(ctx, postgres.Config{URL: schemaURL})
 	if err != nil {
 		log.Fatal(err)
@@ -187,22 +193,4 @@ func measure(ctx context.Context, name string, st domain.EventStore, write, read
 		return lags[min(len(lags)-1, int(p*float64(len(lags))))].Round(time.Millisecond)
 	}
 	fmt.Printf("%-9s %8d %8s %8s %8s %8s %10.0f\n", name, len(lags), q(0.5), q(0.9), q(0.99), lags[len(lags)-1].Round(time.Millisecond), achieved)
-}
-
-// pgSchema creates a scratch schema and returns a URL that uses it.
-func pgSchema(base string) (string, func()) {
-	db, err := sql.Open("postgres", base)
-	if err != nil {
-		log.Fatal(err)
-	}
-	u, drop, err := pgtest.NewSchema(db, base, "bench_")
-	if err != nil {
-		log.Fatal(err)
-	}
-	return u, func() {
-		if err := drop(); err != nil {
-			log.Print(err)
-		}
-		db.Close()
-	}
 }

@@ -5,6 +5,7 @@ package pgtest
 import (
 	"crypto/rand"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -83,4 +84,19 @@ func NewSchema(db *sql.DB, base, prefix string) (string, func() error, error) {
 		}
 		return nil
 	}, nil
+}
+
+// Scratch opens base, creates a schema as NewSchema does, and returns its
+// URL and a function that drops it and closes the connection. For
+// benchmark programs.
+func Scratch(base, prefix string) (string, func() error, error) {
+	db, err := sql.Open("postgres", base)
+	if err != nil {
+		return "", nil, err
+	}
+	u, drop, err := NewSchema(db, base, prefix)
+	if err != nil {
+		return "", nil, errors.Join(err, db.Close())
+	}
+	return u, func() error { return errors.Join(drop(), db.Close()) }, nil
 }
