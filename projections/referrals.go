@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/jmoiron/sqlx"
 
@@ -21,7 +22,35 @@ const ReferralsName = "referrals"
 // status and settlement day, for the stats). Its queries (List,
 // Leaderboard, Stats) read them.
 type Referrals struct {
-	read *sqlx.DB
+	read   *sqlx.DB
+	tables tables // where Apply writes: the live tables, or a rebuild's
+}
+
+// tables names the read models Apply writes. Queries always read the live
+// tables; a rebuild writes shadow tables and then renames them live.
+type tables struct{ rename *strings.Replacer }
+
+// sql names q's tables as t says.
+func (t tables) sql(q string) string {
+	if t.rename == nil {
+		return q
+	}
+	return t.rename.Replace(q)
+}
+
+// readModelTables are the live tables of the referrals projection.
+var readModelTables = []string{"rm_referrals", "rm_referrers", "rm_referral_days"}
+
+// shadowSuffix names a rebuild's tables beside the live ones.
+const shadowSuffix = "_rebuild"
+
+// shadow returns the projection writing to the rebuild's tables.
+func (p *Referrals) shadow() *Referrals {
+	var pairs []string
+	for _, t := range readModelTables {
+		pairs = append(pairs, t, t+shadowSuffix)
+	}
+	return &Referrals{read: p.read, tables: tables{rename: strings.NewReplacer(pairs...)}}
 }
 
 // NewReferrals returns the projection; its queries read through read (on
@@ -92,7 +121,7 @@ func (p *Referrals) Apply(ctx context.Context, tx *sqlx.Tx, events []domain.Reco
 	if len(keys) == 0 {
 		return nil
 	}
-	before, err := loadReferrals(ctx, tx, keys)
+	before, err := loadReferrals(ctx, tx, p.tables, keys)
 	if err != nil {
 		return err
 	}
@@ -152,13 +181,13 @@ func (p *Referrals) Apply(ctx context.Context, tx *sqlx.Tx, events []domain.Reco
 		d.add(after.Status, 1)
 		days[dayKeyOf(after)]++
 	}
-	if err := saveReferrals(ctx, tx, changed); err != nil {
+	if err := saveReferrals(ctx, tx, p.tables, changed); err != nil {
 		return err
 	}
-	if err := saveReferrers(ctx, tx, referrers); err != nil {
+	if err := saveReferrers(ctx, tx, p.tables, referrers); err != nil {
 		return err
 	}
-	return saveDays(ctx, tx, days)
+	return saveDays(ctx, tx, p.tables, days)
 }
 
 // referralOf returns the referral an event belongs to, if it is an event of
@@ -172,7 +201,7 @@ func referralOf(e domain.RecordedEvent) (referralKey, bool) {
 }
 
 // saveReferrers adds the batch's deltas to rm_referrers.
-func saveReferrers(ctx context.Context, tx *sqlx.Tx, deltas map[referrerKey]*referrerDelta) error {
+func saveReferrers(ctx context.Context, tx *sqlx.Tx, t tables, deltas map[referrerKey]*referrerDelta) error {
 	keys := make([]referrerKey, 0, len(deltas))
 	for k, d := range deltas {
 		if d.name != nil || d.total != 0 || d.completed != 0 || d.pending != 0 || d.expired != 0 {
@@ -187,14 +216,14 @@ func saveReferrers(ctx context.Context, tx *sqlx.Tx, deltas map[referrerKey]*ref
 		d := deltas[k]
 		rows[i] = []any{k.appspace, k.referrer, d.name, d.total, d.completed, d.pending, d.expired}
 	}
-	err := upsert(ctx, tx, `INSERT INTO rm_referrers
-		(appspace_id, referrer_id, referrer_name, total, completed, pending, expired) VALUES `, rows,
-		` ON CONFLICT (appspace_id, referrer_id) DO UPDATE SET
+	err := upsert(ctx, tx, t.sql(`INSERT INTO rm_referrers
+		(appspace_id, referrer_id, referrer_name, total, completed, pending, expired) VALUES `), rows,
+		t.sql(` ON CONFLICT (appspace_id, referrer_id) DO UPDATE SET
 		referrer_name = COALESCE(excluded.referrer_name, rm_referrers.referrer_name),
 		total = rm_referrers.total + excluded.total,
 		completed = rm_referrers.completed + excluded.completed,
 		pending = rm_referrers.pending + excluded.pending,
-		expired = rm_referrers.expired + excluded.expired`)
+		expired = rm_referrers.expired + excluded.expired`))
 	if err != nil {
 		return fmt.Errorf("referrals: save referrers: %w", err)
 	}
@@ -203,7 +232,7 @@ func saveReferrers(ctx context.Context, tx *sqlx.Tx, deltas map[referrerKey]*ref
 
 // saveDays adds the batch's deltas to rm_referral_days. Rows that fall to
 // zero stay: they cost a row and save a delete.
-func saveDays(ctx context.Context, tx *sqlx.Tx, deltas map[dayKey]int64) error {
+func saveDays(ctx context.Context, tx *sqlx.Tx, t tables, deltas map[dayKey]int64) error {
 	keys := make([]dayKey, 0, len(deltas))
 	for k, n := range deltas {
 		if n != 0 {
@@ -218,8 +247,8 @@ func saveDays(ctx context.Context, tx *sqlx.Tx, deltas map[dayKey]int64) error {
 	for i, k := range keys {
 		rows[i] = []any{k.appspace, k.createdDay, string(k.status), k.settledDay, deltas[k]}
 	}
-	err := upsert(ctx, tx, `INSERT INTO rm_referral_days (appspace_id, created_day, status, settled_day, n) VALUES `, rows,
-		` ON CONFLICT (appspace_id, created_day, status, settled_day) DO UPDATE SET n = rm_referral_days.n + excluded.n`)
+	err := upsert(ctx, tx, t.sql(`INSERT INTO rm_referral_days (appspace_id, created_day, status, settled_day, n) VALUES `), rows,
+		t.sql(` ON CONFLICT (appspace_id, created_day, status, settled_day) DO UPDATE SET n = rm_referral_days.n + excluded.n`))
 	if err != nil {
 		return fmt.Errorf("referrals: save day counts: %w", err)
 	}

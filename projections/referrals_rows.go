@@ -109,7 +109,7 @@ func scanReferral(rows *sqlx.Rows) (domain.ReferralView, error) {
 }
 
 // loadReferrals reads the rows of keys that exist.
-func loadReferrals(ctx context.Context, tx *sqlx.Tx, keys []referralKey) (map[referralKey]domain.ReferralView, error) {
+func loadReferrals(ctx context.Context, tx *sqlx.Tx, t tables, keys []referralKey) (map[referralKey]domain.ReferralView, error) {
 	out := make(map[referralKey]domain.ReferralView, len(keys))
 	for chunk := range chunks(keys, maxParams/2) {
 		args := make([]any, 0, 2*len(chunk))
@@ -117,8 +117,8 @@ func loadReferrals(ctx context.Context, tx *sqlx.Tx, keys []referralKey) (map[re
 			args = append(args, k.appspace, k.code)
 		}
 		// A join, not "(a, b) IN (VALUES ...)": SQLite scans the table for that.
-		q := `SELECT ` + prefixed("r.", referralColumns) + ` FROM (VALUES ` + placeholders(len(chunk), 2) + `) AS k
-			JOIN rm_referrals r ON r.appspace_id = k.column1 AND r.referral_code = k.column2`
+		q := t.sql(`SELECT ` + prefixed("r.", referralColumns) + ` FROM (VALUES ` + placeholders(len(chunk), 2) + `) AS k
+			JOIN rm_referrals r ON r.appspace_id = k.column1 AND r.referral_code = k.column2`)
 		if err := scanReferrals(ctx, tx, tx.Rebind(q), args, func(v domain.ReferralView) {
 			out[referralKey{v.AppspaceID, v.ReferralCode}] = v
 		}); err != nil {
@@ -147,7 +147,7 @@ func scanReferrals(ctx context.Context, q sqlx.QueryerContext, query string, arg
 }
 
 // saveReferrals writes changed referrals, inserting or replacing their rows.
-func saveReferrals(ctx context.Context, tx *sqlx.Tx, views []domain.ReferralView) error {
+func saveReferrals(ctx context.Context, tx *sqlx.Tx, t tables, views []domain.ReferralView) error {
 	rows := make([][]any, len(views))
 	for i, v := range views {
 		vals, err := referralValues(v)
@@ -156,7 +156,7 @@ func saveReferrals(ctx context.Context, tx *sqlx.Tx, views []domain.ReferralView
 		}
 		rows[i] = vals
 	}
-	err := upsert(ctx, tx, `INSERT INTO rm_referrals (`+referralColumns+`) VALUES `, rows,
+	err := upsert(ctx, tx, t.sql(`INSERT INTO rm_referrals (`+referralColumns+`) VALUES `), rows,
 		` ON CONFLICT (appspace_id, referral_code) DO UPDATE SET `+referralUpdates)
 	if err != nil {
 		return fmt.Errorf("referrals: save rows: %w", err)

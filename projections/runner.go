@@ -101,6 +101,18 @@ func (r *Runner) Step(ctx context.Context) (n int, err error) {
 			}
 		}
 	}()
+	if n, err = r.applyBatch(ctx, tx, now); err != nil || n == 0 {
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("projection %s: commit: %w", r.cfg.Name, err)
+	}
+	return n, nil
+}
+
+// applyBatch applies the batch after the checkpoint and moves the
+// checkpoint, inside tx, and returns how many events it applied.
+func (r *Runner) applyBatch(ctx context.Context, tx *sqlx.Tx, now int64) (int, error) {
 	q := `SELECT position FROM projection_checkpoints WHERE name = ?`
 	if r.postgres() {
 		q += ` FOR UPDATE` // a second runner waits here, then sees this batch's checkpoint
@@ -121,9 +133,6 @@ func (r *Runner) Step(ctx context.Context) (n int, err error) {
 		SET position = ?, applied = applied + ?, last_event_at = ?, updated_at = ? WHERE name = ?`),
 		int64(last.Position), len(events), last.RecordedAt.UnixMilli(), now, r.cfg.Name); err != nil {
 		return 0, fmt.Errorf("projection %s: save checkpoint: %w", r.cfg.Name, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("projection %s: commit: %w", r.cfg.Name, err)
 	}
 	return len(events), nil
 }

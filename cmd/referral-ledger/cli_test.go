@@ -115,4 +115,16 @@ func TestEventsExport(t *testing.T) {
 	if strings.Join(types, ",") != "ReferrerCodeIssued,ReferralCreated" {
 		t.Errorf("exported types %v, want ReferrerCodeIssued,ReferralCreated", types)
 	}
+
+	// The read models can be rebuilt from the log, and say where they are.
+	if out := mustRun(t, store, "projections", "rebuild"); !strings.Contains(out, "rebuilt referrals: 2 events") {
+		t.Errorf("projections rebuild printed %q", out)
+	}
+	status := mustRun(t, store, "projections", "status")
+	if !strings.Contains(status, "referrals") || !strings.Contains(status, "  2  ") {
+		t.Errorf("projections status after the rebuild:\n%s", status)
+	}
+	if _, err := cliRun(t, store, "projections", "rebuild", "nope"); err == nil {
+		t.Error("rebuilding an unknown projection succeeded")
+	}
 }

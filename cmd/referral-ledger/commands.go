@@ -197,7 +197,33 @@ func (c *eventsExportCmd) Run(ctx context.Context, e env) error {
 }
 
 type projectionsCmd struct {
-	Status projectionsStatusCmd `cmd:"" help:"Print each projection's checkpoint and lag."`
+	Status  projectionsStatusCmd  `cmd:"" help:"Print each projection's checkpoint and lag."`
+	Rebuild projectionsRebuildCmd `cmd:"" help:"Replay the log into new read-model tables and switch over; serve may keep running."`
+}
+
+type projectionsRebuildCmd struct {
+	Name string `arg:"" optional:"" default:"referrals" help:"The projection to rebuild (referrals)."`
+}
+
+func (c *projectionsRebuildCmd) Run(ctx context.Context, e env) error {
+	if c.Name != projections.ReferralsName {
+		return fmt.Errorf("unknown projection %q: the projections are: %s", c.Name, projections.ReferralsName)
+	}
+	return e.with(ctx, "", func(m *Main) error {
+		start, last := time.Now(), time.Now()
+		cp, err := projections.RebuildReferrals(ctx, m.store, m.runner.DB(), m.readModels, func(applied int) {
+			if time.Since(last) > 5*time.Second {
+				last = time.Now()
+				fmt.Fprintf(e.stderr, "rebuilding %s: %d events applied\n", c.Name, applied)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "rebuilt %s: %d events in %s, now at position %d\n",
+			c.Name, cp.Applied, time.Since(start).Round(time.Millisecond), cp.Position)
+		return nil
+	})
 }
 
 type projectionsStatusCmd struct{}

@@ -1,0 +1,81 @@
+package projections_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/referral-ledger/referral-ledger/projections"
+)
+
+// A rebuild replays the log into new tables while the live projection
+// keeps running and commands keep coming, then switches over: afterwards
+// the read models equal the streams (even rows the live tables had wrong),
+// the live runner carries on from the rebuild's checkpoint, and a second
+// rebuild works too.
+func TestRebuildSwitchesOverWhileLive(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	forEachReadStore(t, start, func(t *testing.T, e *rmEnv) {
+		ctx := context.Background()
+		var codes []string
+		for i := range 30 {
+			if i%3 == 0 { // two referrers with several completed referrals each
+				code := e.create(t, fmt.Sprintf("repeat-%d", i%2), nil, "")
+				e.complete(t, code, fmt.Sprintf("friend-%d", i))
+				codes = append(codes, code)
+				continue
+			}
+			codes = append(codes, e.create(t, fmt.Sprintf("ref-%d", i), nil, ""))
+		}
+		e.project(t)
+		// Damage the live read model: a rebuild must not copy it.
+		if _, err := e.write.Exec(`UPDATE rm_referrals SET status = 'expired'`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.write.Exec(`DELETE FROM rm_referrers`); err != nil {
+			t.Fatal(err)
+		}
+
+		// Commands keep coming and the live runner keeps running.
+		runCtx, stop := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			_ = e.runner.Run(runCtx)
+		}()
+		go func() {
+			defer wg.Done()
+			for i := 0; runCtx.Err() == nil && i < 40; i++ {
+				code := e.create(t, fmt.Sprintf("late-%d", i), nil, "")
+				mu.Lock()
+				codes = append(codes, code)
+				mu.Unlock()
+			}
+		}()
+		for round := range 2 {
+			if _, err := projections.RebuildReferrals(ctx, e.store, e.write, e.rm, nil); err != nil {
+				t.Fatalf("rebuild %d: %v", round, err)
+			}
+		}
+		stop()
+		wg.Wait()
+
+		e.project(t)
+		mu.Lock()
+		defer mu.Unlock()
+		e.checkRows(t, codes)
+		e.checkCounts(t)
+		cs, err := projections.Checkpoints(ctx, e.read)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cs) != 1 || cs[0].Name != projections.ReferralsName {
+			t.Errorf("checkpoints after the rebuilds: %+v, want only %s", cs, projections.ReferralsName)
+		}
+	})
+}
