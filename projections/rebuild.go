@@ -14,6 +14,9 @@ import (
 	"github.com/referral-ledger/referral-ledger/domain"
 )
 
+// rebuildBatch is how many events a rebuild applies per transaction.
+const rebuildBatch = 5000
+
 // RebuildReferrals replays the whole log into new tables beside the live
 // read models, while the live ones keep answering, and switches over once
 // it has caught up: in one transaction that holds the live checkpoint (so
@@ -28,23 +31,36 @@ func RebuildReferrals(ctx context.Context, store domain.EventStore, db *sqlx.DB,
 	if _, err := db.ExecContext(ctx, db.Rebind(`DELETE FROM projection_checkpoints WHERE name = ?`), name); err != nil {
 		return Checkpoint{}, fmt.Errorf("rebuild: reset checkpoint: %w", err)
 	}
-	r, err := NewRunner(store, db, p.shadow(), RunnerConfig{Name: name, BatchSize: 1000})
+	r, err := NewRunner(store, db, p.shadow(), RunnerConfig{Name: name, BatchSize: rebuildBatch})
 	if err != nil {
 		return Checkpoint{}, err
 	}
 	applied := 0
-	for {
-		n, err := r.Step(ctx)
-		if err != nil {
-			return Checkpoint{}, fmt.Errorf("rebuild: %w", err)
+	catchUp := func() error {
+		for {
+			n, err := r.Step(ctx)
+			if err != nil {
+				return fmt.Errorf("rebuild: %w", err)
+			}
+			if n == 0 {
+				return nil
+			}
+			applied += n
+			if progress != nil {
+				progress(applied)
+			}
 		}
-		if n == 0 {
-			break
-		}
-		applied += n
-		if progress != nil {
-			progress(applied)
-		}
+	}
+	// The bulk without secondary indexes, then the indexes, then what came
+	// in meanwhile, then the switch-over applies the last few events.
+	if err := catchUp(); err != nil {
+		return Checkpoint{}, err
+	}
+	if err := indexShadow(ctx, db); err != nil {
+		return Checkpoint{}, err
+	}
+	if err := catchUp(); err != nil {
+		return Checkpoint{}, err
 	}
 	if err := switchOver(ctx, db, r); err != nil {
 		return Checkpoint{}, err
@@ -117,22 +133,73 @@ func switchOver(ctx context.Context, db *sqlx.DB, r *Runner) (err error) {
 	return nil
 }
 
-// createShadow (re)creates empty copies of the live read-model tables,
-// with their indexes, under the rebuild's names.
+// createShadow (re)creates empty copies of the live read-model tables
+// under the rebuild's names, with their primary keys but without their
+// other indexes: indexShadow adds those once the bulk of the log is in,
+// which is much faster than keeping them up to date row by row.
 func createShadow(ctx context.Context, db *sqlx.DB) error {
 	for _, t := range readModelTables {
 		shadow := t + shadowSuffix
 		if _, err := db.ExecContext(ctx, `DROP TABLE IF EXISTS `+shadow); err != nil {
 			return fmt.Errorf("rebuild: drop %s: %w", shadow, err)
 		}
-		if db.DriverName() == "postgres" {
-			if _, err := db.ExecContext(ctx, `CREATE TABLE `+shadow+` (LIKE `+t+` INCLUDING ALL)`); err != nil {
-				return fmt.Errorf("rebuild: create %s: %w", shadow, err)
+		if db.DriverName() != "postgres" {
+			if err := copySQLiteSchema(ctx, db, t, shadow, "table"); err != nil {
+				return err
 			}
 			continue
 		}
-		if err := copySQLiteSchema(ctx, db, t, shadow); err != nil {
+		if _, err := db.ExecContext(ctx, `CREATE TABLE `+shadow+` (LIKE `+t+` INCLUDING ALL EXCLUDING INDEXES)`); err != nil {
+			return fmt.Errorf("rebuild: create %s: %w", shadow, err)
+		}
+		if err := copyPostgresIndexes(ctx, db, t, shadow, true); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// indexShadow gives the rebuild's tables the live tables' other indexes.
+func indexShadow(ctx context.Context, db *sqlx.DB) error {
+	for _, t := range readModelTables {
+		var err error
+		if db.DriverName() == "postgres" {
+			err = copyPostgresIndexes(ctx, db, t, t+shadowSuffix, false)
+		} else {
+			err = copySQLiteSchema(ctx, db, t, t+shadowSuffix, "index")
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var postgresIndex = regexp.MustCompile(`^CREATE (UNIQUE )?INDEX \S+ ON (ONLY )?\S+ `)
+
+// copyPostgresIndexes creates on table to the indexes of table from: its
+// primary key (as the primary key) or its other indexes. New names carry
+// the time, so they never meet the names a previous rebuild left.
+func copyPostgresIndexes(ctx context.Context, db *sqlx.DB, from, to string, primary bool) error {
+	var defs []string
+	if err := db.SelectContext(ctx, &defs, `SELECT pg_get_indexdef(indexrelid) FROM pg_index
+		WHERE indrelid = $1::regclass AND indisprimary = $2 ORDER BY indexrelid`, from, primary); err != nil {
+		return fmt.Errorf("rebuild: read the indexes of %s: %w", from, err)
+	}
+	for i, def := range defs {
+		m := postgresIndex.FindStringSubmatch(def)
+		if m == nil {
+			return fmt.Errorf("rebuild: cannot copy index of %s: %s", from, def)
+		}
+		name := fmt.Sprintf("%s_%x_%d", to, time.Now().UnixNano(), i)
+		q := postgresIndex.ReplaceAllString(def, `CREATE `+m[1]+`INDEX `+name+` ON `+to+` `)
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("rebuild: index %s: %w", to, err)
+		}
+		if primary {
+			if _, err := db.ExecContext(ctx, `ALTER TABLE `+to+` ADD PRIMARY KEY USING INDEX `+name); err != nil {
+				return fmt.Errorf("rebuild: primary key of %s: %w", to, err)
+			}
 		}
 	}
 	return nil
@@ -143,38 +210,31 @@ var (
 	sqliteIndex = regexp.MustCompile(`^CREATE (UNIQUE )?INDEX "?(\w+)"? ON "?\w+"?`)
 )
 
-// copySQLiteSchema creates table to as SQLite's schema says from is, with
-// its indexes. Index names toggle a suffix so a later rebuild, whose live
-// indexes carry it, picks names that are free again.
-func copySQLiteSchema(ctx context.Context, db *sqlx.DB, from, to string) error {
-	var objs []struct {
-		Type string `db:"type"`
-		SQL  string `db:"sql"`
-	}
-	if err := db.SelectContext(ctx, &objs, `SELECT type, sql FROM sqlite_master
-		WHERE tbl_name = ? AND sql IS NOT NULL ORDER BY type = 'index', name`, from); err != nil {
+// copySQLiteSchema creates on table to what SQLite's stored schema says
+// of table from: the table itself (kind "table", with its primary key) or
+// its indexes (kind "index"). Index names toggle a suffix so a later
+// rebuild, whose live indexes carry it, picks names that are free again.
+func copySQLiteSchema(ctx context.Context, db *sqlx.DB, from, to, kind string) error {
+	var defs []string
+	if err := db.SelectContext(ctx, &defs, `SELECT sql FROM sqlite_master
+		WHERE tbl_name = ? AND type = ? AND sql IS NOT NULL ORDER BY name`, from, kind); err != nil {
 		return fmt.Errorf("rebuild: read the schema of %s: %w", from, err)
 	}
-	if len(objs) == 0 {
+	if kind == "table" && len(defs) == 0 {
 		return fmt.Errorf("rebuild: table %s does not exist", from)
 	}
-	for _, o := range objs {
-		var q string
-		switch o.Type {
-		case "table":
-			q = sqliteTable.ReplaceAllString(o.SQL, `CREATE TABLE "`+to+`"`)
-		case "index":
-			m := sqliteIndex.FindStringSubmatch(o.SQL)
+	for _, def := range defs {
+		q := sqliteTable.ReplaceAllString(def, `CREATE TABLE "`+to+`"`)
+		if kind == "index" {
+			m := sqliteIndex.FindStringSubmatch(def)
 			if m == nil {
-				return fmt.Errorf("rebuild: cannot copy index of %s: %s", from, o.SQL)
+				return fmt.Errorf("rebuild: cannot copy index of %s: %s", from, def)
 			}
 			name := m[2] + shadowSuffix
 			if strings.HasSuffix(m[2], shadowSuffix) {
 				name = strings.TrimSuffix(m[2], shadowSuffix)
 			}
-			q = sqliteIndex.ReplaceAllString(o.SQL, `CREATE `+m[1]+`INDEX "`+name+`" ON "`+to+`"`)
-		default:
-			continue
+			q = sqliteIndex.ReplaceAllString(def, `CREATE `+m[1]+`INDEX "`+name+`" ON "`+to+`"`)
 		}
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("rebuild: create %s: %w", to, err)

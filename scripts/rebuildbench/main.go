@@ -1,0 +1,175 @@
+// Command rebuildbench measures how fast the referrals read model is
+// rebuilt from the log, beside a plain server-side batched insert of the
+// same rows in the same run.
+//
+//	go run ./scripts/rebuildbench -events 1000000
+//
+// It fills a scratch store with synthetic referral streams (created; half
+// of them also reach a milestone and complete), written straight into the
+// events table in large batches, then times `projections rebuild`.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/referral-ledger/referral-ledger/adapters/postgres"
+	"github.com/referral-ledger/referral-ledger/adapters/postgres/pgtest"
+	"github.com/referral-ledger/referral-ledger/adapters/sqlite"
+	"github.com/referral-ledger/referral-ledger/domain"
+	"github.com/referral-ledger/referral-ledger/projections"
+)
+
+func main() {
+	events := flag.Int("events", 1_000_000, "events in the log")
+	pgURL := flag.String("pg", os.Getenv("LEDGER_TEST_DATABASE_URL"), "PostgreSQL URL (empty: SQLite only)")
+	only := flag.String("only", "", "sqlite or postgres")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
+	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	ctx := context.Background()
+	fmt.Printf("%d events\n\n%-9s %12s %14s %14s %8s\n", *events, "store", "fill s", "plain rows/s", "rebuild ev/s", "ratio")
+	if *only != "postgres" {
+		dir, err := os.MkdirTemp("", "ledger-rebuild-")
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer os.RemoveAll(dir)
+		st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "rebuild.db")})
+		if err != nil {
+			log.Fatal(err)
+		}
+		run(ctx, "sqlite", st, st.WriteDB(), st.DB(), *events)
+		st.Close()
+	}
+	if *only == "sqlite" || *pgURL == "" {
+		return
+	}
+	u, drop, err := pgtest.Scratch(*pgURL, "bench_")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer func() {
+		if err := drop(); err != nil {
+			log.Print(err)
+		}
+	}()
+	pg, err := postgres.Open(ctx, postgres.Config{URL: u})
+	if err != nil {
+		log.Fatal(err)
+	}
+	run(ctx, "postgres", pg, pg.DB(), pg.DB(), *events)
+	pg.Close()
+}
+
+func run(ctx context.Context, name string, st domain.EventStore, write, read *sqlx.DB, n int) {
+	start := time.Now()
+	fill(ctx, write, n)
+	fillTime := time.Since(start)
+
+	// The ceiling: the same rows copied by one server-side batched insert.
+	write.MustExecContext(ctx, `CREATE TABLE bench_copy AS SELECT * FROM events WHERE 1 = 0`)
+	start = time.Now()
+	write.MustExecContext(ctx, `INSERT INTO bench_copy SELECT * FROM events`)
+	plain := float64(n) / time.Since(start).Seconds()
+
+	start = time.Now()
+	cp, err := projections.RebuildReferrals(ctx, st, write, projections.NewReferrals(read), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	rate := float64(cp.Applied) / time.Since(start).Seconds()
+	fmt.Printf("%-9s %12.1f %14.0f %14.0f %7.0f%%\n", name, fillTime.Seconds(), plain, rate, 100*rate/plain)
+}
+
+// fill writes n events of synthetic referral streams: each referral is
+// created; every other one reaches "signed_up" and completes.
+func fill(ctx context.Context, db *sqlx.DB, n int) {
+	sqliteDB := db.DriverName() != "postgres"
+	as := domain.NewPrefixedID("as")
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	meta := `{"request_id":"bench"}`
+	type row struct {
+		stream, id, typ, data string
+		version                 int
+	}
+	var batch []row
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		var q strings.Builder
+		args := make([]any, 0, len(batch)*7)
+		if sqliteDB {
+			q.WriteString(`INSERT INTO events (stream, version, id, type, data, metadata, recorded_at) VALUES `)
+		} else {
+			q.WriteString(`INSERT INTO events (stream, version, id, type, data, metadata) VALUES `)
+		}
+		for i, r := range batch {
+			if i > 0 {
+				q.WriteString(",")
+			}
+			args = append(args, r.stream, r.version, r.id, r.typ, r.data, meta)
+			if sqliteDB {
+				q.WriteString("(?,?,?,?,?,?,?)")
+				args = append(args, time.Now().UTC().Format(time.RFC3339Nano))
+			} else {
+				q.WriteString("(?,?,?,?,?::json,?::json)")
+			}
+		}
+		db.MustExecContext(ctx, db.Rebind(q.String()), args...)
+		batch = batch[:0]
+	}
+	must := func(v any) string {
+		b, err := json.Marshal(v)
+		if err != nil {
+			log.Fatal(err)
+		}
+		return string(b)
+	}
+	tx := 0
+	for i := 0; tx < n; i++ {
+		code := fmt.Sprintf("B%09d", i)
+		stream := domain.ReferralStream(as, code)
+		at := base.Add(time.Duration(i) * 30 * time.Second)
+		exp := at.AddDate(0, 0, 30)
+		evs := []domain.Event{&domain.ReferralCreated{ReferralID: domain.NewID(), ReferralCode: code,
+			ReferrerID: fmt.Sprintf("user-%d", i%100_000), CreatedAt: at, ExpiresAt: &exp}}
+		if i%2 == 0 {
+			referee := fmt.Sprintf("friend-%d", i)
+			evs = append(evs, &domain.RefereeAttributed{ReferredUserID: referee, AttributedAt: at},
+				&domain.MilestoneReached{Milestone: "completed", ReachedAt: at},
+				&domain.ReferralCompleted{Milestone: "completed", ReferredUserID: &referee, CompletedAt: at})
+		}
+		for v, e := range evs {
+			if tx == n {
+				break
+			}
+			batch = append(batch, row{stream: stream, version: v + 1, id: domain.NewID(), typ: e.EventType(), data: must(e)})
+			tx++
+			if len(batch) == 1000 {
+				flush()
+			}
+		}
+	}
+	flush()
+}
