@@ -110,7 +110,7 @@ func fill(ctx context.Context, db *sqlx.DB, n int) {
 	meta := `{"request_id":"bench"}`
 	type row struct {
 		stream, id, typ, data string
-		version                 int
+		version               int
 	}
 	var batch []row
 	flush := func() {
