@@ -36,6 +36,7 @@ import (
 	"github.com/referral-ledger/referral-ledger/adapters/sqlite"
 	"github.com/referral-ledger/referral-ledger/adapters/sqlstore"
 	"github.com/referral-ledger/referral-ledger/domain"
+	"github.com/referral-ledger/referral-ledger/scripts/cpuuse"
 )
 
 func main() {
@@ -137,11 +138,11 @@ func run(ctx context.Context, name string, st domain.EventStore, write, read *sq
 func measure(store, name string, conc int, d time.Duration, op func(worker, i int) error) float64 {
 	var done atomic.Int64
 	var wg sync.WaitGroup
-	pg0, self0 := postgresCPU(), selfCPU()
+	pg0, self0 := cpuuse.Postgres(), cpuuse.Self()
 	defer func() {
 		n := float64(done.Load())
 		fmt.Printf("%-9s %-10s CPU per call: postgres %4.0f us, this process %4.0f us\n",
-			store, name, (postgresCPU()-pg0).Seconds()*1e6/n, (selfCPU()-self0).Seconds()*1e6/n)
+			store, name, (cpuuse.Postgres()-pg0).Seconds()*1e6/n, (cpuuse.Self()-self0).Seconds()*1e6/n)
 	}()
 	deadline := time.Now().Add(d)
 	start := time.Now()

@@ -28,6 +28,7 @@ import (
 	"github.com/referral-ledger/referral-ledger/adapters/sqlite"
 	"github.com/referral-ledger/referral-ledger/domain"
 	"github.com/referral-ledger/referral-ledger/projections"
+	"github.com/referral-ledger/referral-ledger/scripts/cpuuse"
 )
 
 func main() {
@@ -93,6 +94,10 @@ func run(ctx context.Context, name string, st domain.EventStore, write, read *sq
 	plain := float64(n) / time.Since(start).Seconds()
 
 	start = time.Now()
+	pg0, self0 := cpuuse.Postgres(), cpuuse.Self()
+	defer func() {
+		fmt.Printf("  %s rebuild CPU: postgres %.1f s, this process %.1f s\n", name, (cpuuse.Postgres() - pg0).Seconds(), (cpuuse.Self() - self0).Seconds())
+	}()
 	cp, err := projections.RebuildReferrals(ctx, st, write, projections.NewReferrals(read), nil)
 	if err != nil {
 		log.Fatal(err)

@@ -1,4 +1,7 @@
-package main
+// Package cpuuse measures CPU time for the benchmark programs: this process's,
+// and the local PostgreSQL server's, so a run can show where a command's
+// cost goes.
+package cpuuse
 
 import (
 	"os"
@@ -12,10 +15,10 @@ import (
 // clockTick is the unit of /proc/PID/stat times (USER_HZ, 100 on Linux).
 const clockTick = 10 * time.Millisecond
 
-// postgresCPU returns the CPU time used so far by this machine's postgres
+// Postgres returns the CPU time used so far by this machine's postgres
 // processes (zero where /proc is missing), so a run can show where a
 // command's cost goes.
-func postgresCPU() time.Duration {
+func Postgres() time.Duration {
 	var total time.Duration
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, d := range dirs {
@@ -39,8 +42,8 @@ func postgresCPU() time.Duration {
 	return total
 }
 
-// selfCPU returns the CPU time this process has used.
-func selfCPU() time.Duration {
+// Self returns the CPU time this process has used.
+func Self() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru) // cannot fail for RUSAGE_SELF
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
