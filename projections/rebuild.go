@@ -24,16 +24,25 @@ const rebuildBatch = 5000
 // tables into place, drops the old ones and moves the live checkpoint to
 // the rebuild's. progress, if set, is called after each batch.
 func RebuildReferrals(ctx context.Context, store domain.EventStore, db *sqlx.DB, p *Referrals, progress func(applied int)) (Checkpoint, error) {
-	if err := createShadow(ctx, db); err != nil {
-		return Checkpoint{}, err
-	}
 	name := ReferralsName + shadowSuffix
-	if _, err := db.ExecContext(ctx, db.Rebind(`DELETE FROM projection_checkpoints WHERE name = ?`), name); err != nil {
-		return Checkpoint{}, fmt.Errorf("rebuild: reset checkpoint: %w", err)
-	}
 	r, err := NewRunner(store, db, p.shadow(), RunnerConfig{Name: name, BatchSize: rebuildBatch})
 	if err != nil {
 		return Checkpoint{}, err
+	}
+	// One rebuild at a time: on PostgreSQL a second one waits here. SQLite
+	// has no such lock: run one rebuild at a time there (docs/decisions.md).
+	if r.postgres() {
+		release, err := r.lead(ctx)
+		if err != nil {
+			return Checkpoint{}, err
+		}
+		defer release()
+	}
+	if err := createShadow(ctx, db); err != nil {
+		return Checkpoint{}, err
+	}
+	if _, err := db.ExecContext(ctx, db.Rebind(`DELETE FROM projection_checkpoints WHERE name = ?`), name); err != nil {
+		return Checkpoint{}, fmt.Errorf("rebuild: reset checkpoint: %w", err)
 	}
 	applied := 0
 	catchUp := func() error {
