@@ -62,8 +62,8 @@ func RebuildReferrals(ctx context.Context, store domain.EventStore, db *sqlx.DB,
 	}
 	// The bulk without secondary indexes, then the indexes, then what came
 	// in meanwhile, then the switch-over applies the last few events.
-	if err := catchUp(); err != nil {
-		return Checkpoint{}, err
+	if applied, err = r.bulk(ctx, progress); err != nil {
+		return Checkpoint{}, fmt.Errorf("rebuild: %w", err)
 	}
 	if err := indexShadow(ctx, db); err != nil {
 		return Checkpoint{}, err

@@ -125,16 +125,21 @@ func (r *Runner) applyBatch(ctx context.Context, tx *sqlx.Tx, now int64) (int, e
 	if err != nil || len(events) == 0 {
 		return 0, err
 	}
+	return len(events), r.applyEvents(ctx, tx, events, now)
+}
+
+// applyEvents applies events and moves the checkpoint past them, in tx.
+func (r *Runner) applyEvents(ctx context.Context, tx *sqlx.Tx, events []domain.RecordedEvent, now int64) error {
 	if err := r.handler.Apply(ctx, tx, events); err != nil {
-		return 0, fmt.Errorf("projection %s: apply after position %d: %w", r.cfg.Name, pos, err)
+		return fmt.Errorf("projection %s: apply from position %d: %w", r.cfg.Name, events[0].Position, err)
 	}
 	last := events[len(events)-1]
 	if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE projection_checkpoints
 		SET position = ?, applied = applied + ?, last_event_at = ?, updated_at = ? WHERE name = ?`),
 		int64(last.Position), len(events), last.RecordedAt.UnixMilli(), now, r.cfg.Name); err != nil {
-		return 0, fmt.Errorf("projection %s: save checkpoint: %w", r.cfg.Name, err)
+		return fmt.Errorf("projection %s: save checkpoint: %w", r.cfg.Name, err)
 	}
-	return len(events), nil
+	return nil
 }
 
 // Run applies batches until ctx ends, waiting for new events when caught
