@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/referral-ledger/referral-ledger/domain"
 )
@@ -111,6 +112,21 @@ func scanReferral(rows *sqlx.Rows) (domain.ReferralView, error) {
 // loadReferrals reads the rows of keys that exist.
 func loadReferrals(ctx context.Context, tx *sqlx.Tx, t tables, keys []referralKey) (map[referralKey]domain.ReferralView, error) {
 	out := make(map[referralKey]domain.ReferralView, len(keys))
+	if tx.DriverName() == "postgres" { // two arrays: one cheap statement for any number of keys
+		spaces, codes := make([]string, len(keys)), make([]string, len(keys))
+		for i, k := range keys {
+			spaces[i], codes[i] = k.appspace, k.code
+		}
+		q := t.sql(`SELECT ` + prefixed("r.", referralColumns) + ` FROM unnest($1::text[], $2::text[]) AS k (appspace_id, code)
+			JOIN rm_referrals r ON r.appspace_id = k.appspace_id AND r.referral_code = k.code`)
+		err := scanReferrals(ctx, tx, q, []any{pq.Array(spaces), pq.Array(codes)}, func(v domain.ReferralView) {
+			out[referralKey{v.AppspaceID, v.ReferralCode}] = v
+		})
+		if err != nil {
+			return nil, fmt.Errorf("referrals: load rows: %w", err)
+		}
+		return out, nil
+	}
 	for chunk := range chunks(keys, maxParams/2) {
 		args := make([]any, 0, 2*len(chunk))
 		for _, k := range chunk {
@@ -169,6 +185,9 @@ func saveReferrals(ctx context.Context, tx *sqlx.Tx, t tables, views []domain.Re
 func upsert(ctx context.Context, tx *sqlx.Tx, head string, rows [][]any, tail string) error {
 	if len(rows) == 0 {
 		return nil
+	}
+	if tx.DriverName() == "postgres" {
+		return upsertColumns(ctx, tx, head, rows, tail)
 	}
 	width := len(rows[0])
 	for chunk := range chunks(rows, maxParams/width) {
@@ -247,4 +266,46 @@ func timeOf(ms sql.NullInt64) *time.Time {
 	}
 	t := fromMillis(ms.Int64)
 	return &t
+}
+
+// upsertColumns is upsert for PostgreSQL: one statement whose parameters
+// are one array per column, unnested into rows. Parsing, planning and
+// encoding then cost the same for ten rows as for ten thousand, where a
+// VALUES list costs per parameter.
+func upsertColumns(ctx context.Context, tx *sqlx.Tx, head string, rows [][]any, tail string) error {
+	width := len(rows[0])
+	args := make([]any, width)
+	casts := make([]string, width)
+	for j := range width {
+		texts := make([]sql.NullString, len(rows))
+		ints := make([]sql.NullInt64, len(rows))
+		isInt := false
+		for i, r := range rows {
+			switch v := r[j].(type) {
+			case string:
+				texts[i] = sql.NullString{String: v, Valid: true}
+			case *string:
+				if v != nil {
+					texts[i] = sql.NullString{String: *v, Valid: true}
+				}
+			case int64:
+				ints[i], isInt = sql.NullInt64{Int64: v, Valid: true}, true
+			case *int64:
+				isInt = true
+				if v != nil {
+					ints[i] = sql.NullInt64{Int64: *v, Valid: true}
+				}
+			default:
+				return fmt.Errorf("upsert: column %d holds a %T", j, v)
+			}
+		}
+		if isInt {
+			args[j], casts[j] = pq.Array(ints), fmt.Sprintf("$%d::bigint[]", j+1)
+		} else {
+			args[j], casts[j] = pq.Array(texts), fmt.Sprintf("$%d::text[]", j+1)
+		}
+	}
+	q := strings.TrimSuffix(strings.TrimSpace(head), "VALUES") + " SELECT * FROM unnest(" + strings.Join(casts, ", ") + ")" + tail
+	_, err := tx.ExecContext(ctx, q, args...)
+	return err
 }
