@@ -21,8 +21,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
-	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,12 +29,9 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/referral-ledger/referral-ledger/adapters/httpapi"
-	"github.com/referral-ledger/referral-ledger/adapters/postgres"
-	"github.com/referral-ledger/referral-ledger/adapters/postgres/pgtest"
-	"github.com/referral-ledger/referral-ledger/adapters/sqlite"
 	"github.com/referral-ledger/referral-ledger/adapters/sqlstore"
 	"github.com/referral-ledger/referral-ledger/domain"
-	"github.com/referral-ledger/referral-ledger/scripts/cpuuse"
+	"github.com/referral-ledger/referral-ledger/scripts/benchkit"
 )
 
 func main() {
@@ -46,67 +41,28 @@ func main() {
 	only := flag.String("only", "", "run one store only: sqlite or postgres")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
-		if err != nil {
-			log.Fatal(err)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			log.Fatal(err)
-		}
-		defer pprof.StopCPUProfile()
-	}
+	defer benchkit.StartProfile(*cpuprofile)()
 	ctx := context.Background()
 
 	fmt.Printf("%d concurrent callers, %s per measurement\n\n", *conc, *duration)
 	var rows []string
-	defer func() {
-		fmt.Printf("\n%-9s %12s %14s %14s %8s %14s\n", "store", "raw tx/s", "commands/s", "raw again", "ratio", "http cmds/s")
-		for _, r := range rows {
-			fmt.Println(r)
-		}
-		fmt.Println("\nratio = commands/s over the mean of both raw runs; target 40% or more.")
-	}()
-	dir, err := os.MkdirTemp("", "ledger-bench-")
-	if err != nil {
-		log.Fatal(err)
+	benchkit.ForEachStore(ctx, *pgURL, *only, func(st benchkit.Store) {
+		rows = append(rows, run(ctx, st, *conc, *duration))
+	})
+	fmt.Printf("\n%-9s %12s %14s %14s %8s %14s\n", "store", "raw tx/s", "commands/s", "raw again", "ratio", "http cmds/s")
+	for _, r := range rows {
+		fmt.Println(r)
 	}
-	defer os.RemoveAll(dir)
-	if *only != "postgres" {
-		st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "bench.db")})
-		if err != nil {
-			log.Fatal(err)
-		}
-		rows = append(rows, run(ctx, "sqlite", st, st.WriteDB(), st.DB(), "INTEGER PRIMARY KEY", *conc, *duration))
-		st.Close()
-	}
-	if *only == "sqlite" {
-		return
-	}
-
-	if *pgURL == "" {
-		rows = append(rows, "postgres: skipped (no -pg and no LEDGER_TEST_DATABASE_URL)")
-		return
-	}
-	schemaURL, drop, err := pgtest.Scratch(*pgURL, "bench_")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer func() {
-		if err := drop(); err != nil {
-			log.Print(err)
-		}
-	}()
-	pg, err := postgres.Open(ctx, postgres.Config{URL: schemaURL, MaxConns: *conc + 4})
-	if err != nil {
-		log.Fatal(err)
-	}
-	rows = append(rows, run(ctx, "postgres", pg, pg.DB(), pg.DB(), "BIGSERIAL PRIMARY KEY", *conc, *duration))
-	pg.Close()
+	fmt.Println("\nratio = commands/s over the mean of both raw runs; target 40% or more.")
 }
 
 // run measures one store and returns its row of the summary table.
-func run(ctx context.Context, name string, st domain.EventStore, write, read *sqlx.DB, pk string, conc int, d time.Duration) string {
+func run(ctx context.Context, s benchkit.Store, conc int, d time.Duration) string {
+	name, st, write, read := s.Name, s.Events, s.Write, s.Read
+	pk := "INTEGER PRIMARY KEY"
+	if name == "postgres" {
+		pk = "BIGSERIAL PRIMARY KEY"
+	}
 	if _, err := write.ExecContext(ctx, "CREATE TABLE bench_raw (id "+pk+", payload TEXT NOT NULL)"); err != nil {
 		log.Fatal(err)
 	}
@@ -138,11 +94,11 @@ func run(ctx context.Context, name string, st domain.EventStore, write, read *sq
 func measure(store, name string, conc int, d time.Duration, op func(worker, i int) error) float64 {
 	var done atomic.Int64
 	var wg sync.WaitGroup
-	pg0, self0 := cpuuse.Postgres(), cpuuse.Self()
+	pg0, self0 := benchkit.Postgres(), benchkit.Self()
 	defer func() {
 		n := float64(done.Load())
 		fmt.Printf("%-9s %-10s CPU per call: postgres %4.0f us, this process %4.0f us\n",
-			store, name, (cpuuse.Postgres()-pg0).Seconds()*1e6/n, (cpuuse.Self()-self0).Seconds()*1e6/n)
+			store, name, (benchkit.Postgres()-pg0).Seconds()*1e6/n, (benchkit.Self()-self0).Seconds()*1e6/n)
 	}()
 	deadline := time.Now().Add(d)
 	start := time.Now()

@@ -12,16 +12,14 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/referral-ledger/referral-ledger/scripts/benchkit"
+
 	"github.com/jmoiron/sqlx"
 
-	"github.com/referral-ledger/referral-ledger/adapters/postgres"
-	"github.com/referral-ledger/referral-ledger/adapters/postgres/pgtest"
-	"github.com/referral-ledger/referral-ledger/adapters/sqlite"
 	"github.com/referral-ledger/referral-ledger/domain"
 	"github.com/referral-ledger/referral-ledger/projections"
 )
@@ -35,37 +33,9 @@ func main() {
 	fmt.Printf("%d creates/s for %s; lag = append returned -> projection batch committed\n\n", *rate, *duration)
 	fmt.Printf("%-9s %8s %8s %8s %8s %8s %10s\n", "store", "sent", "p50", "p90", "p99", "max", "achieved/s")
 
-	dir, err := os.MkdirTemp("", "ledger-lag-")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "lag.db")})
-	if err != nil {
-		log.Fatal(err)
-	}
-	measure(ctx, "sqlite", st, st.WriteDB(), st.DB(), *rate, *duration)
-	st.Close()
-
-	if *pgURL == "" {
-		fmt.Println("postgres: skipped (no -pg and no LEDGER_TEST_DATABASE_URL)")
-		return
-	}
-	schemaURL, drop, err := pgtest.Scratch(*pgURL, "bench_")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer func() {
-		if err := drop(); err != nil {
-			log.Print(err)
-		}
-	}()
-	pg, err := postgres.Open(ctx, postgres.Config{URL: schemaURL})
-	if err != nil {
-		log.Fatal(err)
-	}
-	measure(ctx, "postgres", pg, pg.DB(), pg.DB(), *rate, *duration)
-	pg.Close()
+	benchkit.ForEachStore(ctx, *pgURL, "", func(st benchkit.Store) {
+		measure(ctx, st.Name, st.Events, st.Write, st.Read, *rate, *duration)
+	})
 }
 
 // tracker remembers when each code's create returned and, once its batch

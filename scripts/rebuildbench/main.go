@@ -16,19 +16,14 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"path/filepath"
-	"runtime/pprof"
 	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/referral-ledger/referral-ledger/adapters/postgres"
-	"github.com/referral-ledger/referral-ledger/adapters/postgres/pgtest"
-	"github.com/referral-ledger/referral-ledger/adapters/sqlite"
 	"github.com/referral-ledger/referral-ledger/domain"
 	"github.com/referral-ledger/referral-ledger/projections"
-	"github.com/referral-ledger/referral-ledger/scripts/cpuuse"
+	"github.com/referral-ledger/referral-ledger/scripts/benchkit"
 )
 
 func main() {
@@ -37,49 +32,12 @@ func main() {
 	only := flag.String("only", "", "sqlite or postgres")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
 	flag.Parse()
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
-		if err != nil {
-			log.Fatal(err)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			log.Fatal(err)
-		}
-		defer pprof.StopCPUProfile()
-	}
+	defer benchkit.StartProfile(*cpuprofile)()
 	ctx := context.Background()
 	fmt.Printf("%d events\n\n%-9s %12s %14s %14s %8s\n", *events, "store", "fill s", "plain rows/s", "rebuild ev/s", "ratio")
-	if *only != "postgres" {
-		dir, err := os.MkdirTemp("", "ledger-rebuild-")
-		if err != nil {
-			log.Fatal(err)
-		}
-		defer os.RemoveAll(dir)
-		st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "rebuild.db")})
-		if err != nil {
-			log.Fatal(err)
-		}
-		run(ctx, "sqlite", st, st.WriteDB(), st.DB(), *events)
-		st.Close()
-	}
-	if *only == "sqlite" || *pgURL == "" {
-		return
-	}
-	u, drop, err := pgtest.Scratch(*pgURL, "bench_")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer func() {
-		if err := drop(); err != nil {
-			log.Print(err)
-		}
-	}()
-	pg, err := postgres.Open(ctx, postgres.Config{URL: u})
-	if err != nil {
-		log.Fatal(err)
-	}
-	run(ctx, "postgres", pg, pg.DB(), pg.DB(), *events)
-	pg.Close()
+	benchkit.ForEachStore(ctx, *pgURL, *only, func(st benchkit.Store) {
+		run(ctx, st.Name, st.Events, st.Write, st.Read, *events)
+	})
 }
 
 func run(ctx context.Context, name string, st domain.EventStore, write, read *sqlx.DB, n int) {
@@ -94,9 +52,9 @@ func run(ctx context.Context, name string, st domain.EventStore, write, read *sq
 	plain := float64(n) / time.Since(start).Seconds()
 
 	start = time.Now()
-	pg0, self0 := cpuuse.Postgres(), cpuuse.Self()
+	pg0, self0 := benchkit.Postgres(), benchkit.Self()
 	defer func() {
-		fmt.Printf("  %s rebuild CPU: postgres %.1f s, this process %.1f s\n", name, (cpuuse.Postgres() - pg0).Seconds(), (cpuuse.Self() - self0).Seconds())
+		fmt.Printf("  %s rebuild CPU: postgres %.1f s, this process %.1f s\n", name, (benchkit.Postgres() - pg0).Seconds(), (benchkit.Self() - self0).Seconds())
 	}()
 	cp, err := projections.RebuildReferrals(ctx, st, write, projections.NewReferrals(read), nil)
 	if err != nil {

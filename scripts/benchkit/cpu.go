@@ -1,7 +1,8 @@
-// Package cpuuse measures CPU time for the benchmark programs: this process's,
-// and the local PostgreSQL server's, so a run can show where a command's
+// Package benchkit is what the benchmark programs share: scratch stores of
+// both kinds, CPU profiles, and CPU time accounting of this process and of
+// the local PostgreSQL server, so a run can show where a command's
 // cost goes.
-package cpuuse
+package benchkit
 
 import (
 	"os"
