@@ -60,14 +60,7 @@ func TestEventsAndAudit(t *testing.T) {
 		}
 
 		// NDJSON streams the same events, one JSON object per line.
-		req, _ := http.NewRequest("GET", s.url+"/v1/api/events", nil)
-		req.Header.Set("X-API-Key", s.key)
-		req.Header.Set("Accept", "application/x-ndjson")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
+		resp := s.get(t, context.Background(), s.key, "/v1/api/events", "application/x-ndjson")
 		if ct := resp.Header.Get("Content-Type"); ct != "application/x-ndjson" {
 			t.Errorf("Content-Type %q, want application/x-ndjson", ct)
 		}
@@ -131,14 +124,7 @@ func TestEventsFollow(t *testing.T) {
 		s.create(t, "quinn")
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		req, _ := http.NewRequestWithContext(ctx, "GET", s.url+"/v1/api/events?follow=true", nil)
-		req.Header.Set("X-API-Key", s.key)
-		req.Header.Set("Accept", "application/x-ndjson")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
+		resp := s.get(t, ctx, s.key, "/v1/api/events?follow=true", "application/x-ndjson")
 		lines := bufio.NewScanner(resp.Body)
 		next := func() map[string]any {
 			t.Helper()

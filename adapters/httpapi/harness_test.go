@@ -168,6 +168,26 @@ func (s *stack) call(tb testing.TB, key, method, path string, body any) (int, ma
 	return resp.StatusCode, out
 }
 
+// get sends a GET with key and an Accept header (if not empty) and returns
+// the response, body unread, closed when the test ends.
+func (s *stack) get(tb testing.TB, ctx context.Context, key, path, accept string) *http.Response {
+	tb.Helper()
+	req, err := http.NewRequestWithContext(ctx, "GET", s.url+path, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header.Set("X-API-Key", key)
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
 // must sends a request with the stack's server key and fails unless it
 // returns want.
 func (s *stack) must(tb testing.TB, want int, method, path string, body any) map[string]any {

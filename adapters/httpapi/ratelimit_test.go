@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"testing"
@@ -15,14 +16,7 @@ func TestRateLimitPerKey(t *testing.T) {
 	s := newStack(t, "sqlite", httpapi.Config{RateLimit: 0.5, RateBurst: 2})
 	other := s.newKey(t, s.space, "server")
 	get := func(key string) *http.Response {
-		req, _ := http.NewRequest("GET", s.url+"/v1/api/referral/settings", nil)
-		req.Header.Set("X-API-Key", key)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp
+		return s.get(t, context.Background(), key, "/v1/api/referral/settings", "")
 	}
 	for i := range 2 {
 		resp := get(s.key)

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"context"
 	"encoding/csv"
 	"fmt"
 	"io"
@@ -64,14 +65,7 @@ func TestReadModelEndpoints(t *testing.T) {
 			t.Errorf("second page has %d referrals, want 3", n)
 		}
 
-		req, _ := http.NewRequest("GET", s.url+"/v1/api/referrals?referrer_id=tom", nil)
-		req.Header.Set("X-API-Key", s.key)
-		req.Header.Set("Accept", "text/csv")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
+		resp := s.get(t, context.Background(), s.key, "/v1/api/referrals?referrer_id=tom", "text/csv")
 		rows, err := csv.NewReader(resp.Body).ReadAll()
 		if err != nil {
 			raw, _ := io.ReadAll(resp.Body)
