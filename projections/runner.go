@@ -20,6 +20,12 @@ type Handler interface {
 	Apply(ctx context.Context, tx *sqlx.Tx, events []domain.RecordedEvent) error
 }
 
+// Committer is a Handler that wants to know when a batch it applied has
+// committed (to wake what reads its output).
+type Committer interface {
+	Committed()
+}
+
 // RunnerConfig configures a Runner.
 type RunnerConfig struct {
 	// Name identifies the projection's checkpoint; required.
@@ -106,6 +112,9 @@ func (r *Runner) Step(ctx context.Context) (n int, err error) {
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("projection %s: commit: %w", r.cfg.Name, err)
+	}
+	if c, ok := r.handler.(Committer); ok {
+		c.Committed()
 	}
 	return n, nil
 }
