@@ -133,7 +133,15 @@ func (s *Server) auditReferral(w http.ResponseWriter, r *http.Request, o domain.
 	for i, e := range evs {
 		out[i] = EventOf(e)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"referral_code": code, "events": out, "deliveries": []any{}})
+	deliveries := []deliveryJSON{}
+	if s.cfg.Webhooks != nil {
+		ds, err := s.cfg.Webhooks.ReferralDeliveries(r.Context(), o.AppspaceID, code)
+		if err != nil {
+			return err
+		}
+		deliveries = deliveriesOf(ds)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"referral_code": code, "events": out, "deliveries": deliveries})
 	return nil
 }
 

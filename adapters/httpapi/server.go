@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/referral-ledger/referral-ledger/adapters/webhooks"
 	"github.com/referral-ledger/referral-ledger/domain"
 )
 
@@ -45,6 +46,9 @@ type Config struct {
 	// ReadModels answers the list, leaderboard and stats endpoints; without
 	// it they answer 404.
 	ReadModels ReadModels
+	// Webhooks serves the webhook endpoints and the audit trail's
+	// deliveries; without it the webhook endpoints answer 404.
+	Webhooks *webhooks.Webhooks
 }
 
 // Server serves the API.
@@ -76,12 +80,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 // Handle mounts another handler (for example /metrics) beside the API.
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
+type route struct {
+	pattern string
+	scope   string
+	h       handlerFunc
+}
+
 func (s *Server) routes() {
-	type route struct {
-		pattern string
-		scope   string
-		h       handlerFunc
-	}
 	routes := []route{
 		{"POST /v1/api/referral/create", domain.ScopeReferralsWrite, s.createReferral},
 		{"GET /v1/api/referral/{code}", domain.ScopeReferralsRead, s.getReferral},
@@ -100,6 +105,9 @@ func (s *Server) routes() {
 			route{"GET /v1/api/referral/stats", domain.ScopeReferralsRead, s.stats},
 			route{"GET /v1/api/referrals", domain.ScopeReferralsRead, s.listReferrals},
 		)
+	}
+	if s.cfg.Webhooks != nil {
+		routes = append(routes, s.webhookRoutes()...)
 	}
 	for _, rt := range routes {
 		s.mux.Handle(rt.pattern, s.met.instrument(rt.pattern, s.wrap(rt.scope, rt.h)))

@@ -42,6 +42,8 @@ type Config struct {
 	// RateLimit and RateBurst limit each API key (see httpapi.Config).
 	RateLimit float64
 	RateBurst int
+	// Webhooks configures deliveries (serve only).
+	Webhooks WebhookConfig
 }
 
 // Main is the wired application: stores, domain service and HTTP API.
@@ -55,7 +57,10 @@ type Main struct {
 	readModels *projections.Referrals
 	runner     *projections.Runner
 	sweeper    *projections.Sweeper
-	ping       func(context.Context) error
+	// write and read are the SQL database's writer and readers (one pool
+	// on PostgreSQL).
+	write, read *sqlx.DB
+	ping        func(context.Context) error
 	closer     func() error
 	ln         net.Listener
 }
@@ -95,6 +100,7 @@ func Open(ctx context.Context, cfg Config) (*Main, error) {
 		return nil, errors.New("--database-url must be a postgres:// URL (or empty for the embedded SQLite store)")
 	}
 	m.access = sqlstore.NewAccess(write, read)
+	m.write, m.read = write, read
 	m.svc = domain.NewService(m.store, domain.ServiceConfig{})
 	m.readModels = projections.NewReferrals(read)
 	runner, err := projections.NewRunner(m.store, write, m.readModels, projections.RunnerConfig{
@@ -146,6 +152,10 @@ func (m *Main) Run(ctx context.Context) error {
 			}
 			return lag.Seconds()
 		}))
+	wh, forwarder, err := m.openWebhooks(reg)
+	if err != nil {
+		return err
+	}
 	api := httpapi.New(m.svc, m.access, m.log, httpapi.Config{
 		Version: version,
 		Ready: []httpapi.Check{
@@ -162,6 +172,7 @@ func (m *Main) Run(ctx context.Context) error {
 		RateLimit:  m.cfg.RateLimit,
 		RateBurst:  m.cfg.RateBurst,
 		ReadModels: m.readModels,
+		Webhooks:   wh,
 	})
 	api.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
@@ -175,6 +186,8 @@ func (m *Main) Run(ctx context.Context) error {
 	})
 	g.Go(func() error { return m.runner.Run(gctx) })
 	g.Go(func() error { return m.sweeper.Run(gctx) })
+	g.Go(func() error { return forwarder.Run(gctx) })
+	g.Go(func() error { return wh.Run(gctx) })
 	g.Go(func() error {
 		<-gctx.Done()
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)

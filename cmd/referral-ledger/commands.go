@@ -16,6 +16,7 @@ type serveCmd struct {
 	Addr      string  `name:"addr" env:"LEDGER_ADDR" default:":8080" help:"Address the API listens on."`
 	RateLimit float64 `name:"rate-limit" env:"LEDGER_RATE_LIMIT" default:"100" help:"Requests per second per API key (0: no limit)."`
 	RateBurst int     `name:"rate-burst" env:"LEDGER_RATE_BURST" default:"0" help:"Burst per API key (0: twice the rate)."`
+	webhookFlags
 }
 
 func (c *serveCmd) Run(ctx context.Context, e env) error {
@@ -24,6 +25,7 @@ func (c *serveCmd) Run(ctx context.Context, e env) error {
 	}
 	return e.with(ctx, c.Addr, func(m *Main) error {
 		m.cfg.RateLimit, m.cfg.RateBurst = c.RateLimit, c.RateBurst
+		m.cfg.Webhooks = c.webhookFlags.config()
 		return m.Run(ctx)
 	})
 }

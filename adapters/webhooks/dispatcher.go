@@ -1,0 +1,207 @@
+package webhooks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	wsql "github.com/ThreeDotsLabs/watermill-sql/v3/pkg/sql"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/referral-ledger/referral-ledger/domain"
+)
+
+// Topic is the Watermill topic between the forwarder and the dispatcher.
+const Topic = "webhook_events"
+
+const (
+	consumerGroup = "webhook-dispatcher"
+	// messageBatch is how many messages one subscriber transaction reads,
+	// and so how many a crash can make it read again (harmless: deliveries
+	// are unique per event and webhook).
+	messageBatch = 500
+	// keepMessages is how long consumed messages stay in the topic's table.
+	keepMessages = time.Hour
+)
+
+// Message metadata keys.
+const (
+	metaAppspace   = "appspace_id"
+	metaEvent      = "event"
+	metaReferral   = "referral_code"
+	metaRecordedAt = "recorded_at_ms"
+)
+
+func (w *Webhooks) schema() wsql.SchemaAdapter {
+	if w.sqlite {
+		return sqliteSchema{batchSize: messageBatch}
+	}
+	return wsql.DefaultPostgreSQLSchema{SubscribeBatchSize: messageBatch}
+}
+
+func (w *Webhooks) offsets() wsql.OffsetsAdapter {
+	if w.sqlite {
+		return sqliteSchema{batchSize: messageBatch}
+	}
+	return wsql.DefaultPostgreSQLOffsetsAdapter{}
+}
+
+// Forwarder is the projection handler that publishes the log's events to
+// the topic; run it with a projections.Runner (its checkpoint and the
+// published messages commit together).
+type Forwarder struct{ w *Webhooks }
+
+// Forwarder returns the adapter's forwarder.
+func (w *Webhooks) Forwarder() *Forwarder { return &Forwarder{w: w} }
+
+// Apply publishes, in tx, one message per event that raises a webhook.
+func (f *Forwarder) Apply(ctx context.Context, tx *sqlx.Tx, events []domain.RecordedEvent) error {
+	r := streamReader{store: f.w.cfg.Events}
+	var msgs message.Messages
+	for _, e := range events {
+		out, ok, err := r.outgoing(ctx, e)
+		if err != nil {
+			return fmt.Errorf("event %s at %d: %w", e.ID, e.Position, err)
+		}
+		if !ok {
+			continue
+		}
+		m := message.NewMessage(out.EventID, out.Body)
+		m.Metadata.Set(metaAppspace, out.AppspaceID)
+		m.Metadata.Set(metaEvent, out.Type)
+		m.Metadata.Set(metaReferral, out.ReferralCode)
+		m.Metadata.Set(metaRecordedAt, strconv.FormatInt(out.RecordedAt.UnixMilli(), 10))
+		msgs = append(msgs, m)
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	pub, err := wsql.NewPublisher(tx.Tx, wsql.PublisherConfig{SchemaAdapter: f.w.schema()}, watermill.NopLogger{})
+	if err != nil {
+		return err
+	}
+	return pub.Publish(Topic, msgs...)
+}
+
+// Committed wakes the dispatcher.
+func (f *Forwarder) Committed() { wake(f.w.dispatchWake) }
+
+// runDispatcher consumes the topic until ctx ends.
+func (w *Webhooks) runDispatcher(ctx context.Context) error {
+	logger := watermill.NewSlogLogger(w.log.With("component", "webhook-dispatcher"))
+	sub, err := wsql.NewSubscriber(w.db.DB, wsql.SubscriberConfig{
+		ConsumerGroup:  consumerGroup,
+		SchemaAdapter:  w.schema(),
+		OffsetsAdapter: w.offsets(),
+		ResendInterval: 100 * time.Millisecond,
+		BackoffManager: wakeBackoff{wake: w.dispatchWake, poll: w.cfg.PollInterval, retry: time.Second, log: logger},
+	}, logger)
+	if err != nil {
+		return err
+	}
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 15 * time.Second}, logger)
+	if err != nil {
+		return err
+	}
+	router.AddConsumerHandler(consumerGroup, Topic, sub, w.dispatch)
+	go func() {
+		<-ctx.Done()
+		_ = router.Close() // Run returns its outcome
+	}()
+	go w.pruneMessages(ctx)
+	return router.Run(ctx)
+}
+
+// dispatch writes one delivery row per active webhook subscribed to the
+// message's event, in the subscriber's transaction (committed with the
+// message's ack). Webhooks activated after the event was recorded do not
+// receive it.
+func (w *Webhooks) dispatch(msg *message.Message) error {
+	tx, ok := wsql.TxFromContext(msg.Context())
+	if !ok {
+		return errors.New("webhook dispatcher: the message carries no transaction")
+	}
+	recordedAt, err := strconv.ParseInt(msg.Metadata.Get(metaRecordedAt), 10, 64)
+	if err != nil {
+		return fmt.Errorf("message %s: recorded_at: %w", msg.UUID, err)
+	}
+	event := msg.Metadata.Get(metaEvent)
+	contains, newID := "strpos(w.events, ?) > 0", `'dlv_' || replace(gen_random_uuid()::text, '-', '')`
+	if w.sqlite {
+		contains, newID = "instr(w.events, ?) > 0", `'dlv_' || lower(hex(randomblob(16)))`
+	}
+	now := w.now().UnixMilli()
+	res, err := tx.ExecContext(msg.Context(), w.db.Rebind(`INSERT INTO webhook_deliveries (id, appspace_id, webhook_id,
+		event_id, event_type, referral_code, body, state, attempt_count, schedule_from, max_attempts, next_attempt_at,
+		created_at, updated_at)
+		SELECT `+newID+`, w.appspace_id, w.id, ?, ?, ?, ?, 'pending', 0, 0, ?, ?, ?, ?
+		FROM webhooks w
+		WHERE w.appspace_id = ? AND w.active AND w.deleted_at IS NULL AND w.active_since <= ? AND `+contains+`
+		ON CONFLICT (event_id, webhook_id) DO NOTHING`),
+		msg.UUID, event, msg.Metadata.Get(metaReferral), string(msg.Payload), w.maxAttempts(), now, now, now,
+		msg.Metadata.Get(metaAppspace), recordedAt, `"`+event+`"`)
+	if err != nil {
+		return fmt.Errorf("dispatch event %s: %w", msg.UUID, err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n > 0 {
+		w.met.queued.Add(float64(n))
+		wake(w.workWake)
+	}
+	return nil
+}
+
+// pruneMessages deletes consumed messages older than keepMessages, once a
+// minute: the event log is the record, the topic only a conveyor.
+func (w *Webhooks) pruneMessages(ctx context.Context) {
+	// PostgreSQL: watermill-sql's created_at is a local timestamp; every
+	// message of an older transaction than the last processed one is consumed.
+	q := `DELETE FROM watermill_webhook_events WHERE created_at < LOCALTIMESTAMP - make_interval(secs => ?) AND
+		transaction_id < (SELECT last_processed_transaction_id FROM watermill_offsets_webhook_events
+		WHERE consumer_group = ?)`
+	if w.sqlite {
+		q = `DELETE FROM watermill_webhook_events WHERE created_at < (CAST(unixepoch('subsec') * 1000 AS INTEGER) - ? * 1000)
+			AND "offset" <= (SELECT offset_acked FROM watermill_offsets_webhook_events WHERE consumer_group = ?)`
+	}
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, err := w.db.ExecContext(ctx, w.db.Rebind(q), keepMessages.Seconds(), consumerGroup); err != nil && ctx.Err() == nil {
+			w.log.WarnContext(ctx, "prune webhook messages", "err", err)
+		}
+	}
+}
+
+// wakeBackoff is the subscriber's backoff: when the topic is empty it
+// sleeps until the forwarder in this process commits a batch, or for the
+// poll interval at most (another replica's forwarder may be the leader).
+type wakeBackoff struct {
+	wake        <-chan struct{}
+	poll, retry time.Duration
+	log         watermill.LoggerAdapter
+}
+
+// HandleError implements wsql.BackoffManager.
+func (b wakeBackoff) HandleError(_ watermill.LoggerAdapter, noMsg bool, err error) time.Duration {
+	if err != nil {
+		b.log.Error("webhook dispatcher: reading the topic failed", err, nil)
+		return b.retry
+	}
+	if noMsg {
+		t := time.NewTimer(b.poll)
+		defer t.Stop()
+		select {
+		case <-b.wake:
+		case <-t.C:
+		}
+	}
+	return 0
+}

@@ -1,0 +1,168 @@
+package webhooks
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/referral-ledger/referral-ledger/domain"
+)
+
+// ReplayInput selects past events to send again.
+type ReplayInput struct {
+	Since, Until time.Time
+	// Events filters by webhook event type; the webhook's own events when empty.
+	Events []string
+}
+
+// clockSkew is how far past Until the log is read: positions follow
+// commit order, which may differ from recorded_at by a moment.
+const clockSkew = time.Minute
+
+// Replay queues every event of the appspace recorded in [Since, Until)
+// and subscribed by the webhook (or named in Events): a new delivery, or
+// the existing one rearmed with a fresh retry schedule. The event id and
+// body stay those of the first delivery. It returns how many deliveries it
+// queued. Errors: domain.EInvalid, domain.ENotFound.
+func (w *Webhooks) Replay(ctx context.Context, appspaceID, webhookID string, in ReplayInput) (int, error) {
+	r, err := w.load(ctx, w.read, appspaceID, webhookID)
+	if err != nil {
+		return 0, err
+	}
+	if !r.Active {
+		return 0, domain.Errorf(domain.EInvalid, "webhook %s is inactive; activate it before replaying", webhookID)
+	}
+	if in.Since.IsZero() || in.Until.IsZero() || !in.Since.Before(in.Until) {
+		return 0, domain.Errorf(domain.EInvalid, "since and until are required, and since must be before until")
+	}
+	wh, err := r.webhook()
+	if err != nil {
+		return 0, err
+	}
+	types := wh.Events
+	if len(in.Events) > 0 {
+		for _, e := range in.Events {
+			if !slices.Contains(EventTypes, e) {
+				return 0, domain.Errorf(domain.EInvalid, "unknown event %q; events are %v", e, EventTypes)
+			}
+		}
+		types = in.Events
+	}
+	reader := streamReader{store: w.cfg.Events}
+	queued := 0
+	var after domain.Position
+	for {
+		batch, err := w.cfg.Events.ReadAll(ctx, domain.ReadAllOptions{After: after, Limit: 1000,
+			StreamPrefix: domain.StreamPrefix(appspaceID)})
+		if err != nil {
+			return queued, err
+		}
+		var outs []Outgoing
+		done := len(batch) == 0
+		for _, e := range batch {
+			after = e.Position
+			if e.RecordedAt.After(in.Until.Add(clockSkew)) {
+				done = true
+				break
+			}
+			if e.RecordedAt.Before(in.Since) || !e.RecordedAt.Before(in.Until) {
+				continue
+			}
+			out, ok, err := reader.outgoing(ctx, e)
+			if err != nil {
+				return queued, err
+			}
+			if ok && slices.Contains(types, out.Type) {
+				outs = append(outs, out)
+			}
+		}
+		if len(outs) > 0 {
+			if err := w.inTx(ctx, func(tx *sqlx.Tx) error { return w.requeue(ctx, tx, webhookID, outs) }); err != nil {
+				return queued, err
+			}
+			queued += len(outs)
+			wake(w.workWake)
+		}
+		if done {
+			return queued, nil
+		}
+	}
+}
+
+// requeue inserts or rearms the deliveries of outs to one webhook.
+func (w *Webhooks) requeue(ctx context.Context, tx *sqlx.Tx, webhookID string, outs []Outgoing) error {
+	now := w.now().UnixMilli()
+	for _, o := range outs {
+		_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO webhook_deliveries (id, appspace_id, webhook_id, event_id,
+			event_type, referral_code, body, state, attempt_count, schedule_from, max_attempts, next_attempt_at,
+			created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, 0, ?, ?, ?, ?)
+			ON CONFLICT (event_id, webhook_id) DO UPDATE SET state = 'pending', schedule_from = webhook_deliveries.attempt_count,
+			max_attempts = webhook_deliveries.attempt_count + ?, next_attempt_at = ?, updated_at = ?`),
+			domain.NewPrefixedID("dlv"), o.AppspaceID, webhookID, o.EventID, o.Type, o.ReferralCode, string(o.Body),
+			w.maxAttempts(), now, now, now, w.maxAttempts(), now, now)
+		if err != nil {
+			return fmt.Errorf("replay event %s: %w", o.EventID, err)
+		}
+	}
+	return nil
+}
+
+// TestResult is the answer to a test event.
+type TestResult struct {
+	Success        bool
+	StatusCode     *int
+	ResponseTimeMS int64
+	Error          *string
+	DeliveryID     string
+}
+
+// Test sends a test event to a webhook now (active or not) and records it
+// in the delivery log. Errors: domain.ENotFound.
+func (w *Webhooks) Test(ctx context.Context, appspaceID, webhookID string) (TestResult, error) {
+	r, err := w.load(ctx, w.read, appspaceID, webhookID)
+	if err != nil {
+		return TestResult{}, err
+	}
+	secrets, err := w.secrets(r, w.now())
+	if err != nil {
+		return TestResult{}, err
+	}
+	eventID := domain.NewID()
+	body, err := testBody(eventID, webhookID, appspaceID, w.now())
+	if err != nil {
+		return TestResult{}, err
+	}
+	at := w.deliver.attempt(ctx, r.URL, secrets, EventTest, eventID, body)
+	if at.internal != nil {
+		w.log.ErrorContext(ctx, "webhook test failed inside the ledger", "webhook", webhookID, "err", at.internal)
+	}
+	d := due{ID: domain.NewPrefixedID("dlv"), WebhookID: webhookID, EventID: eventID, EventType: EventTest,
+		Body: string(body), MaxAttempts: 1}
+	state, _ := w.nextState(d, 1, at)
+	ctx = context.WithoutCancel(ctx) // the attempt happened: record it even if the caller left
+	err = w.inTx(ctx, func(tx *sqlx.Tx) error {
+		t := at.At.UnixMilli()
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO webhook_deliveries (id, appspace_id, webhook_id,
+			event_id, event_type, body, state, attempt_count, schedule_from, max_attempts, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, 1, 0, 1, ?, ?)`),
+			d.ID, appspaceID, webhookID, eventID, EventTest, d.Body, state, t, t); err != nil {
+			return fmt.Errorf("record test delivery: %w", err)
+		}
+		return insertAttempt(ctx, tx, d.ID, 1, at)
+	})
+	if err != nil {
+		return TestResult{}, err
+	}
+	w.met.observe(at, state)
+	res := TestResult{Success: at.Success, ResponseTimeMS: at.Elapsed.Milliseconds(), DeliveryID: d.ID}
+	if at.StatusCode != 0 {
+		res.StatusCode = &at.StatusCode
+	}
+	if at.Err != "" {
+		res.Error = &at.Err
+	}
+	return res, nil
+}

@@ -1,0 +1,170 @@
+// Package webhooks turns the ledger's events into signed, retried,
+// idempotent webhook deliveries (API.md, "Webhooks"; DESIGN.md, data flow).
+//
+// The pipeline has three stages, each restartable on its own:
+//
+//   - the Forwarder, a projection handler: the projections runner feeds it the
+//     global log and it publishes each event that raises a webhook to a
+//     Watermill topic through watermill-sql, in the transaction that moves its
+//     checkpoint (PostgreSQL: watermill-sql's own schema; SQLite: our schema
+//     adapter). A crash repeats a message, never loses one.
+//   - the dispatcher, a Watermill handler: for each message, one delivery row
+//     per active webhook subscribed to its type, written in the subscriber's
+//     transaction and unique on (event id, webhook id), so a repeated message
+//     adds nothing.
+//   - the delivery worker: claims due deliveries (FOR UPDATE SKIP LOCKED on
+//     PostgreSQL, so replicas share the work), signs and POSTs the stored body,
+//     records each attempt and schedules the next one.
+package webhooks
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/referral-ledger/referral-ledger/domain"
+)
+
+// Config configures the webhooks adapter.
+type Config struct {
+	// DB holds the webhook tables and the Watermill topic: the PostgreSQL
+	// pool, or the SQLite file's single writer.
+	DB *sqlx.DB
+	// ReadDB answers the management API's reads; DB when nil.
+	ReadDB *sqlx.DB
+	// Events is the event store, read by the forwarder and replays.
+	Events domain.EventStore
+	// Sealer encrypts secrets at rest.
+	Sealer *Sealer
+	// Guard refuses private targets (AllowPrivate for tests and local development).
+	Guard Guard
+	// Timeout bounds one attempt; 10 s by default.
+	Timeout time.Duration
+	// RetrySchedule is the wait before each retry; 1m,5m,30m by default
+	// (four attempts).
+	RetrySchedule []time.Duration
+	// Concurrency is how many requests the worker has in flight; 32 by default.
+	Concurrency int
+	// PollInterval bounds how long the dispatcher and the worker sleep when
+	// idle and nothing in this process woke them (work of another replica);
+	// 200 ms by default.
+	PollInterval time.Duration
+	// Version goes in the User-Agent.
+	Version string
+	Logger  *slog.Logger
+	// Metrics, if set, receives the delivery metrics.
+	Metrics prometheus.Registerer
+	// Now is the clock; time.Now by default.
+	Now func() time.Time
+}
+
+// Validate reports a configuration the adapter cannot use.
+func (c Config) Validate() error {
+	switch {
+	case c.DB == nil:
+		return errors.New("webhooks: DB is nil")
+	case c.Events == nil:
+		return errors.New("webhooks: event store is nil")
+	case c.Sealer == nil:
+		return errors.New("webhooks: sealer is nil")
+	case c.Timeout < 0 || c.Concurrency < 0 || c.PollInterval < 0:
+		return errors.New("webhooks: timeout, concurrency and poll interval must not be negative")
+	}
+	for _, d := range c.RetrySchedule {
+		if d <= 0 {
+			return fmt.Errorf("webhooks: retry delay %s must be positive", d)
+		}
+	}
+	return nil
+}
+
+// DefaultRetrySchedule is API.md's schedule: retries after 1, 5 and 30 minutes.
+var DefaultRetrySchedule = []time.Duration{time.Minute, 5 * time.Minute, 30 * time.Minute}
+
+// ParseSchedule parses LEDGER_WEBHOOK_RETRY_SCHEDULE ("1m,5m,30m"; empty
+// for no retries).
+func ParseSchedule(s string) ([]time.Duration, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []time.Duration
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		d, err := time.ParseDuration(part)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("retry schedule %q: %q is not a positive duration", s, part)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// Webhooks is the adapter: the management operations, the forwarder, the
+// dispatcher and the delivery worker.
+type Webhooks struct {
+	cfg     Config
+	db      *sqlx.DB
+	read    *sqlx.DB
+	log     *slog.Logger
+	now     func() time.Time
+	sqlite  bool
+	met     *metrics
+	deliver *deliverer
+	// wake carries "work may be waiting" within the process: the forwarder
+	// wakes the dispatcher, the dispatcher and the API wake the worker.
+	dispatchWake, workWake chan struct{}
+}
+
+// New returns the adapter.
+func New(cfg Config) (*Webhooks, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.ReadDB == nil {
+		cfg.ReadDB = cfg.DB
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.RetrySchedule == nil {
+		cfg.RetrySchedule = DefaultRetrySchedule
+	}
+	if cfg.Concurrency == 0 {
+		cfg.Concurrency = 32
+	}
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = 200 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	w := &Webhooks{cfg: cfg, db: cfg.DB, read: cfg.ReadDB, log: cfg.Logger, now: cfg.Now,
+		sqlite: cfg.DB.DriverName() != "postgres", dispatchWake: make(chan struct{}, 1), workWake: make(chan struct{}, 1)}
+	w.met = newMetrics(w)
+	if cfg.Metrics != nil {
+		if err := w.met.register(cfg.Metrics); err != nil {
+			return nil, err
+		}
+	}
+	w.deliver = &deliverer{w: w, client: cfg.Guard.Client(cfg.Timeout), version: cfg.Version}
+	return w, nil
+}
+
+// maxAttempts is how many attempts a delivery gets: the first and one per
+// retry delay.
+func (w *Webhooks) maxAttempts() int { return len(w.cfg.RetrySchedule) + 1 }
+
+func wake(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
