@@ -25,7 +25,9 @@ const rebuildBatch = 5000
 // the rebuild's. progress, if set, is called after each batch.
 func RebuildReferrals(ctx context.Context, store domain.EventStore, db *sqlx.DB, p *Referrals, progress func(applied int)) (Checkpoint, error) {
 	name := ReferralsName + shadowSuffix
-	r, err := NewRunner(store, db, p.shadow(), RunnerConfig{Name: name, BatchSize: rebuildBatch})
+	sp := p.shadow()
+	sp.deferWindows = true
+	r, err := NewRunner(store, db, sp, RunnerConfig{Name: name, BatchSize: rebuildBatch})
 	if err != nil {
 		return Checkpoint{}, err
 	}
@@ -60,14 +62,19 @@ func RebuildReferrals(ctx context.Context, store domain.EventStore, db *sqlx.DB,
 			}
 		}
 	}
-	// The bulk without secondary indexes, then the indexes, then what came
-	// in meanwhile, then the switch-over applies the last few events.
+	// The bulk without secondary indexes or leaderboard windows, then the
+	// indexes and the windows, then what came in meanwhile, then the
+	// switch-over applies the last few events.
 	if applied, err = r.bulk(ctx, progress); err != nil {
 		return Checkpoint{}, fmt.Errorf("rebuild: %w", err)
 	}
 	if err := indexShadow(ctx, db); err != nil {
 		return Checkpoint{}, err
 	}
+	if err := deriveWindows(ctx, db, sp.tables); err != nil {
+		return Checkpoint{}, err
+	}
+	sp.deferWindows = false
 	if err := catchUp(); err != nil {
 		return Checkpoint{}, err
 	}

@@ -16,14 +16,18 @@ import (
 const ReferralsName = "referrals"
 
 // Referrals is the referrals projection and its queries. As a Handler it
-// keeps three read models in step with the referral streams: rm_referrals
+// keeps four read models in step with the referral streams: rm_referrals
 // (one row per referral), rm_referrers (counts per referrer, for the
-// all-time leaderboard) and rm_referral_days (counts per creation day,
-// status and settlement day, for the stats). Its queries (List,
-// Leaderboard, Stats) read them.
+// all-time leaderboard), rm_referral_days (counts per creation day,
+// status and settlement day, for the stats) and rm_referrer_windows
+// (counts per referrer over the last 7, 30 and 90 days, for the windowed
+// leaderboards). Its queries (List, Leaderboard, Stats) read them.
 type Referrals struct {
 	read   *sqlx.DB
 	tables tables // where Apply writes: the live tables, or a rebuild's
+	// deferWindows skips rm_referrer_windows: a rebuild derives it in one
+	// statement once the bulk of the log is in.
+	deferWindows bool
 }
 
 // tables names the read models Apply writes. Queries always read the live
@@ -39,7 +43,7 @@ func (t tables) sql(q string) string {
 }
 
 // readModelTables are the live tables of the referrals projection.
-var readModelTables = []string{"rm_referrals", "rm_referrers", "rm_referral_days"}
+var readModelTables = []string{"rm_referrals", "rm_referrers", "rm_referral_days", "rm_referrer_windows"}
 
 // shadowSuffix names a rebuild's tables beside the live ones.
 const shadowSuffix = "_rebuild"
@@ -72,6 +76,12 @@ type referrerKey struct{ appspace, referrer string }
 type referrerDelta struct {
 	name                               *string
 	total, completed, pending, expired int64
+}
+
+// count adds n referrals of status s, to the total too.
+func (d *referrerDelta) count(s domain.Status, n int64) {
+	d.total += n
+	d.add(s, n)
 }
 
 func (d *referrerDelta) add(s domain.Status, n int64) {
@@ -154,6 +164,7 @@ func (p *Referrals) Apply(ctx context.Context, tx *sqlx.Tx, events []domain.Reco
 
 	slices.SortFunc(keys, compareKeys) // a stable lock order for the upserts
 	var changed []domain.ReferralView
+	var changes []change
 	referrers := map[referrerKey]*referrerDelta{}
 	days := map[dayKey]int64{}
 	for _, k := range keys {
@@ -166,6 +177,11 @@ func (p *Referrals) Apply(ctx context.Context, tx *sqlx.Tx, events []domain.Reco
 			return fmt.Errorf("referrals: stream %s does not start with a %s event for its code", domain.ReferralStream(k.appspace, k.code), domain.TypeReferralCreated)
 		}
 		changed = append(changed, after)
+		c := change{now: after}
+		if existed {
+			c.old = &old
+		}
+		changes = append(changes, c)
 		rk := referrerKey{k.appspace, after.ReferrerID}
 		d := referrers[rk]
 		if d == nil {
@@ -181,13 +197,22 @@ func (p *Referrals) Apply(ctx context.Context, tx *sqlx.Tx, events []domain.Reco
 		d.add(after.Status, 1)
 		days[dayKeyOf(after)]++
 	}
+	var windows map[windowKey]*referrerDelta
+	if !p.deferWindows { // before saveReferrals: it reads the rows as they were
+		if windows, err = windowDeltas(ctx, tx, p.tables, changes); err != nil {
+			return err
+		}
+	}
 	if err := saveReferrals(ctx, tx, p.tables, changed); err != nil {
 		return err
 	}
 	if err := saveReferrers(ctx, tx, p.tables, referrers); err != nil {
 		return err
 	}
-	return saveDays(ctx, tx, p.tables, days)
+	if err := saveDays(ctx, tx, p.tables, days); err != nil {
+		return err
+	}
+	return saveWindows(ctx, tx, p.tables, windows)
 }
 
 // referralOf returns the referral an event belongs to, if it is an event of

@@ -249,10 +249,11 @@ type countRow struct {
 	Expired   int64  `db:"expired"`
 }
 
-// checkCounts checks that rm_referrers and rm_referral_days agree with the
-// rows of rm_referrals.
+// checkCounts checks that rm_referrers, rm_referral_days and
+// rm_referrer_windows agree with the rows of rm_referrals.
 func (e *rmEnv) checkCounts(tb testing.TB) {
 	tb.Helper()
+	e.checkWindows(tb)
 	var referrers, want []countRow
 	if err := e.read.Select(&referrers, e.read.Rebind(`SELECT referrer_id AS k, total, completed, pending, expired
 		FROM rm_referrers WHERE appspace_id = ? ORDER BY referrer_id`), e.appspace); err != nil {

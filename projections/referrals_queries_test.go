@@ -140,13 +140,16 @@ func TestReferralsLeaderboard(t *testing.T) {
 			e.complete(t, code, "referee-"+code)
 		}
 		day := 24 * time.Hour
-		at(90*day + time.Millisecond) // outside every period but all
+		// A period of n days holds the n UTC days before now's day, and
+		// now's day.
+		today := now.Truncate(day)
+		e.clock.Set(today.Add(-90*day - time.Millisecond)) // the last moment outside every period but all
 		completed("zed", nil)
 		at(40 * day)
 		completed("old", ptr("Old"))
-		at(30*day + time.Millisecond)
+		e.clock.Set(today.Add(-30*day - time.Millisecond)) // the last moment outside 30d
 		completed("early", nil)
-		at(30 * day) // exactly at the 30d bound: inside
+		e.clock.Set(today.Add(-30 * day)) // the first inside 30d
 		completed("edge", nil)
 		at(10 * day)
 		completed("mid", nil)
