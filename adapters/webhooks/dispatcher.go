@@ -113,7 +113,10 @@ func (w *Webhooks) runDispatcher(ctx context.Context) error {
 		_ = router.Close() // Run returns its outcome
 	}()
 	go w.pruneMessages(ctx)
-	return router.Run(ctx)
+	if err := router.Run(ctx); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("webhook dispatcher: %w", err)
+	}
+	return nil
 }
 
 // dispatch writes one delivery row per active webhook subscribed to the

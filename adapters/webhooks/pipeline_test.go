@@ -1,0 +1,164 @@
+package webhooks_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/referral-ledger/referral-ledger/adapters/webhooks"
+	"github.com/referral-ledger/referral-ledger/domain"
+)
+
+// count returns a number from the database.
+func (s *stack) count(tb testing.TB, q string, args ...any) int {
+	tb.Helper()
+	var n int
+	if err := s.db.Get(&n, s.db.Rebind(q), args...); err != nil {
+		tb.Fatal(err)
+	}
+	return n
+}
+
+// TestForwarderReplayAddsNoDelivery moves the forwarder's checkpoint back
+// to zero: every event is published and dispatched again, and no second
+// delivery row (nor request) appears.
+func TestForwarderReplayAddsNoDelivery(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		s := newStack(t, kind, webhooks.Config{})
+		ctx := context.Background()
+		recv := newReceiver(t, nil)
+		wh, _ := s.addWebhook(t, recv.url)
+		for i := range 5 {
+			if _, err := s.svc.CreateReferral(ctx, s.origin(), domain.CreateInput{ReferrerID: "r" + string(rune('a'+i))}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		eventually(t, "five deliveries", 10*time.Second, func() bool { return len(recv.requests()) == 5 })
+		published := s.count(t, `SELECT count(*) FROM watermill_webhook_events`)
+
+		s.stop()
+		if _, err := s.db.Exec(s.db.Rebind(`UPDATE projection_checkpoints SET position = 0 WHERE name = ?`), "webhooks"); err != nil {
+			t.Fatal(err)
+		}
+		s.start(t)
+		eventually(t, "the forwarder republished the log", 10*time.Second, func() bool {
+			return s.count(t, `SELECT count(*) FROM watermill_webhook_events`) == 2*published
+		})
+		eventually(t, "the dispatcher consumed the repeats", 10*time.Second, func() bool {
+			return s.consumed(t) == 2*published
+		})
+		if n := s.count(t, `SELECT count(*) FROM webhook_deliveries WHERE webhook_id = ?`, wh.ID); n != 5 {
+			t.Errorf("%d delivery rows after the replay, want 5", n)
+		}
+		time.Sleep(200 * time.Millisecond)
+		if n := len(recv.requests()); n != 5 {
+			t.Errorf("the receiver got %d requests, want 5", n)
+		}
+	})
+}
+
+// consumed is how many messages of the topic the dispatcher has acked.
+func (s *stack) consumed(tb testing.TB) int {
+	tb.Helper()
+	if s.db.DriverName() == "postgres" {
+		return s.count(tb, `SELECT count(*) FROM watermill_webhook_events m, watermill_offsets_webhook_events o
+			WHERE o.consumer_group = 'webhook-dispatcher' AND (m.transaction_id < o.last_processed_transaction_id
+			OR (m.transaction_id = o.last_processed_transaction_id AND m."offset" <= o.offset_acked))`)
+	}
+	return s.count(tb, `SELECT count(*) FROM watermill_webhook_events m, watermill_offsets_webhook_events o
+		WHERE o.consumer_group = 'webhook-dispatcher' AND m."offset" <= o.offset_acked`)
+}
+
+// TestInactiveWebhookGetsNothing: events raised while a webhook is
+// inactive are not queued, not even after it is reactivated; a deleted
+// webhook gets nothing and its log stays.
+func TestInactiveWebhookGetsNothing(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		s := newStack(t, kind, webhooks.Config{})
+		ctx := context.Background()
+		recv := newReceiver(t, nil)
+		wh, _ := s.addWebhook(t, recv.url, webhooks.EventReferralCreated)
+		create := func(user string) {
+			t.Helper()
+			if _, err := s.svc.CreateReferral(ctx, s.origin(), domain.CreateInput{ReferrerID: user}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		create("before")
+		eventually(t, "the first event delivered", 10*time.Second, func() bool { return len(recv.requests()) == 1 })
+		if _, err := s.wh.Update(ctx, s.appspaceID, wh.ID, webhooks.WebhookPatch{Active: ptr(false)}); err != nil {
+			t.Fatal(err)
+		}
+		create("while-inactive")
+		// Wait until the forwarder has passed the event, then reactivate.
+		eventually(t, "the dispatcher saw the event", 10*time.Second, func() bool {
+			return s.consumed(t) == 2
+		})
+		if _, err := s.wh.Update(ctx, s.appspaceID, wh.ID, webhooks.WebhookPatch{Active: ptr(true)}); err != nil {
+			t.Fatal(err)
+		}
+		create("after")
+		eventually(t, "the third event delivered", 10*time.Second, func() bool { return len(recv.requests()) == 2 })
+		for _, q := range recv.requests() {
+			if strings.Contains(string(q.Body), "while-inactive") {
+				t.Errorf("an event raised while the webhook was inactive was delivered: %s", q.Body)
+			}
+		}
+		if err := s.wh.Delete(ctx, s.appspaceID, wh.ID); err != nil {
+			t.Fatal(err)
+		}
+		create("deleted")
+		eventually(t, "the dispatcher saw the last event", 10*time.Second, func() bool { return s.consumed(t) == 4 })
+		time.Sleep(100 * time.Millisecond)
+		if n := len(recv.requests()); n != 2 {
+			t.Errorf("%d requests, want 2", n)
+		}
+		if _, err := s.wh.Get(ctx, s.appspaceID, wh.ID); domain.ErrorCode(err) != domain.ENotFound {
+			t.Errorf("get a deleted webhook: %v, want not_found", err)
+		}
+		if n := s.count(t, `SELECT count(*) FROM webhook_deliveries WHERE webhook_id = ?`, wh.ID); n != 2 {
+			t.Errorf("%d rows in the deleted webhook's log, want 2", n)
+		}
+	})
+}
+
+// TestRestartResumesSchedule stops the pipeline in the middle of a retry
+// schedule and starts a new one on the same store: the schedule resumes
+// where it was, nothing is lost, and webhook-id is stable.
+func TestRestartResumesSchedule(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		s := newStack(t, kind, webhooks.Config{RetrySchedule: []time.Duration{300 * time.Millisecond, 300 * time.Millisecond, 300 * time.Millisecond}})
+		recv := newReceiver(t, func(n int) int {
+			if n <= 2 {
+				return http.StatusBadGateway
+			}
+			return http.StatusOK
+		})
+		wh, _ := s.addWebhook(t, recv.url, webhooks.EventReferralCreated)
+		if _, err := s.svc.CreateReferral(context.Background(), s.origin(), domain.CreateInput{ReferrerID: "dana"}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the first attempt", 10*time.Second, func() bool { return len(recv.requests()) == 1 })
+		s.stop()
+		time.Sleep(500 * time.Millisecond) // the retry falls due while nothing runs
+		if n := len(recv.requests()); n != 1 {
+			t.Fatalf("%d requests while stopped", n)
+		}
+		s.start(t)
+		eventually(t, "the delivery succeeded after the restart", 10*time.Second, func() bool {
+			ds := s.deliveries(t, wh.ID)
+			return len(ds) == 1 && ds[0].State == "succeeded"
+		})
+		reqs := recv.requests()
+		if len(reqs) != 3 {
+			t.Errorf("%d requests, want 3", len(reqs))
+		}
+		for _, q := range reqs {
+			if q.Header.Get("webhook-id") != reqs[0].Header.Get("webhook-id") {
+				t.Errorf("webhook-id changed across the restart")
+			}
+		}
+	})
+}
