@@ -90,13 +90,10 @@ func Disallowed(ip netip.Addr) bool {
 func embeddedIPv4(ip netip.Addr) (netip.Addr, bool) {
 	b := ip.As16()
 	switch {
-	case nat64WellKnown.Contains(ip):
+	case nat64WellKnown.Contains(ip), nat64Local.Contains(ip) && b[6]|b[7]|b[8]|b[9]|b[10]|b[11] == 0:
 		return netip.AddrFrom4([4]byte(b[12:16])), true
 	case nat64Local.Contains(ip):
-		if b[6]|b[7]|b[8]|b[9]|b[10]|b[11] != 0 {
-			return netip.Addr{}, true
-		}
-		return netip.AddrFrom4([4]byte(b[12:16])), true
+		return netip.Addr{}, true
 	case sixToFour.Contains(ip):
 		return netip.AddrFrom4([4]byte(b[2:6])), true
 	}
@@ -178,7 +175,11 @@ func (g Guard) checkHost(ctx context.Context, host string) error {
 	if len(labels) < 2 {
 		return refuse("must use a fully qualified domain name")
 	}
-	addrs, err := g.resolver().LookupNetIP(ctx, "ip", name+".")
+	r := g.Resolver
+	if r == nil {
+		r = net.DefaultResolver
+	}
+	addrs, err := r.LookupNetIP(ctx, "ip", name+".")
 	if ctx.Err() != nil {
 		return fmt.Errorf("resolve webhook host: %w", ctx.Err())
 	}
@@ -202,14 +203,8 @@ func hostLabels(name string) ([]string, bool) {
 	}
 	labels := strings.Split(name, ".")
 	for _, l := range labels {
-		if l == "" || len(l) > 63 {
+		if l == "" || len(l) > 63 || strings.Trim(l, "abcdefghijklmnopqrstuvwxyz0123456789-_") != "" {
 			return nil, false
-		}
-		for i := 0; i < len(l); i++ {
-			c := l[i]
-			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-				return nil, false
-			}
 		}
 	}
 	return labels, true
@@ -218,18 +213,11 @@ func hostLabels(name string) ([]string, bool) {
 // endsInNumber is the WHATWG URL "ends in a number" test: the last label is
 // all digits or 0x followed by hex digits.
 func endsInNumber(labels []string) bool {
-	last, digits := labels[len(labels)-1], "0123456789"
-	if strings.HasPrefix(last, "0x") {
-		last, digits = last[2:], "0123456789abcdef"
-	} else if last == "" {
-		return false
+	last := labels[len(labels)-1]
+	if hex, ok := strings.CutPrefix(last, "0x"); ok {
+		return strings.Trim(hex, "0123456789abcdef") == ""
 	}
-	for i := 0; i < len(last); i++ {
-		if !strings.ContainsRune(digits, rune(last[i])) {
-			return false
-		}
-	}
-	return true
+	return strings.Trim(last, "0123456789") == ""
 }
 
 // parseIPv4 reads an IPv4 address the way inet_aton and browsers do: one to
@@ -273,13 +261,6 @@ func refuse(msg string) error {
 
 func refusedAddress() error {
 	return refuse("must not point to a loopback, private, link-local or reserved address")
-}
-
-func (g Guard) resolver() *net.Resolver {
-	if g.Resolver != nil {
-		return g.Resolver
-	}
-	return net.DefaultResolver
 }
 
 // Control is a net.Dialer Control function. It checks the address actually

@@ -36,16 +36,16 @@ const (
 )
 
 var testRecords = map[string][]string{
-	"public.example.com":          {"93.184.216.34"},
-	"v6public.example.com":        {"93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"},
-	"private.example.com":         {"10.0.0.5"},
-	"metadata.example.net":        {"169.254.169.254"},
-	"mixed.example.com":           {"93.184.216.34", "192.168.0.10"},
-	"v6private.example.com":       {"93.184.216.34", "fd00::5"},
-	"mapped.example.com":          {"::ffff:127.0.0.1"},
-	"127.0.0.1.nip.example.com":   {"127.0.0.1"},
-	"nat64-private.example.com":   {"64:ff9b::a00:1"},
-	"sixtofour-private.example.o": {"2002:c0a8:1::1"},
+	"public.example.com":            {"93.184.216.34"},
+	"v6public.example.com":          {"93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"},
+	"private.example.com":           {"10.0.0.5"},
+	"metadata.example.net":          {"169.254.169.254"},
+	"mixed.example.com":             {"93.184.216.34", "192.168.0.10"},
+	"v6private.example.com":         {"93.184.216.34", "fd00::5"},
+	"mapped.example.com":            {"::ffff:127.0.0.1"},
+	"127.0.0.1.nip.example.com":     {"127.0.0.1"},
+	"nat64-private.example.com":     {"64:ff9b::a00:1"},
+	"sixtofour-private.example.org": {"2002:c0a8:1::1"},
 }
 
 func TestCheckURLRefusesHostileTargets(t *testing.T) {
@@ -130,7 +130,7 @@ func TestCheckURLRefusesHostileTargets(t *testing.T) {
 		{name: "name with unique-local AAAA", url: "https://v6private.example.com/", reason: reasonAddress},
 		{name: "name with mapped loopback AAAA", url: "https://mapped.example.com/", reason: reasonAddress},
 		{name: "name with NAT64 private AAAA", url: "https://nat64-private.example.com/", reason: reasonAddress},
-		{name: "name with 6to4 private AAAA", url: "https://sixtofour-private.example.o/", reason: reasonAddress},
+		{name: "name with 6to4 private AAAA", url: "https://sixtofour-private.example.org/", reason: reasonAddress},
 		{name: "wildcard DNS name for loopback", url: "https://127.0.0.1.nip.example.com/", reason: reasonAddress},
 		{name: "name that does not resolve", url: "https://nowhere.example.com/", reason: reasonResolve},
 		{name: "http", url: "http://93.184.216.34/", reason: reasonScheme},
