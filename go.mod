@@ -15,7 +15,10 @@ require (
 	modernc.org/sqlite v1.62.0
 )
 
-require github.com/pkg/errors v0.9.1 // indirect
+require (
+	github.com/pkg/errors v0.9.1 // indirect
+	gopkg.in/yaml.v3 v3.0.1
+)
 
 require (
 	github.com/EventStore/EventStore-Client-Go/v4 v4.2.0

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/referral-ledger/referral-ledger/adapters/eventstoredb"
 	"github.com/referral-ledger/referral-ledger/adapters/httpapi"
 	"github.com/referral-ledger/referral-ledger/adapters/postgres"
 	"github.com/referral-ledger/referral-ledger/adapters/sqlite"
@@ -61,8 +62,8 @@ type Main struct {
 	// on PostgreSQL).
 	write, read *sqlx.DB
 	ping        func(context.Context) error
-	closer     func() error
-	ln         net.Listener
+	closer      func() error
+	ln          net.Listener
 }
 
 // Open opens (and migrates) the stores the configuration names.
@@ -73,8 +74,10 @@ func Open(ctx context.Context, cfg Config) (*Main, error) {
 	if cfg.Out == nil {
 		cfg.Out = io.Discard
 	}
-	if cfg.EventstoreURL != "" {
-		return nil, errors.New("--eventstore-url: the EventStoreDB adapter is not built yet; use the embedded or PostgreSQL profile")
+	pg := strings.HasPrefix(cfg.DatabaseURL, "postgres://") || strings.HasPrefix(cfg.DatabaseURL, "postgresql://")
+	if cfg.EventstoreURL != "" && !pg {
+		// Read models, API keys and webhook state live in PostgreSQL.
+		return nil, errors.New("--eventstore-url needs a postgres:// --database-url beside it")
 	}
 	m := &Main{cfg: cfg, log: cfg.Logger}
 	var write, read *sqlx.DB
@@ -89,13 +92,22 @@ func Open(ctx context.Context, cfg Config) (*Main, error) {
 		}
 		m.store, m.closer, m.ping = st, st.Close, st.DB().PingContext
 		write, read = st.WriteDB(), st.DB()
-	case strings.HasPrefix(cfg.DatabaseURL, "postgres://") || strings.HasPrefix(cfg.DatabaseURL, "postgresql://"):
+	case pg:
 		st, err := postgres.Open(ctx, postgres.Config{URL: cfg.DatabaseURL})
 		if err != nil {
 			return nil, err
 		}
 		m.store, m.closer, m.ping = st, st.Close, st.DB().PingContext
 		write, read = st.DB(), st.DB()
+		if cfg.EventstoreURL != "" { // the eventstoredb profile: only the event log moves
+			es, err := eventstoredb.Open(ctx, eventstoredb.Config{URL: cfg.EventstoreURL, Logger: cfg.Logger})
+			if err != nil {
+				return nil, errors.Join(err, st.Close())
+			}
+			m.store = es
+			m.closer = func() error { return errors.Join(es.Close(), st.Close()) }
+			m.ping = func(ctx context.Context) error { return errors.Join(es.Ping(ctx), st.DB().PingContext(ctx)) }
+		}
 	default:
 		return nil, errors.New("--database-url must be a postgres:// URL (or empty for the embedded SQLite store)")
 	}
