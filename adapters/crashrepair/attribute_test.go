@@ -47,33 +47,28 @@ func crashAttribution(t *testing.T, n *node, fault eventstoretest.Fault, want er
 
 func TestAttributionRepairedByRetry(t *testing.T) {
 	t.Parallel()
-	for _, f := range faults {
-		t.Run(f.name, func(t *testing.T) {
-			t.Parallel()
-			forEachStore(t, func(t *testing.T, n *node) {
-				a, b := create(t, n.service(), n, "alice"), create(t, n.service(), n, "dave")
-				svc := crashAttribution(t, n, f.fault, f.want, a)
+	forEachFault(t, func(t *testing.T, f fault, n *node) {
+		a, b := create(t, n.service(), n, "alice"), create(t, n.service(), n, "dave")
+		svc := crashAttribution(t, n, f.fault, f.want, a)
 
-				// bob stays reserved for a, which may still take him.
-				if _, err := signup(svc, n, b, "bob"); domain.ErrorCode(err) != domain.ERefereeAlreadyReferred {
-					t.Errorf("bob to %s while %s holds his reservation: got %v, want %s", b, a, err, domain.ERefereeAlreadyReferred)
-				}
-				// The retry finds its own reservation and completes.
-				view, err := signup(svc, n, a, "bob")
-				if err != nil || view.ReferredUserID == nil || *view.ReferredUserID != "bob" {
-					t.Fatalf("retried attribution: referee %v, %v; want bob", view.ReferredUserID, err)
-				}
-				before := len(n.log())
-				if _, err := signup(svc, n, a, "bob"); err != nil {
-					t.Errorf("second retry: %v", err)
-				}
-				if got := len(n.log()); got != before {
-					t.Errorf("log after the second retry: got %d events, want %d", got, before)
-				}
-				checkInvariants(t, n, 0)
-			})
-		})
-	}
+		// bob stays reserved for a, which may still take him.
+		if _, err := signup(svc, n, b, "bob"); domain.ErrorCode(err) != domain.ERefereeAlreadyReferred {
+			t.Errorf("bob to %s while %s holds his reservation: got %v, want %s", b, a, err, domain.ERefereeAlreadyReferred)
+		}
+		// The retry finds its own reservation and completes.
+		view, err := signup(svc, n, a, "bob")
+		if err != nil || view.ReferredUserID == nil || *view.ReferredUserID != "bob" {
+			t.Fatalf("retried attribution: referee %v, %v; want bob", view.ReferredUserID, err)
+		}
+		before := len(n.log())
+		if _, err := signup(svc, n, a, "bob"); err != nil {
+			t.Errorf("second retry: %v", err)
+		}
+		if got := len(n.log()); got != before {
+			t.Errorf("log after the second retry: got %d events, want %d", got, before)
+		}
+		checkInvariants(t, n, 0)
+	})
 }
 
 func TestStaleReservationReleased(t *testing.T) {

@@ -55,60 +55,55 @@ func reservation(t *testing.T, n *node) string {
 
 func TestCreateRepairedByNextCreate(t *testing.T) {
 	t.Parallel()
-	for _, f := range faults {
-		t.Run(f.name, func(t *testing.T) {
-			t.Parallel()
-			forEachStore(t, func(t *testing.T, n *node) {
-				ctx := context.Background()
-				n.setCap(1)
-				svc, refused := crashCreate(t, n, f.fault, f.want)
-				code := reservation(t, n)
+	forEachFault(t, func(t *testing.T, f fault, n *node) {
+		ctx := context.Background()
+		n.setCap(1)
+		svc, refused := crashCreate(t, n, f.fault, f.want)
+		code := reservation(t, n)
 
-				// The next create finishes the reserved referral; it did
-				// not issue the code, so it reports created: false.
-				res, err := svc.CreateReferral(ctx, n.origin(), domain.CreateInput{ReferrerID: "alice"})
-				if err != nil {
-					t.Fatalf("create after the crash: %v", err)
-				}
-				if res.Created || res.Referral.ReferralCode != code || res.Referral.Status != domain.StatusPending {
-					t.Errorf("create after the crash: got %s created=%v %s, want the reserved %s, pending, created=false",
-						res.Referral.ReferralCode, res.Created, res.Referral.Status, code)
-				}
-				checkInvariants(t, n, 1)
+		// The next create finishes the reserved referral; it did
+		// not issue the code, so it reports created: false.
+		res, err := svc.CreateReferral(ctx, n.origin(), domain.CreateInput{ReferrerID: "alice"})
+		if err != nil {
+			t.Fatalf("create after the crash: %v", err)
+		}
+		if res.Created || res.Referral.ReferralCode != code || res.Referral.Status != domain.StatusPending {
+			t.Errorf("create after the crash: got %s created=%v %s, want the reserved %s, pending, created=false",
+				res.Referral.ReferralCode, res.Created, res.Referral.Status, code)
+		}
+		checkInvariants(t, n, 1)
 
-				// Retries return the same referral and append nothing.
-				before := len(n.log())
-				again, err := svc.CreateReferral(ctx, n.origin(), domain.CreateInput{ReferrerID: "alice"})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if diff := cmp.Diff(again.Referral, res.Referral); diff != "" {
-					t.Errorf("retried create (-got +want):\n%s", diff)
-				}
-				// The dead command's own append, arriving late, is the
-				// repair's event (derived ID): recognised, not repeated.
-				for _, a := range refused {
-					if _, err := n.store.Append(ctx, a.Stream, a.Expected, a.Events...); err != nil {
-						t.Errorf("late append of the crashed command to %s: %v", a.Stream, err)
-					}
-				}
-				if got := len(n.log()); got != before {
-					t.Errorf("log after retries: got %d events, want %d", got, before)
-				}
+		// Retries return the same referral and append nothing.
+		before := len(n.log())
+		again, err := svc.CreateReferral(ctx, n.origin(), domain.CreateInput{ReferrerID: "alice"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(again.Referral, res.Referral); diff != "" {
+			t.Errorf("retried create (-got +want):\n%s", diff)
+		}
+		// The dead command's own append, arriving late, is the
+		// repair's event (derived ID): recognised, not repeated.
+		for _, a := range refused {
+			if _, err := n.store.Append(ctx, a.Stream, a.Expected, a.Events...); err != nil {
+				t.Errorf("late append of the crashed command to %s: %v", a.Stream, err)
+			}
+		}
+		if got := len(n.log()); got != before {
+			t.Errorf("log after retries: got %d events, want %d", got, before)
+		}
 
-				// The cap still holds: complete the referral, and the next
-				// create is refused.
-				if _, err := svc.ReachMilestone(ctx, n.origin(), code, domain.MilestoneInput{Milestone: "completed", ReferredUserID: "bob"}); err != nil {
-					t.Fatalf("complete %s: %v", code, err)
-				}
-				_, err = svc.CreateReferral(ctx, n.origin(), domain.CreateInput{ReferrerID: "alice"})
-				if got := domain.ErrorCode(err); got != domain.EMaxReferralsReached {
-					t.Errorf("create past the cap: got %v, want %s", err, domain.EMaxReferralsReached)
-				}
-				checkInvariants(t, n, 1)
-			})
-		})
-	}
+		// The cap still holds: complete the referral, and the next
+		// create is refused.
+		if _, err := svc.ReachMilestone(ctx, n.origin(), code, domain.MilestoneInput{Milestone: "completed", ReferredUserID: "bob"}); err != nil {
+			t.Fatalf("complete %s: %v", code, err)
+		}
+		_, err = svc.CreateReferral(ctx, n.origin(), domain.CreateInput{ReferrerID: "alice"})
+		if got := domain.ErrorCode(err); got != domain.EMaxReferralsReached {
+			t.Errorf("create past the cap: got %v, want %s", err, domain.EMaxReferralsReached)
+		}
+		checkInvariants(t, n, 1)
+	})
 }
 
 func TestCreateRepairedByConcurrentCreates(t *testing.T) {

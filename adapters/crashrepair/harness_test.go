@@ -183,12 +183,24 @@ func (n *node) log() []domain.RecordedEvent {
 	}
 }
 
-// faults are the two ways a command breaks between its appends.
-var faults = []struct {
+// fault is one way a command breaks between its appends, and the error
+// the command then returns.
+type fault struct {
 	name  string
 	fault eventstoretest.Fault
 	want  error
-}{
-	{name: "fail", fault: eventstoretest.FailNext, want: eventstoretest.ErrInjected},
-	{name: "stop", fault: eventstoretest.Stop, want: eventstoretest.ErrStopped},
+}
+
+// forEachFault runs f as a parallel subtest for each fault on each store.
+func forEachFault(t *testing.T, f func(t *testing.T, fc fault, n *node)) {
+	t.Helper()
+	for _, fc := range []fault{
+		{name: "fail", fault: eventstoretest.FailNext, want: eventstoretest.ErrInjected},
+		{name: "stop", fault: eventstoretest.Stop, want: eventstoretest.ErrStopped},
+	} {
+		t.Run(fc.name, func(t *testing.T) {
+			t.Parallel()
+			forEachStore(t, func(t *testing.T, n *node) { f(t, fc, n) })
+		})
+	}
 }
