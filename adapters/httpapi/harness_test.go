@@ -21,6 +21,7 @@ import (
 	"github.com/referral-ledger/referral-ledger/adapters/postgres/pgtest"
 	"github.com/referral-ledger/referral-ledger/adapters/sqlite"
 	"github.com/referral-ledger/referral-ledger/adapters/sqlstore"
+	"github.com/referral-ledger/referral-ledger/adapters/webhooks"
 	"github.com/referral-ledger/referral-ledger/domain"
 	"github.com/referral-ledger/referral-ledger/projections"
 )
@@ -33,6 +34,10 @@ type stack struct {
 	access *sqlstore.Access
 	store  domain.EventStore
 	runner *projections.Runner
+	// webhooks serves the webhook endpoints (private targets allowed, for
+	// local receivers); its pipeline runs only where a test starts it.
+	webhooks *webhooks.Webhooks
+	write    *sqlx.DB
 
 	mu     sync.Mutex
 	offset time.Duration
@@ -103,6 +108,16 @@ func newStack(tb testing.TB, kind string, cfg ...httpapi.Config) *stack {
 	s.runner = runner
 	c := append(cfg, httpapi.Config{})[0]
 	c.ReadModels = readModels
+	sealer, err := webhooks.NewSealer(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s.webhooks, err = webhooks.New(webhooks.Config{DB: write, ReadDB: read, Events: s.store, Sealer: sealer,
+		Guard: webhooks.Guard{AllowPrivate: true}, PollInterval: 20 * time.Millisecond})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s.write, c.Webhooks = write, s.webhooks
 	srv := httptest.NewServer(httpapi.New(svc, s.access, log, c))
 	tb.Cleanup(srv.Close)
 	s.url = srv.URL

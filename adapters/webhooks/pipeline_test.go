@@ -106,11 +106,24 @@ func TestInactiveWebhookGetsNothing(t *testing.T) {
 				t.Errorf("an event raised while the webhook was inactive was delivered: %s", q.Body)
 			}
 		}
+		// Raised while inactive but dispatched after the reactivation: still
+		// not queued (the webhook's active_since is later than the event).
+		s.stop()
+		if _, err := s.wh.Update(ctx, s.appspaceID, wh.ID, webhooks.WebhookPatch{Active: ptr(false)}); err != nil {
+			t.Fatal(err)
+		}
+		create("while-inactive-2")
+		time.Sleep(5 * time.Millisecond)
+		if _, err := s.wh.Update(ctx, s.appspaceID, wh.ID, webhooks.WebhookPatch{Active: ptr(true)}); err != nil {
+			t.Fatal(err)
+		}
+		s.start(t)
+		eventually(t, "the dispatcher saw the event", 10*time.Second, func() bool { return s.consumed(t) == 4 })
 		if err := s.wh.Delete(ctx, s.appspaceID, wh.ID); err != nil {
 			t.Fatal(err)
 		}
 		create("deleted")
-		eventually(t, "the dispatcher saw the last event", 10*time.Second, func() bool { return s.consumed(t) == 4 })
+		eventually(t, "the dispatcher saw the last event", 10*time.Second, func() bool { return s.consumed(t) == 5 })
 		time.Sleep(100 * time.Millisecond)
 		if n := len(recv.requests()); n != 2 {
 			t.Errorf("%d requests, want 2", n)
