@@ -69,9 +69,9 @@ func appendError(stream string, err error) error {
 // the stream where expected puts them is a retry: the server writes nothing
 // and answers with their revision, and the result describes them.
 //
-// The result's position is read back from the stream: the server reports
-// no position for a retry, and for a batch it reports the transaction's
-// rather than the last event's. That costs one read per append.
+// The result's position is read back from the stream, since the server
+// reports no position for a retried append; that costs one read per
+// append, and it checks that the last event is the one appended.
 func (s *Store) Append(ctx context.Context, stream string, expected domain.ExpectedRevision, events ...domain.EventData) (domain.AppendResult, error) {
 	if err := domain.ValidateAppends([]domain.StreamAppend{{Stream: stream, Expected: expected, Events: events}}); err != nil {
 		return domain.AppendResult{}, err

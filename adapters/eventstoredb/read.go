@@ -63,16 +63,29 @@ func collect(rs *esdb.ReadStream, f func(*esdb.RecordedEvent) bool) (n int, err 
 	}
 }
 
+// unknownPosition is the position a server reports for an event whose $all
+// position it does not know.
+const unknownPosition = math.MaxUint64
+
+// errNoStreamPositions: servers before EventStoreDB 22.10 do not report the
+// $all position of events read from a stream, which the port requires.
+var errNoStreamPositions = errors.New("the server reports no $all positions on stream reads: use EventStoreDB 22.10 or later, or KurrentDB")
+
 // readStream reads a stream with the client; a stream that does not exist
 // reads as empty.
 func (s *Store) readStream(ctx context.Context, stream string, opts esdb.ReadStreamOptions, count uint64) ([]domain.RecordedEvent, error) {
 	var out []domain.RecordedEvent
+	var unknown bool
 	rs, err := s.client.ReadStream(ctx, stream, opts, count)
 	if err == nil {
 		_, err = collect(rs, func(e *esdb.RecordedEvent) bool {
+			unknown = e.Position.Commit == unknownPosition
 			out = append(out, recorded(e))
-			return true
+			return !unknown
 		})
+	}
+	if err == nil && unknown {
+		err = errNoStreamPositions
 	}
 	if hasCode(err, esdb.ErrorCodeResourceNotFound) {
 		return nil, nil

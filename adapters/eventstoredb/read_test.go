@@ -179,3 +179,14 @@ func TestReadStream(t *testing.T) {
 		t.Errorf("ReadLast of a missing stream: got %v, want ErrStreamNotFound", err)
 	}
 }
+
+func TestReadStreamWithoutPositions(t *testing.T) {
+	t.Parallel()
+	// Before 22.10 the server sends no $all position with stream reads.
+	s := startFake(t, &fakeServer{log: []*api.ReadResp_ReadEvent_RecordedEvent{
+		event("as_1:referral:A", 0, unknownPosition, uuid.New(), "E"),
+	}})
+	if _, err := s.ReadStream(context.Background(), "as_1:referral:A", 1, 0); !errors.Is(err, errNoStreamPositions) {
+		t.Errorf("ReadStream from a server without stream positions: got %v, want errNoStreamPositions", err)
+	}
+}

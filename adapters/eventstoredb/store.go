@@ -29,6 +29,10 @@
 //     narrows it further. The client cannot filter a read of $all on the
 //     server, so ReadAll filters the pages it reads; WaitForEvents uses a
 //     server-side filter on its subscription.
+//
+// It needs EventStoreDB 22.10 or later, or KurrentDB: older servers report
+// no $all position for events read from a stream. Give the ledger a server
+// (or cluster) of its own: its global log is every stream but the server's.
 package eventstoredb
 
 import (
