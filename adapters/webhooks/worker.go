@@ -28,9 +28,11 @@ type outcome struct {
 	at attemptResult
 }
 
-// leaseMargin is added to the timeout to make a claim's lease: a delivery
-// claimed by a replica that died becomes due again when its lease ends.
-const leaseMargin = 30 * time.Second
+// leaseMargin is added to twice the timeout to make a claim's lease: a
+// delivery claimed by a replica that died becomes due again when its lease
+// ends. A claimed delivery waits at most one timeout for a free sender
+// (claims are twice the senders) and takes at most one to attempt.
+const leaseMargin = 10 * time.Second
 
 // runWorker delivers due deliveries until ctx ends, then finishes and
 // records the attempts in flight.
@@ -100,7 +102,7 @@ func (w *Webhooks) claimLoop(ctx context.Context, jobs chan<- due) error {
 // them: other workers skip them until the lease ends.
 func (w *Webhooks) claim(ctx context.Context, limit int) ([]due, error) {
 	now := w.now()
-	lease := now.Add(w.cfg.Timeout + leaseMargin).UnixMilli()
+	lease := now.Add(2*w.cfg.Timeout + leaseMargin).UnixMilli()
 	pick := `SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
 		WHERE d.state = 'pending' AND d.next_attempt_at <= ? AND w.active
 		ORDER BY d.next_attempt_at LIMIT ?`

@@ -50,10 +50,13 @@ func TestREADMEWalkthrough(t *testing.T) {
 			t.Errorf("walk-through output lacks %s:\n%s", want, out)
 		}
 	}
-	for path, want := range map[string]string{
-		"/readyz":  `"ready":true`,
-		"/metrics": `ledger_http_requests_total{code="200",route="POST /v1/api/referral/milestone"} 2`,
+	for _, c := range [][2]string{
+		{"/readyz", `"ready":true`},
+		{"/metrics", `ledger_http_requests_total{code="200",route="POST /v1/api/referral/milestone"} 2`},
+		{"/metrics", "ledger_webhook_queue_depth 0"},
+		{"/metrics", "ledger_webhook_oldest_due_seconds 0"},
 	} {
+		path, want := c[0], c[1]
 		resp, err := http.Get("http://" + addr + path)
 		if err != nil {
 			t.Fatal(err)

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/referral-ledger/referral-ledger/adapters/postgres/pgtest"
+)
+
+// TestWebhookScheduleSurvivesSIGKILL kills serve (SIGKILL) twice while
+// deliveries are in the middle of their retry schedule (a receiver that
+// fails each event's first two requests). After the restarts every event
+// is delivered, no delivery is lost, and each event's requests all carry
+// the same webhook-id.
+func TestWebhookScheduleSurvivesSIGKILL(t *testing.T) {
+	t.Parallel()
+	bin := buildBinary(t)
+	for _, profile := range []struct {
+		name string
+		env  func(testing.TB) []string
+	}{
+		{"sqlite", func(tb testing.TB) []string { return []string{"LEDGER_DATA_DIR=" + tb.TempDir()} }},
+		{"postgres", func(tb testing.TB) []string { return []string{"LEDGER_DATABASE_URL=" + pgtest.SchemaURL(tb), testSecretKeyEnv} }},
+	} {
+		t.Run(profile.name, func(t *testing.T) {
+			t.Parallel()
+			env := append(profile.env(t), "LEDGER_RATE_LIMIT=0", "LEDGER_WEBHOOK_ALLOW_PRIVATE=true",
+				"LEDGER_WEBHOOK_RETRY_SCHEDULE=700ms,700ms,700ms", "LEDGER_WEBHOOK_TIMEOUT=2s")
+			recv := newFlakyReceiver(t, 2)
+			addr := freeAddr(t)
+			srv, key := startServeEnv(t, bin, env, addr)
+			if err := postStatus(addr, key, "/v1/api/webhooks", map[string]any{"name": "crash", "url": recv.url,
+				"events": []string{"referral.created"}}, http.StatusCreated); err != nil {
+				t.Fatal(err)
+			}
+			const n = 20
+			for i := range n {
+				if err := post(addr, key, "/v1/api/referral/create", map[string]any{"user_id": fmt.Sprintf("u%02d", i)}, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for kill := range 2 {
+				// Kill once the receiver has refused some requests: their
+				// retries are scheduled, not yet made.
+				want := (kill + 1) * n / 2
+				deadline := time.Now().Add(30 * time.Second)
+				for recv.total() < want && time.Now().Before(deadline) {
+					time.Sleep(5 * time.Millisecond)
+				}
+				if err := srv.Process.Kill(); err != nil {
+					t.Fatal(err)
+				}
+				_ = srv.Wait()
+				srv = restartServe(t, bin, env, addr)
+			}
+			deadline := time.Now().Add(60 * time.Second)
+			for recv.succeeded() < n {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d of %d events delivered; requests per webhook-id: %v", recv.succeeded(), n, recv.counts())
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			for id, c := range recv.counts() {
+				if c < 3 {
+					t.Errorf("event %s: %d requests; a success needs 3 against this receiver", id, c)
+				}
+			}
+			if len(recv.counts()) != n {
+				t.Errorf("%d distinct webhook-ids, want %d (one per event)", len(recv.counts()), n)
+			}
+			if !recv.idsMatchBodies() {
+				t.Error("a request's webhook-id differs from its body's id")
+			}
+		})
+	}
+}
+
+// flakyReceiver fails each webhook-id's first fails requests.
+type flakyReceiver struct {
+	mu      sync.Mutex
+	fails   int
+	byID    map[string]int
+	ok      map[string]bool
+	badID   bool
+	url     string
+	allSeen int
+}
+
+func newFlakyReceiver(tb testing.TB, fails int) *flakyReceiver {
+	r := &flakyReceiver{fails: fails, byID: map[string]int{}, ok: map[string]bool{}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		var body struct {
+			ID string `json:"id"`
+		}
+		raw, _ := io.ReadAll(req.Body)
+		_ = json.Unmarshal(raw, &body)
+		id := req.Header.Get("webhook-id")
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.allSeen++
+		r.byID[id]++
+		if body.ID != id {
+			r.badID = true
+		}
+		if r.byID[id] <= r.fails {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		r.ok[id] = true
+	}))
+	tb.Cleanup(srv.Close)
+	r.url = srv.URL + "/hooks"
+	return r
+}
+
+func (r *flakyReceiver) total() int { r.mu.Lock(); defer r.mu.Unlock(); return r.allSeen }
+
+func (r *flakyReceiver) succeeded() int { r.mu.Lock(); defer r.mu.Unlock(); return len(r.ok) }
+
+func (r *flakyReceiver) idsMatchBodies() bool { r.mu.Lock(); defer r.mu.Unlock(); return !r.badID }
+
+func (r *flakyReceiver) counts() map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]int, len(r.byID))
+	for k, v := range r.byID {
+		out[k] = v
+	}
+	return out
+}
+
+// postStatus sends a request and wants status back.
+func postStatus(addr, key, path string, body any, status int) error {
+	raw, _ := json.Marshal(body)
+	req, err := http.NewRequest("POST", "http://"+addr+path, bytes.NewReader(raw))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("X-API-Key", key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := crashClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != status {
+		data, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("%s: %d %s, want %d", path, resp.StatusCode, data, status)
+	}
+	return nil
+}
