@@ -3,7 +3,8 @@ package webhooks
 import (
 	"context"
 	"fmt"
-	"strings"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -20,6 +21,10 @@ type due struct {
 	AttemptCount int    `db:"attempt_count"`
 	ScheduleFrom int    `db:"schedule_from"`
 	MaxAttempts  int    `db:"max_attempts"`
+	// The webhook as it is now, attached after the claim.
+	url     string
+	secrets []string
+	loadErr error
 }
 
 // outcome is an attempt of a claimed delivery, to record.
@@ -117,7 +122,46 @@ func (w *Webhooks) claim(ctx context.Context, limit int) ([]due, error) {
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
-	return out, nil
+	return out, w.attach(ctx, out)
+}
+
+// attach gives claimed deliveries their webhook's URL and secrets, read
+// once per webhook.
+func (w *Webhooks) attach(ctx context.Context, batch []due) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	ids := map[string]bool{}
+	for _, d := range batch {
+		ids[d.WebhookID] = true
+	}
+	q, args, err := sqlx.In(`SELECT `+webhookColumns+` FROM webhooks WHERE id IN (?)`, slices.Collect(maps.Keys(ids)))
+	if err != nil {
+		return err
+	}
+	var rows []webhookRow
+	if err := sqlx.SelectContext(ctx, w.db, &rows, w.db.Rebind(q), args...); err != nil {
+		return fmt.Errorf("load webhooks of claimed deliveries: %w", err)
+	}
+	type target struct {
+		url     string
+		secrets []string
+		err     error
+	}
+	targets := map[string]target{}
+	now := w.now()
+	for _, r := range rows {
+		secrets, err := w.secrets(r, now)
+		targets[r.ID] = target{url: r.URL, secrets: secrets, err: err}
+	}
+	for i := range batch {
+		t, ok := targets[batch[i].WebhookID]
+		if !ok {
+			t.err = fmt.Errorf("webhook %s vanished", batch[i].WebhookID)
+		}
+		batch[i].url, batch[i].secrets, batch[i].loadErr = t.url, t.secrets, t.err
+	}
+	return nil
 }
 
 // release makes a claimed, unattempted delivery due now.
@@ -131,121 +175,12 @@ func (w *Webhooks) release(d due) {
 	}
 }
 
-// attemptDue loads the webhook (its URL and secrets as they are now) and
-// makes one attempt.
+// attemptDue makes one attempt of a claimed delivery.
 func (w *Webhooks) attemptDue(ctx context.Context, d due) attemptResult {
-	var r webhookRow
-	err := sqlx.GetContext(ctx, w.read, &r, w.read.Rebind(`SELECT `+webhookColumns+` FROM webhooks WHERE id = ?`), d.WebhookID)
-	if err != nil {
-		return attemptResult{At: w.now(), Err: "internal error: webhook not readable", internal: fmt.Errorf("load webhook %s: %w", d.WebhookID, err)}
+	if d.loadErr != nil {
+		return attemptResult{At: w.now(), Err: "internal error: webhook not readable", internal: d.loadErr}
 	}
-	secrets, err := w.secrets(r, w.now())
-	if err != nil {
-		return attemptResult{At: w.now(), Err: "internal error: secret not readable", internal: err}
-	}
-	return w.deliver.attempt(ctx, r.URL, secrets, d.EventType, d.EventID, []byte(d.Body))
-}
-
-// recordLoop writes outcomes in batches, one transaction each.
-func (w *Webhooks) recordLoop(results <-chan outcome) {
-	const maxBatch = 200
-	batch := make([]outcome, 0, maxBatch)
-	for o := range results {
-		batch = append(batch[:0], o)
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case o, ok := <-results:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, o)
-			default:
-				break fill
-			}
-		}
-		for try := 0; ; try++ {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			err := w.inTx(ctx, func(tx *sqlx.Tx) error { return w.record(ctx, tx, batch) })
-			cancel()
-			if err == nil {
-				break
-			}
-			// The attempts happened; if they cannot be recorded the leases
-			// end and the deliveries are attempted again (at least once).
-			w.log.Error("record webhook attempts", "err", err, "deliveries", len(batch), "try", try)
-			if try == 4 {
-				break
-			}
-			time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
-		}
-	}
-}
-
-// record saves attempts and moves each delivery to its next state.
-func (w *Webhooks) record(ctx context.Context, tx *sqlx.Tx, batch []outcome) error {
-	for _, o := range batch {
-		d, at := o.d, o.at
-		if at.internal != nil {
-			w.log.ErrorContext(ctx, "webhook attempt failed inside the ledger", "delivery", d.ID, "err", at.internal)
-		}
-		attempt := d.AttemptCount + 1
-		state, next := w.nextState(d, attempt, at)
-		res, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE webhook_deliveries SET state = ?, attempt_count = ?,
-			next_attempt_at = ?, updated_at = ? WHERE id = ? AND attempt_count = ?`),
-			state, attempt, next, at.At.UnixMilli(), d.ID, d.AttemptCount)
-		if err != nil {
-			return fmt.Errorf("delivery %s: %w", d.ID, err)
-		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			continue // another worker recorded this attempt number first
-		}
-		if err := insertAttempt(ctx, tx, d.ID, attempt, at); err != nil {
-			return err
-		}
-		w.met.observe(at, state)
-	}
-	return nil
-}
-
-// nextState is a delivery's state after an attempt: succeeded, pending
-// with the next retry time, or failed when the attempts are used up.
-func (w *Webhooks) nextState(d due, attempt int, at attemptResult) (string, *int64) {
-	if at.Success {
-		return stateSucceeded, nil
-	}
-	if attempt >= d.MaxAttempts {
-		return stateFailed, nil
-	}
-	i := min(max(attempt-d.ScheduleFrom-1, 0), len(w.cfg.RetrySchedule)-1)
-	if i < 0 { // no retry schedule, but attempts left (a replay): retry at once
-		t := at.At.UnixMilli()
-		return statePending, &t
-	}
-	t := at.At.Add(w.cfg.RetrySchedule[i]).UnixMilli()
-	return statePending, &t
-}
-
-func insertAttempt(ctx context.Context, tx *sqlx.Tx, deliveryID string, attempt int, at attemptResult) error {
-	var status *int
-	if at.StatusCode != 0 {
-		status = &at.StatusCode
-	}
-	_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO webhook_attempts (delivery_id, attempt, attempted_at,
-		status_code, response_time_ms, success, error, response_body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-		deliveryID, attempt, at.At.UnixMilli(), status, at.Elapsed.Milliseconds(), at.Success,
-		nullIfEmpty(at.Err), nullIfEmpty(strings.ToValidUTF8(at.ResponseBody, "\uFFFD")))
-	if err != nil {
-		return fmt.Errorf("delivery %s attempt %d: %w", deliveryID, attempt, err)
-	}
-	return nil
-}
-
-func nullIfEmpty(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
+	return w.deliver.attempt(ctx, d.url, d.secrets, d.EventType, d.EventID, []byte(d.Body))
 }
 
 // Delivery states.

@@ -30,7 +30,9 @@ func TestAcknowledgedCommandsSurviveSIGKILL(t *testing.T) {
 		env  func(testing.TB) []string
 	}{
 		{"sqlite", func(tb testing.TB) []string { return []string{"LEDGER_DATA_DIR=" + tb.TempDir()} }},
-		{"postgres", func(tb testing.TB) []string { return []string{"LEDGER_DATABASE_URL=" + pgtest.SchemaURL(tb), testSecretKeyEnv} }},
+		{"postgres", func(tb testing.TB) []string {
+			return []string{"LEDGER_DATABASE_URL=" + pgtest.SchemaURL(tb), testSecretKeyEnv}
+		}},
 	} {
 		t.Run(profile.name, func(t *testing.T) {
 			t.Parallel()
