@@ -108,13 +108,14 @@ func (p *Referrals) windowLeaderboard(ctx context.Context, appspace string, n, d
 				SUM(CASE WHEN status = 'completed' THEN s ELSE 0 END) AS completed,
 				SUM(CASE WHEN status = 'pending' THEN s ELSE 0 END) AS pending,
 				SUM(CASE WHEN status = 'expired' THEN s ELSE 0 END) AS expired
-			FROM (SELECT referrer_id, status, CASE WHEN created_at >= ? AND created_at < ? THEN 1 ELSE -1 END AS s
-				FROM rm_referrals WHERE appspace_id = ?
-				AND ((created_at >= ? AND created_at < ?) OR (created_at >= ? AND created_at < ?))) d
+			FROM (SELECT referrer_id, status, 1 AS s FROM rm_referrals
+					WHERE appspace_id = ? AND created_at >= ? AND created_at < ?
+				UNION ALL SELECT referrer_id, status, -1 FROM rm_referrals
+					WHERE appspace_id = ? AND created_at >= ? AND created_at < ?) d
 			GROUP BY referrer_id) c
 		LEFT JOIN rm_referrer_windows w ON w.appspace_id = ? AND w.days = ? AND w.referrer_id = c.referrer_id
 		LEFT JOIN rm_referrers r ON r.appspace_id = ? AND r.referrer_id = c.referrer_id`),
-		add.lo, add.hi, appspace, add.lo, add.hi, sub.lo, sub.hi, appspace, n, appspace)
+		appspace, add.lo, add.hi, appspace, sub.lo, sub.hi, appspace, n, appspace)
 	if err != nil {
 		return nil, err
 	}

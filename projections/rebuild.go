@@ -75,6 +75,9 @@ func RebuildReferrals(ctx context.Context, store domain.EventStore, db *sqlx.DB,
 		return Checkpoint{}, err
 	}
 	sp.deferWindows = false
+	if err := analyzeShadow(ctx, db); err != nil {
+		return Checkpoint{}, err
+	}
 	if err := catchUp(); err != nil {
 		return Checkpoint{}, err
 	}
@@ -186,6 +189,21 @@ func indexShadow(ctx context.Context, db *sqlx.DB) error {
 		}
 		if err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// analyzeShadow gathers the planner statistics of the rebuild's tables on
+// PostgreSQL, so the queries plan well from the switch-over on rather than
+// once autovacuum comes by (a list by status took 170 ms instead of 0.3).
+func analyzeShadow(ctx context.Context, db *sqlx.DB) error {
+	if db.DriverName() != "postgres" {
+		return nil
+	}
+	for _, t := range readModelTables {
+		if _, err := db.ExecContext(ctx, `ANALYZE `+t+shadowSuffix); err != nil {
+			return fmt.Errorf("rebuild: analyze %s: %w", t+shadowSuffix, err)
 		}
 	}
 	return nil

@@ -11,12 +11,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"log"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -67,50 +65,10 @@ func run(ctx context.Context, name string, st domain.EventStore, write, read *sq
 // fill writes n events of synthetic referral streams: each referral is
 // created; every other one reaches "signed_up" and completes.
 func fill(ctx context.Context, db *sqlx.DB, n int) {
-	sqliteDB := db.DriverName() != "postgres"
 	as := domain.NewPrefixedID("as")
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	meta := `{"request_id":"bench"}`
-	type row struct {
-		stream, id, typ, data string
-		version               int
-	}
-	var batch []row
-	flush := func() {
-		if len(batch) == 0 {
-			return
-		}
-		var q strings.Builder
-		args := make([]any, 0, len(batch)*7)
-		if sqliteDB {
-			q.WriteString(`INSERT INTO events (stream, version, id, type, data, metadata, recorded_at) VALUES `)
-		} else {
-			q.WriteString(`INSERT INTO events (stream, version, id, type, data, metadata) VALUES `)
-		}
-		for i, r := range batch {
-			if i > 0 {
-				q.WriteString(",")
-			}
-			args = append(args, r.stream, r.version, r.id, r.typ, r.data, meta)
-			if sqliteDB {
-				q.WriteString("(?,?,?,?,?,?,?)")
-				args = append(args, time.Now().UTC().Format(time.RFC3339Nano))
-			} else {
-				q.WriteString("(?,?,?,?,?::json,?::json)")
-			}
-		}
-		db.MustExecContext(ctx, db.Rebind(q.String()), args...)
-		batch = batch[:0]
-	}
-	must := func(v any) string {
-		b, err := json.Marshal(v)
-		if err != nil {
-			log.Fatal(err)
-		}
-		return string(b)
-	}
-	tx := 0
-	for i := 0; tx < n; i++ {
+	w := benchkit.NewEventWriter(ctx, db)
+	for i := 0; w.Count() < n; i++ {
 		code := fmt.Sprintf("B%09d", i)
 		stream := domain.ReferralStream(as, code)
 		at := base.Add(time.Duration(i) * 30 * time.Second)
@@ -124,15 +82,11 @@ func fill(ctx context.Context, db *sqlx.DB, n int) {
 				&domain.ReferralCompleted{Milestone: "completed", ReferredUserID: &referee, CompletedAt: at})
 		}
 		for v, e := range evs {
-			if tx == n {
+			if w.Count() == n {
 				break
 			}
-			batch = append(batch, row{stream: stream, version: v + 1, id: domain.NewID(), typ: e.EventType(), data: must(e)})
-			tx++
-			if len(batch) == 1000 {
-				flush()
-			}
+			w.Add(stream, v+1, e)
 		}
 	}
-	flush()
+	w.Flush()
 }
