@@ -157,6 +157,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	if r.postgres() {
 		release, err := r.lead(ctx)
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil // stopped while waiting to lead
+			}
 			return err
 		}
 		defer release()
