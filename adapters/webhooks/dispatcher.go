@@ -2,6 +2,7 @@ package webhooks
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strconv"
@@ -133,20 +134,13 @@ func (w *Webhooks) dispatch(msg *message.Message) error {
 		return fmt.Errorf("message %s: recorded_at: %w", msg.UUID, err)
 	}
 	event := msg.Metadata.Get(metaEvent)
-	contains, newID := "strpos(w.events, ?) > 0", `'dlv_' || replace(gen_random_uuid()::text, '-', '')`
-	if w.sqlite {
-		contains, newID = "instr(w.events, ?) > 0", `'dlv_' || lower(hex(randomblob(16)))`
+	stmt, err := w.dispatchStmt(msg.Context(), tx)
+	if err != nil {
+		return err
 	}
 	now := w.now().UnixMilli()
-	res, err := tx.ExecContext(msg.Context(), w.db.Rebind(`INSERT INTO webhook_deliveries (id, appspace_id, webhook_id,
-		event_id, event_type, referral_code, body, state, attempt_count, schedule_from, max_attempts, next_attempt_at,
-		created_at, updated_at)
-		SELECT `+newID+`, w.appspace_id, w.id, ?, ?, ?, ?, 'pending', 0, 0, ?, ?, ?, ?
-		FROM webhooks w
-		WHERE w.appspace_id = ? AND w.active AND w.deleted_at IS NULL AND w.active_since <= ? AND `+contains+`
-		ON CONFLICT (event_id, webhook_id) DO NOTHING`),
-		msg.UUID, event, msg.Metadata.Get(metaReferral), string(msg.Payload), w.maxAttempts(), now, now, now,
-		msg.Metadata.Get(metaAppspace), recordedAt, `"`+event+`"`)
+	res, err := stmt.ExecContext(msg.Context(), msg.UUID, event, msg.Metadata.Get(metaReferral), string(msg.Payload),
+		w.maxAttempts(), now, now, now, msg.Metadata.Get(metaAppspace), recordedAt, `"`+event+`"`)
 	if err != nil {
 		return fmt.Errorf("dispatch event %s: %w", msg.UUID, err)
 	}
@@ -207,4 +201,32 @@ func (b wakeBackoff) HandleError(_ watermill.LoggerAdapter, noMsg bool, err erro
 		}
 	}
 	return 0
+}
+
+// dispatchStmt returns the dispatch statement prepared in tx: prepared once
+// per subscriber transaction (a batch of messages), not parsed and planned
+// per message.
+func (w *Webhooks) dispatchStmt(ctx context.Context, tx *sql.Tx) (*sql.Stmt, error) {
+	w.prepared.mu.Lock()
+	defer w.prepared.mu.Unlock()
+	if w.prepared.tx == tx {
+		return w.prepared.stmt, nil
+	}
+	contains, newID := "strpos(w.events, ?) > 0", `'dlv_' || replace(gen_random_uuid()::text, '-', '')`
+	if w.sqlite {
+		contains, newID = "instr(w.events, ?) > 0", `'dlv_' || lower(hex(randomblob(16)))`
+	}
+	stmt, err := tx.PrepareContext(ctx, w.db.Rebind(`INSERT INTO webhook_deliveries (id, appspace_id, webhook_id,
+		event_id, event_type, referral_code, body, state, attempt_count, schedule_from, max_attempts, next_attempt_at,
+		created_at, updated_at)
+		SELECT `+newID+`, w.appspace_id, w.id, ?, ?, ?, ?, 'pending', 0, 0, ?, ?, ?, ?
+		FROM webhooks w
+		WHERE w.appspace_id = ? AND w.active AND w.deleted_at IS NULL AND w.active_since <= ? AND `+contains+`
+		ON CONFLICT (event_id, webhook_id) DO NOTHING`))
+	if err != nil {
+		return nil, fmt.Errorf("prepare dispatch: %w", err)
+	}
+	// The previous statement closed with its transaction.
+	w.prepared.tx, w.prepared.stmt = tx, stmt
+	return stmt, nil
 }

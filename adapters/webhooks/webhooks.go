@@ -18,10 +18,12 @@
 package webhooks
 
 import (
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -118,6 +120,12 @@ type Webhooks struct {
 	// wake carries "work may be waiting" within the process: the forwarder
 	// wakes the dispatcher, the dispatcher and the API wake the worker.
 	dispatchWake, workWake chan struct{}
+	// prepared is the dispatch statement of the subscriber's current transaction.
+	prepared struct {
+		mu   sync.Mutex
+		tx   *sql.Tx
+		stmt *sql.Stmt
+	}
 }
 
 // New returns the adapter.

@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -215,8 +216,12 @@ func (b *bench) throughput(n int, raw float64) {
 		_ = b.st.Read.Get(&succeeded, `SELECT count(*) FROM webhook_deliveries WHERE state = 'succeeded'`)
 	}
 	per := float64(n) / secs
+	pg := (benchkit.Postgres() - pg0).Round(10 * time.Millisecond).String()
+	if strings.HasPrefix(pg, "-") {
+		pg = "n/a (postgres backends exited)"
+	}
 	fmt.Printf("%-9s %8d %10d %8.2f %10.0f %9.0f%%   %s + %s\n", b.st.Name, n, succeeded, secs, per, 100*per/raw,
-		(benchkit.Self() - cpu0).Round(10*time.Millisecond), (benchkit.Postgres() - pg0).Round(10*time.Millisecond))
+		(benchkit.Self() - cpu0).Round(10*time.Millisecond), pg)
 }
 
 // latency creates referrals at rate through the service for d and returns
