@@ -5,10 +5,11 @@
 //     then the ledger's sustained successful deliveries per second for a
 //     backlog of events written straight into the log (forwarder, topic,
 //     dispatcher, worker: everything but the commands);
+//
 //   - latency: creates through the domain service at a steady rate, and the
 //     delay from each append's return to its webhook's arrival.
 //
-//	go run ./scripts/webhookbench -events 20000 -rate 200 -duration 10s
+//     go run ./scripts/webhookbench -events 20000 -rate 200 -duration 10s
 package main
 
 import (
