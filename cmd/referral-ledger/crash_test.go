@@ -12,8 +12,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/referral-ledger/referral-ledger/adapters/postgres/pgtest"
 )
 
 // Invariants 1 and 7: a command acknowledged with 2xx is in the event log,
@@ -25,15 +23,7 @@ import (
 func TestAcknowledgedCommandsSurviveSIGKILL(t *testing.T) {
 	t.Parallel()
 	bin := buildBinary(t)
-	for _, profile := range []struct {
-		name string
-		env  func(testing.TB) []string
-	}{
-		{"sqlite", func(tb testing.TB) []string { return []string{"LEDGER_DATA_DIR=" + tb.TempDir()} }},
-		{"postgres", func(tb testing.TB) []string {
-			return []string{"LEDGER_DATABASE_URL=" + pgtest.SchemaURL(tb), testSecretKeyEnv}
-		}},
-	} {
+	for _, profile := range serveProfiles {
 		t.Run(profile.name, func(t *testing.T) {
 			t.Parallel()
 			env := append(profile.env(t), "LEDGER_RATE_LIMIT=0") // every command should reach the store

@@ -1,6 +1,11 @@
 package main
 
-import "github.com/referral-ledger/referral-ledger/domain"
+import (
+	"testing"
+
+	"github.com/referral-ledger/referral-ledger/adapters/postgres/pgtest"
+	"github.com/referral-ledger/referral-ledger/domain"
+)
 
 func originFor(appspaceID string) domain.Origin {
 	return domain.Origin{AppspaceID: appspaceID, RequestID: domain.NewID()}
@@ -8,6 +13,18 @@ func originFor(appspaceID string) domain.Origin {
 
 func createInput(user string) domain.CreateInput { return domain.CreateInput{ReferrerID: user} }
 
-// testSecretKeyEnv gives serve on PostgreSQL the webhook secret key it
-// requires (a fixed test key: 32 zero bytes would do, but not in production).
+// testSecretKeyEnv gives serve on PostgreSQL the webhook sealing key it
+// requires; a fixed key, for tests only.
 const testSecretKeyEnv = "LEDGER_WEBHOOK_SECRET_KEY=dGVzdC1vbmx5LXdlYmhvb2stc2VjcmV0LWtleS0zMmI="
+
+// serveProfiles are the environments that run serve on a fresh embedded
+// store and on a fresh PostgreSQL schema.
+var serveProfiles = []struct {
+	name string
+	env  func(testing.TB) []string
+}{
+	{"sqlite", func(tb testing.TB) []string { return []string{"LEDGER_DATA_DIR=" + tb.TempDir()} }},
+	{"postgres", func(tb testing.TB) []string {
+		return []string{"LEDGER_DATABASE_URL=" + pgtest.SchemaURL(tb), testSecretKeyEnv}
+	}},
+}

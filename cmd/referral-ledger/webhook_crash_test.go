@@ -10,8 +10,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/referral-ledger/referral-ledger/adapters/postgres/pgtest"
 )
 
 // TestWebhookScheduleSurvivesSIGKILL kills serve (SIGKILL) twice while
@@ -22,15 +20,7 @@ import (
 func TestWebhookScheduleSurvivesSIGKILL(t *testing.T) {
 	t.Parallel()
 	bin := buildBinary(t)
-	for _, profile := range []struct {
-		name string
-		env  func(testing.TB) []string
-	}{
-		{"sqlite", func(tb testing.TB) []string { return []string{"LEDGER_DATA_DIR=" + tb.TempDir()} }},
-		{"postgres", func(tb testing.TB) []string {
-			return []string{"LEDGER_DATABASE_URL=" + pgtest.SchemaURL(tb), testSecretKeyEnv}
-		}},
-	} {
+	for _, profile := range serveProfiles {
 		t.Run(profile.name, func(t *testing.T) {
 			t.Parallel()
 			env := append(profile.env(t), "LEDGER_RATE_LIMIT=0", "LEDGER_WEBHOOK_ALLOW_PRIVATE=true",
