@@ -2,11 +2,14 @@ package webhooks_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/referral-ledger/referral-ledger/adapters/webhooks"
 	"github.com/referral-ledger/referral-ledger/domain"
 )
@@ -174,4 +177,78 @@ func TestRestartResumesSchedule(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestReplicasShareDeliveries runs two replicas of the pipeline on one
+// PostgreSQL database: each event reaches the receiver exactly once (the
+// forwarders take turns, the dispatchers share one consumer group, the
+// workers skip each other's claimed rows), and both workers deliver.
+func TestReplicasShareDeliveries(t *testing.T) {
+	t.Parallel()
+	regs := []*prometheus.Registry{prometheus.NewRegistry(), prometheus.NewRegistry()}
+	a := newStack(t, "postgres", webhooks.Config{Metrics: regs[0], Concurrency: 4})
+	b := &stack{store: a.store, db: a.db, read: a.read, svc: a.svc, appspaceID: a.appspaceID, cfg: a.cfg}
+	b.cfg.Metrics = regs[1]
+	b.start(t)
+	recv := newReceiver(t, func(int) int {
+		time.Sleep(2 * time.Millisecond) // let both workers take part
+		return http.StatusOK
+	})
+	s := a
+	s.addWebhook(t, recv.url, webhooks.EventReferralCreated)
+	const n = 300
+	var wg sync.WaitGroup
+	for w := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 6 {
+				if _, err := s.svc.CreateReferral(context.Background(), s.origin(), domain.CreateInput{ReferrerID: fmt.Sprintf("u%d", i)}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	eventually(t, "every event delivered", 30*time.Second, func() bool { return len(recv.requests()) >= n })
+	time.Sleep(300 * time.Millisecond)
+	perID := map[string]int{}
+	for _, q := range recv.requests() {
+		perID[q.Header.Get("webhook-id")]++
+	}
+	if len(perID) != n {
+		t.Errorf("%d distinct events received, want %d", len(perID), n)
+	}
+	for id, c := range perID {
+		if c != 1 {
+			t.Errorf("event %s received %d times", id, c)
+		}
+	}
+	if rows := s.count(t, `SELECT count(*) FROM webhook_attempts`); rows != n {
+		t.Errorf("%d attempts recorded, want %d", rows, n)
+	}
+	for i, reg := range regs {
+		if got := attempts(t, reg); got == 0 {
+			t.Errorf("replica %d's worker delivered nothing", i)
+		}
+	}
+}
+
+// attempts sums a registry's ledger_webhook_attempts_total.
+func attempts(tb testing.TB, reg *prometheus.Registry) float64 {
+	tb.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var sum float64
+	for _, f := range families {
+		if f.GetName() == "ledger_webhook_attempts_total" {
+			for _, m := range f.GetMetric() {
+				sum += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return sum
 }
