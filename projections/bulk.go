@@ -6,13 +6,30 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/referral-ledger/referral-ledger/domain"
 )
 
-// bulk applies the log from the runner's checkpoint to its end, reading
-// the next batch while it applies the current one. It is for a runner that
-// is alone on its checkpoint (a rebuild's): it does not lock the
-// checkpoint row per batch. It returns how many events it applied.
+// bulkPreparer is a Handler that can apply a bulk replay's batches in
+// memory ahead of their transactions, so that preparing the next batch
+// overlaps with the database writing this one.
+type bulkPreparer interface {
+	// prepareBulk applies a batch and returns its writes, which the runner
+	// runs in the batch's transaction. It is called for each batch in log
+	// order, before the batches prepared earlier have committed.
+	prepareBulk(ctx context.Context, events []domain.RecordedEvent) (func(context.Context, *sqlx.Tx) error, error)
+	// bulkCommitted says the oldest batch prepared and not yet committed
+	// has committed.
+	bulkCommitted()
+}
+
+// bulk applies the log from the runner's checkpoint to its end. It is for
+// a runner that is alone on its checkpoint (a rebuild's): it does not lock
+// the checkpoint row per batch, and its commits do not wait for the disk
+// (a rebuild interrupted starts over anyway). It reads the next batch
+// while it applies the current one and, if the handler is a bulkPreparer,
+// prepares it too. It returns how many events it applied.
 func (r *Runner) bulk(ctx context.Context, progress func(int)) (applied int, err error) {
 	if _, err := r.Step(ctx); err != nil { // creates the checkpoint; may apply a batch
 		return 0, err
@@ -26,34 +43,65 @@ func (r *Runner) bulk(ctx context.Context, progress func(int)) (applied int, err
 	defer cancel()
 	type batch struct {
 		events []domain.RecordedEvent
+		write  func(context.Context, *sqlx.Tx) error
 		err    error
 	}
-	batches := make(chan batch, 2)
+	send := func(ch chan<- batch, b batch) bool {
+		select {
+		case ch <- b:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	read := make(chan batch, 2)
 	go func() {
-		defer close(batches)
+		defer close(read)
 		after := domain.Position(c.Position)
 		for {
 			evs, err := r.store.ReadAll(ctx, domain.ReadAllOptions{After: after, Limit: r.cfg.BatchSize})
-			select {
-			case batches <- batch{evs, err}:
-			case <-ctx.Done():
-				return
+			if err != nil {
+				err = fmt.Errorf("projection %s: read: %w", r.cfg.Name, err)
 			}
-			if err != nil || len(evs) == 0 {
+			if !send(read, batch{events: evs, err: err}) || err != nil || len(evs) == 0 {
 				return
 			}
 			after = evs[len(evs)-1].Position
 		}
 	}()
-	for b := range batches {
+	prepared := read
+	bp, pipelined := r.handler.(bulkPreparer)
+	if pipelined {
+		ch := make(chan batch) // unbuffered: at most one batch prepared ahead
+		prepared = ch
+		go func() {
+			defer close(ch)
+			for b := range read {
+				if b.err == nil && len(b.events) > 0 {
+					b.write, b.err = bp.prepareBulk(ctx, b.events)
+				}
+				if !send(ch, b) || b.err != nil {
+					return
+				}
+			}
+		}()
+	}
+	for b := range prepared {
 		if b.err != nil {
-			return applied, fmt.Errorf("projection %s: read: %w", r.cfg.Name, b.err)
+			return applied, b.err
 		}
 		if len(b.events) == 0 {
 			return applied, nil
 		}
-		if err := r.applyInTx(ctx, b.events); err != nil {
+		write := b.write
+		if write == nil {
+			write = func(ctx context.Context, tx *sqlx.Tx) error { return r.handler.Apply(ctx, tx, b.events) }
+		}
+		if err := r.bulkTx(ctx, b.events, write); err != nil {
 			return applied, err
+		}
+		if pipelined {
+			bp.bulkCommitted()
 		}
 		applied += len(b.events)
 		if progress != nil {
@@ -63,13 +111,19 @@ func (r *Runner) bulk(ctx context.Context, progress func(int)) (applied int, err
 	return applied, ctx.Err()
 }
 
-// applyInTx applies events and the checkpoint in a transaction of its own.
-func (r *Runner) applyInTx(ctx context.Context, events []domain.RecordedEvent) (err error) {
+// bulkTx runs write and moves the checkpoint past events, in a
+// transaction of its own.
+func (r *Runner) bulkTx(ctx context.Context, events []domain.RecordedEvent, write func(context.Context, *sqlx.Tx) error) (err error) {
 	tx, err := r.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("projection %s: begin: %w", r.cfg.Name, err)
 	}
-	if err := r.applyEvents(ctx, tx, events, time.Now().UnixMilli()); err != nil {
+	if r.postgres() {
+		if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+			return errors.Join(fmt.Errorf("projection %s: %w", r.cfg.Name, err), tx.Rollback())
+		}
+	}
+	if err := r.applyEvents(ctx, tx, events, time.Now().UnixMilli(), write); err != nil {
 		return errors.Join(err, tx.Rollback())
 	}
 	if err := tx.Commit(); err != nil {

@@ -24,10 +24,15 @@ const rebuildBatch = 5000
 // tables into place, drops the old ones and moves the live checkpoint to
 // the rebuild's. progress, if set, is called after each batch.
 func RebuildReferrals(ctx context.Context, store domain.EventStore, db *sqlx.DB, p *Referrals, progress func(applied int)) (Checkpoint, error) {
+	return rebuildReferrals(ctx, store, db, p, progress, rebuildBatch)
+}
+
+// rebuildReferrals is RebuildReferrals in batches of batchSize events.
+func rebuildReferrals(ctx context.Context, store domain.EventStore, db *sqlx.DB, p *Referrals, progress func(applied int), batchSize int) (Checkpoint, error) {
 	name := ReferralsName + shadowSuffix
 	sp := p.shadow()
 	sp.deferWindows = true
-	r, err := NewRunner(store, db, sp, RunnerConfig{Name: name, BatchSize: rebuildBatch})
+	r, err := NewRunner(store, db, sp, RunnerConfig{Name: name, BatchSize: batchSize})
 	if err != nil {
 		return Checkpoint{}, err
 	}
@@ -74,7 +79,7 @@ func RebuildReferrals(ctx context.Context, store domain.EventStore, db *sqlx.DB,
 	if err := deriveWindows(ctx, db, sp.tables); err != nil {
 		return Checkpoint{}, err
 	}
-	sp.deferWindows = false
+	sp.deferWindows, sp.bulk = false, nil
 	if err := analyzeShadow(ctx, db); err != nil {
 		return Checkpoint{}, err
 	}

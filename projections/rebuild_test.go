@@ -21,7 +21,14 @@ func TestRebuildSwitchesOverWhileLive(t *testing.T) {
 	forEachReadStore(t, start, func(t *testing.T, e *rmEnv) {
 		ctx := context.Background()
 		var codes []string
+		var later []string // completed after the others are created: many batches on
 		for i := range 30 {
+			if i%5 == 1 {
+				code := e.create(t, fmt.Sprintf("later-%d", i), nil, "")
+				later = append(later, code)
+				codes = append(codes, code)
+				continue
+			}
 			if i%3 == 0 { // two referrers with several completed referrals each
 				code := e.create(t, fmt.Sprintf("repeat-%d", i%2), nil, "")
 				e.complete(t, code, fmt.Sprintf("friend-%d", i))
@@ -29,6 +36,9 @@ func TestRebuildSwitchesOverWhileLive(t *testing.T) {
 				continue
 			}
 			codes = append(codes, e.create(t, fmt.Sprintf("ref-%d", i), nil, ""))
+		}
+		for i, code := range later {
+			e.complete(t, code, fmt.Sprintf("later-friend-%d", i))
 		}
 		e.project(t)
 		// Damage the live read model: a rebuild must not copy it.
@@ -57,10 +67,14 @@ func TestRebuildSwitchesOverWhileLive(t *testing.T) {
 				mu.Unlock()
 			}
 		}()
-		for round := range 2 {
-			if _, err := projections.RebuildReferrals(ctx, e.store, e.write, e.rm, nil); err != nil {
-				t.Fatalf("rebuild %d: %v", round, err)
-			}
+		// The first in batches of 3 events: the bulk then prepares many
+		// batches ahead of their commits, and continues referrals both from
+		// the rows it holds and from rows it loads.
+		if _, err := projections.RebuildReferralsInBatches(ctx, e.store, e.write, e.rm, nil, 3); err != nil {
+			t.Fatalf("rebuild in small batches: %v", err)
+		}
+		if _, err := projections.RebuildReferrals(ctx, e.store, e.write, e.rm, nil); err != nil {
+			t.Fatalf("rebuild: %v", err)
 		}
 		stop()
 		wg.Wait()

@@ -3,8 +3,6 @@ package projections
 import (
 	"cmp"
 	"context"
-	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/jmoiron/sqlx"
@@ -28,6 +26,7 @@ type Referrals struct {
 	// deferWindows skips rm_referrer_windows: a rebuild derives it in one
 	// statement once the bulk of the log is in.
 	deferWindows bool
+	bulk         *bulkCache // a rebuild's rows in flight; see prepareBulk
 }
 
 // tables names the read models Apply writes. Queries always read the live
@@ -120,14 +119,7 @@ func dayKeyOf(v domain.ReferralView) dayKey {
 // multi-row upsert. An event already applied is skipped, so a batch applied
 // twice changes nothing; an event that skips a version fails the batch.
 func (p *Referrals) Apply(ctx context.Context, tx *sqlx.Tx, events []domain.RecordedEvent) error {
-	var keys []referralKey
-	seen := map[referralKey]bool{}
-	for _, e := range events {
-		if k, ok := referralOf(e); ok && !seen[k] {
-			seen[k] = true
-			keys = append(keys, k)
-		}
-	}
+	keys := batchKeys(events)
 	if len(keys) == 0 {
 		return nil
 	}
@@ -135,84 +127,25 @@ func (p *Referrals) Apply(ctx context.Context, tx *sqlx.Tx, events []domain.Reco
 	if err != nil {
 		return err
 	}
-	aggs := make(map[referralKey]*domain.Referral, len(keys))
-	names := map[referrerKey]*string{} // the latest non-null name of a referral created in the batch
-	for _, e := range events {
-		k, ok := referralOf(e)
-		if !ok {
-			continue
-		}
-		agg := aggs[k]
-		if agg == nil {
-			v, found := before[k]
-			if !found {
-				v = domain.ReferralView{AppspaceID: k.appspace}
-			}
-			agg = domain.RestoreReferral(v)
-			aggs[k] = agg
-		}
-		applied, err := agg.ApplyRecorded(e)
-		if err != nil {
-			return fmt.Errorf("referrals: apply %s at position %d: %w", e.Stream, e.Position, err)
-		}
-		if applied && e.Type == domain.TypeReferralCreated {
-			if v := agg.View(); v.ReferrerName != nil {
-				names[referrerKey{k.appspace, v.ReferrerID}] = v.ReferrerName
-			}
-		}
-	}
-
-	slices.SortFunc(keys, compareKeys) // a stable lock order for the upserts
-	var changed []domain.ReferralView
-	var changes []change
-	referrers := map[referrerKey]*referrerDelta{}
-	days := map[dayKey]int64{}
-	for _, k := range keys {
-		after := aggs[k].View()
-		old, existed := before[k]
-		if existed && after.Version == old.Version {
-			continue
-		}
-		if after.Status == "" || after.ReferralCode != k.code {
-			return fmt.Errorf("referrals: stream %s does not start with a %s event for its code", domain.ReferralStream(k.appspace, k.code), domain.TypeReferralCreated)
-		}
-		changed = append(changed, after)
-		c := change{now: after}
-		if existed {
-			c.old = &old
-		}
-		changes = append(changes, c)
-		rk := referrerKey{k.appspace, after.ReferrerID}
-		d := referrers[rk]
-		if d == nil {
-			d = &referrerDelta{name: names[rk]}
-			referrers[rk] = d
-		}
-		if existed {
-			d.add(old.Status, -1)
-			days[dayKeyOf(old)]--
-		} else {
-			d.total++
-		}
-		d.add(after.Status, 1)
-		days[dayKeyOf(after)]++
+	b, err := applyBatch(keys, before, events)
+	if err != nil {
+		return err
 	}
 	var windows map[windowKey]*referrerDelta
-	if !p.deferWindows { // before saveReferrals: it reads the rows as they were
-		if windows, err = windowDeltas(ctx, tx, p.tables, changes); err != nil {
+	if !p.deferWindows { // before the rows are saved: it reads them as they were
+		if windows, err = windowDeltas(ctx, tx, p.tables, b.changes); err != nil {
 			return err
 		}
 	}
-	if err := saveReferrals(ctx, tx, p.tables, changed); err != nil {
+	stmts, err := b.statements(tx.DriverName(), p.tables)
+	if err != nil {
 		return err
 	}
-	if err := saveReferrers(ctx, tx, p.tables, referrers); err != nil {
+	more, err := saveWindows(tx.DriverName(), p.tables, windows)
+	if err != nil {
 		return err
 	}
-	if err := saveDays(ctx, tx, p.tables, days); err != nil {
-		return err
-	}
-	return saveWindows(ctx, tx, p.tables, windows)
+	return execAll(ctx, tx, append(stmts, more...))
 }
 
 // referralOf returns the referral an event belongs to, if it is an event of
@@ -223,59 +156,4 @@ func referralOf(e domain.RecordedEvent) (referralKey, bool) {
 		return referralKey{}, false
 	}
 	return referralKey{appspace, code}, true
-}
-
-// saveReferrers adds the batch's deltas to rm_referrers.
-func saveReferrers(ctx context.Context, tx *sqlx.Tx, t tables, deltas map[referrerKey]*referrerDelta) error {
-	keys := make([]referrerKey, 0, len(deltas))
-	for k, d := range deltas {
-		if d.name != nil || d.total != 0 || d.completed != 0 || d.pending != 0 || d.expired != 0 {
-			keys = append(keys, k)
-		}
-	}
-	slices.SortFunc(keys, func(a, b referrerKey) int {
-		return cmp.Or(cmp.Compare(a.appspace, b.appspace), cmp.Compare(a.referrer, b.referrer))
-	})
-	rows := make([][]any, len(keys))
-	for i, k := range keys {
-		d := deltas[k]
-		rows[i] = []any{k.appspace, k.referrer, d.name, d.total, d.completed, d.pending, d.expired}
-	}
-	err := upsert(ctx, tx, t.sql(`INSERT INTO rm_referrers
-		(appspace_id, referrer_id, referrer_name, total, completed, pending, expired) VALUES `), rows,
-		t.sql(` ON CONFLICT (appspace_id, referrer_id) DO UPDATE SET
-		referrer_name = COALESCE(excluded.referrer_name, rm_referrers.referrer_name),
-		total = rm_referrers.total + excluded.total,
-		completed = rm_referrers.completed + excluded.completed,
-		pending = rm_referrers.pending + excluded.pending,
-		expired = rm_referrers.expired + excluded.expired`))
-	if err != nil {
-		return fmt.Errorf("referrals: save referrers: %w", err)
-	}
-	return nil
-}
-
-// saveDays adds the batch's deltas to rm_referral_days. Rows that fall to
-// zero stay: they cost a row and save a delete.
-func saveDays(ctx context.Context, tx *sqlx.Tx, t tables, deltas map[dayKey]int64) error {
-	keys := make([]dayKey, 0, len(deltas))
-	for k, n := range deltas {
-		if n != 0 {
-			keys = append(keys, k)
-		}
-	}
-	slices.SortFunc(keys, func(a, b dayKey) int {
-		return cmp.Or(cmp.Compare(a.appspace, b.appspace), cmp.Compare(a.createdDay, b.createdDay),
-			cmp.Compare(a.status, b.status), cmp.Compare(a.settledDay, b.settledDay))
-	})
-	rows := make([][]any, len(keys))
-	for i, k := range keys {
-		rows[i] = []any{k.appspace, k.createdDay, string(k.status), k.settledDay, deltas[k]}
-	}
-	err := upsert(ctx, tx, t.sql(`INSERT INTO rm_referral_days (appspace_id, created_day, status, settled_day, n) VALUES `), rows,
-		t.sql(` ON CONFLICT (appspace_id, created_day, status, settled_day) DO UPDATE SET n = rm_referral_days.n + excluded.n`))
-	if err != nil {
-		return fmt.Errorf("referrals: save day counts: %w", err)
-	}
-	return nil
 }

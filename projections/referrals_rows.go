@@ -109,8 +109,15 @@ func scanReferral(rows *sqlx.Rows) (domain.ReferralView, error) {
 	return v, nil
 }
 
+// queryer is a pool or a transaction.
+type queryer interface {
+	sqlx.QueryerContext
+	DriverName() string
+	Rebind(string) string
+}
+
 // loadReferrals reads the rows of keys that exist.
-func loadReferrals(ctx context.Context, tx *sqlx.Tx, t tables, keys []referralKey) (map[referralKey]domain.ReferralView, error) {
+func loadReferrals(ctx context.Context, tx queryer, t tables, keys []referralKey) (map[referralKey]domain.ReferralView, error) {
 	out := make(map[referralKey]domain.ReferralView, len(keys))
 	if tx.DriverName() == "postgres" { // two arrays: one cheap statement for any number of keys
 		spaces, codes := make([]string, len(keys)), make([]string, len(keys))
@@ -162,63 +169,19 @@ func scanReferrals(ctx context.Context, q sqlx.QueryerContext, query string, arg
 	return rows.Err()
 }
 
-// saveReferrals writes changed referrals, inserting or replacing their rows.
-func saveReferrals(ctx context.Context, tx *sqlx.Tx, t tables, views []domain.ReferralView) error {
+// saveReferrals returns the statements that write changed referrals,
+// inserting or replacing their rows.
+func saveReferrals(driver string, t tables, views []domain.ReferralView) ([]stmt, error) {
 	rows := make([][]any, len(views))
 	for i, v := range views {
 		vals, err := referralValues(v)
 		if err != nil {
-			return fmt.Errorf("referrals: %w", err)
+			return nil, fmt.Errorf("referrals: %w", err)
 		}
 		rows[i] = vals
 	}
-	err := upsert(ctx, tx, t.sql(`INSERT INTO rm_referrals (`+referralColumns+`) VALUES `), rows,
+	return upsert(driver, "save rows", t.sql(`INSERT INTO rm_referrals (`+referralColumns+`) VALUES `), rows,
 		` ON CONFLICT (appspace_id, referral_code) DO UPDATE SET `+referralUpdates)
-	if err != nil {
-		return fmt.Errorf("referrals: save rows: %w", err)
-	}
-	return nil
-}
-
-// upsert runs head + VALUES lists + tail for rows, in as few statements as
-// the parameter limit allows. Every row has the same number of values.
-func upsert(ctx context.Context, tx *sqlx.Tx, head string, rows [][]any, tail string) error {
-	if len(rows) == 0 {
-		return nil
-	}
-	if tx.DriverName() == "postgres" {
-		return upsertColumns(ctx, tx, head, rows, tail)
-	}
-	width := len(rows[0])
-	for chunk := range chunks(rows, maxParams/width) {
-		args := make([]any, 0, width*len(chunk))
-		for _, r := range chunk {
-			args = append(args, r...)
-		}
-		if _, err := tx.ExecContext(ctx, tx.Rebind(head+placeholders(len(chunk), width)+tail), args...); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// chunks yields s in pieces of at most n.
-func chunks[T any](s []T, n int) func(func([]T) bool) {
-	return func(yield func([]T) bool) {
-		for len(s) > 0 {
-			k := min(n, len(s))
-			if !yield(s[:k]) {
-				return
-			}
-			s = s[k:]
-		}
-	}
-}
-
-// placeholders returns n rows of width question marks: (?, ?), (?, ?).
-func placeholders(n, width int) string {
-	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", width), ", ") + ")"
-	return strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
 }
 
 // settledAt is when a referral left pending, or nil while it is pending.
@@ -266,46 +229,4 @@ func timeOf(ms sql.NullInt64) *time.Time {
 	}
 	t := fromMillis(ms.Int64)
 	return &t
-}
-
-// upsertColumns is upsert for PostgreSQL: one statement whose parameters
-// are one array per column, unnested into rows. Parsing, planning and
-// encoding then cost the same for ten rows as for ten thousand, where a
-// VALUES list costs per parameter.
-func upsertColumns(ctx context.Context, tx *sqlx.Tx, head string, rows [][]any, tail string) error {
-	width := len(rows[0])
-	args := make([]any, width)
-	casts := make([]string, width)
-	for j := range width {
-		texts := make([]sql.NullString, len(rows))
-		ints := make([]sql.NullInt64, len(rows))
-		isInt := false
-		for i, r := range rows {
-			switch v := r[j].(type) {
-			case string:
-				texts[i] = sql.NullString{String: v, Valid: true}
-			case *string:
-				if v != nil {
-					texts[i] = sql.NullString{String: *v, Valid: true}
-				}
-			case int64:
-				ints[i], isInt = sql.NullInt64{Int64: v, Valid: true}, true
-			case *int64:
-				isInt = true
-				if v != nil {
-					ints[i] = sql.NullInt64{Int64: *v, Valid: true}
-				}
-			default:
-				return fmt.Errorf("upsert: column %d holds a %T", j, v)
-			}
-		}
-		if isInt {
-			args[j], casts[j] = pq.Array(ints), fmt.Sprintf("$%d::bigint[]", j+1)
-		} else {
-			args[j], casts[j] = pq.Array(texts), fmt.Sprintf("$%d::text[]", j+1)
-		}
-	}
-	q := strings.TrimSuffix(strings.TrimSpace(head), "VALUES") + " SELECT * FROM unnest(" + strings.Join(casts, ", ") + ")" + tail
-	_, err := tx.ExecContext(ctx, q, args...)
-	return err
 }

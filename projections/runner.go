@@ -134,12 +134,15 @@ func (r *Runner) applyBatch(ctx context.Context, tx *sqlx.Tx, now int64) (int, e
 	if err != nil || len(events) == 0 {
 		return 0, err
 	}
-	return len(events), r.applyEvents(ctx, tx, events, now)
+	return len(events), r.applyEvents(ctx, tx, events, now, func(ctx context.Context, tx *sqlx.Tx) error {
+		return r.handler.Apply(ctx, tx, events)
+	})
 }
 
-// applyEvents applies events and moves the checkpoint past them, in tx.
-func (r *Runner) applyEvents(ctx context.Context, tx *sqlx.Tx, events []domain.RecordedEvent, now int64) error {
-	if err := r.handler.Apply(ctx, tx, events); err != nil {
+// applyEvents applies events with apply (the handler's Apply, or a bulk
+// replay's prepared writes) and moves the checkpoint past them, in tx.
+func (r *Runner) applyEvents(ctx context.Context, tx *sqlx.Tx, events []domain.RecordedEvent, now int64, apply func(context.Context, *sqlx.Tx) error) error {
+	if err := apply(ctx, tx); err != nil {
 		return fmt.Errorf("projection %s: apply from position %d: %w", r.cfg.Name, events[0].Position, err)
 	}
 	last := events[len(events)-1]

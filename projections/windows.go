@@ -174,10 +174,10 @@ func countCreated(ctx context.Context, q sqlx.QueryerContext, query string, args
 	return rows.Err()
 }
 
-// saveWindows adds the batch's deltas to rm_referrer_windows and deletes
-// the rows that fall to zero, so the table holds exactly the referrers
-// with referrals in a window.
-func saveWindows(ctx context.Context, tx *sqlx.Tx, t tables, deltas map[windowKey]*referrerDelta) error {
+// saveWindows returns the statements that add the batch's deltas to
+// rm_referrer_windows and delete the rows that fall to zero, so the table
+// holds exactly the referrers with referrals in a window.
+func saveWindows(driver string, t tables, deltas map[windowKey]*referrerDelta) ([]stmt, error) {
 	keys := make([]windowKey, 0, len(deltas))
 	shrunk := map[windowKey]bool{} // (appspace, days) whose rows may have reached zero
 	for k, d := range deltas {
@@ -196,24 +196,19 @@ func saveWindows(ctx context.Context, tx *sqlx.Tx, t tables, deltas map[windowKe
 		d := deltas[k]
 		rows[i] = []any{k.appspace, k.days, k.referrer, d.total, d.completed, d.pending, d.expired}
 	}
-	err := upsert(ctx, tx, t.sql(`INSERT INTO rm_referrer_windows
+	stmts, err := upsert(driver, "save windows", t.sql(`INSERT INTO rm_referrer_windows
 		(appspace_id, days, referrer_id, total, completed, pending, expired) VALUES `), rows,
 		t.sql(` ON CONFLICT (appspace_id, days, referrer_id) DO UPDATE SET
 		total = rm_referrer_windows.total + excluded.total,
 		completed = rm_referrer_windows.completed + excluded.completed,
 		pending = rm_referrer_windows.pending + excluded.pending,
 		expired = rm_referrer_windows.expired + excluded.expired`))
-	if err != nil {
-		return fmt.Errorf("referrals: save windows: %w", err)
-	}
 	for k := range shrunk {
 		// completed = 0 too, so the rank index finds the rows.
-		if _, err := tx.ExecContext(ctx, tx.Rebind(t.sql(`DELETE FROM rm_referrer_windows
-			WHERE appspace_id = ? AND days = ? AND completed = 0 AND total = 0`)), k.appspace, k.days); err != nil {
-			return fmt.Errorf("referrals: prune windows: %w", err)
-		}
+		stmts = append(stmts, stmt{"prune windows", sqlx.Rebind(sqlx.BindType(driver), t.sql(`DELETE FROM rm_referrer_windows
+			WHERE appspace_id = ? AND days = ? AND completed = 0 AND total = 0`)), []any{k.appspace, k.days}})
 	}
-	return nil
+	return stmts, err
 }
 
 // deriveWindows fills an empty rm_referrer_windows from rm_referrals and

@@ -1,0 +1,161 @@
+package projections
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+
+	"github.com/referral-ledger/referral-ledger/domain"
+)
+
+// batchKeys returns the referrals that events belong to, in their order.
+func batchKeys(events []domain.RecordedEvent) []referralKey {
+	var keys []referralKey
+	seen := map[referralKey]bool{}
+	for _, e := range events {
+		if k, ok := referralOf(e); ok && !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// batch is what a batch of events changes.
+type batch struct {
+	changes   []change // by key
+	referrers map[referrerKey]*referrerDelta
+	days      map[dayKey]int64
+}
+
+// applyBatch applies events to the referrals of keys, as before has them
+// (a key missing there is new), and returns the changes. It sorts keys.
+func applyBatch(keys []referralKey, before map[referralKey]domain.ReferralView, events []domain.RecordedEvent) (batch, error) {
+	aggs := make(map[referralKey]*domain.Referral, len(keys))
+	names := map[referrerKey]*string{} // the latest non-null name of a referral created in the batch
+	for _, e := range events {
+		k, ok := referralOf(e)
+		if !ok {
+			continue
+		}
+		agg := aggs[k]
+		if agg == nil {
+			v, found := before[k]
+			if !found {
+				v = domain.ReferralView{AppspaceID: k.appspace}
+			}
+			agg = domain.RestoreReferral(v)
+			aggs[k] = agg
+		}
+		applied, err := agg.ApplyRecorded(e)
+		if err != nil {
+			return batch{}, fmt.Errorf("referrals: apply %s at position %d: %w", e.Stream, e.Position, err)
+		}
+		if applied && e.Type == domain.TypeReferralCreated {
+			if v := agg.View(); v.ReferrerName != nil {
+				names[referrerKey{k.appspace, v.ReferrerID}] = v.ReferrerName
+			}
+		}
+	}
+
+	slices.SortFunc(keys, compareKeys) // a stable lock order for the upserts
+	b := batch{referrers: map[referrerKey]*referrerDelta{}, days: map[dayKey]int64{}}
+	for _, k := range keys {
+		after := aggs[k].View()
+		old, existed := before[k]
+		if existed && after.Version == old.Version {
+			continue
+		}
+		if after.Status == "" || after.ReferralCode != k.code {
+			return batch{}, fmt.Errorf("referrals: stream %s does not start with a %s event for its code", domain.ReferralStream(k.appspace, k.code), domain.TypeReferralCreated)
+		}
+		c := change{now: after}
+		if existed {
+			c.old = &old
+		}
+		b.changes = append(b.changes, c)
+		rk := referrerKey{k.appspace, after.ReferrerID}
+		d := b.referrers[rk]
+		if d == nil {
+			d = &referrerDelta{name: names[rk]}
+			b.referrers[rk] = d
+		}
+		if existed {
+			d.add(old.Status, -1)
+			b.days[dayKeyOf(old)]--
+		} else {
+			d.total++
+		}
+		d.add(after.Status, 1)
+		b.days[dayKeyOf(after)]++
+	}
+	return b, nil
+}
+
+// statements returns the statements that write the batch's rows, referrer
+// counts and day counts.
+func (b batch) statements(driver string, t tables) ([]stmt, error) {
+	views := make([]domain.ReferralView, len(b.changes))
+	for i, c := range b.changes {
+		views[i] = c.now
+	}
+	rows, err := saveReferrals(driver, t, views)
+	if err != nil {
+		return nil, err
+	}
+	referrers, err := saveReferrers(driver, t, b.referrers)
+	if err != nil {
+		return nil, err
+	}
+	days, err := saveDays(driver, t, b.days)
+	return append(append(rows, referrers...), days...), err
+}
+
+// saveReferrers returns the statements that add the batch's deltas to
+// rm_referrers.
+func saveReferrers(driver string, t tables, deltas map[referrerKey]*referrerDelta) ([]stmt, error) {
+	keys := make([]referrerKey, 0, len(deltas))
+	for k, d := range deltas {
+		if d.name != nil || d.total != 0 || d.completed != 0 || d.pending != 0 || d.expired != 0 {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, func(a, b referrerKey) int {
+		return cmp.Or(cmp.Compare(a.appspace, b.appspace), cmp.Compare(a.referrer, b.referrer))
+	})
+	rows := make([][]any, len(keys))
+	for i, k := range keys {
+		d := deltas[k]
+		rows[i] = []any{k.appspace, k.referrer, d.name, d.total, d.completed, d.pending, d.expired}
+	}
+	return upsert(driver, "save referrers", t.sql(`INSERT INTO rm_referrers
+		(appspace_id, referrer_id, referrer_name, total, completed, pending, expired) VALUES `), rows,
+		t.sql(` ON CONFLICT (appspace_id, referrer_id) DO UPDATE SET
+		referrer_name = COALESCE(excluded.referrer_name, rm_referrers.referrer_name),
+		total = rm_referrers.total + excluded.total,
+		completed = rm_referrers.completed + excluded.completed,
+		pending = rm_referrers.pending + excluded.pending,
+		expired = rm_referrers.expired + excluded.expired`))
+}
+
+// saveDays returns the statements that add the batch's deltas to
+// rm_referral_days. Rows that fall to zero stay: they cost a row and save
+// a delete.
+func saveDays(driver string, t tables, deltas map[dayKey]int64) ([]stmt, error) {
+	keys := make([]dayKey, 0, len(deltas))
+	for k, n := range deltas {
+		if n != 0 {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, func(a, b dayKey) int {
+		return cmp.Or(cmp.Compare(a.appspace, b.appspace), cmp.Compare(a.createdDay, b.createdDay),
+			cmp.Compare(a.status, b.status), cmp.Compare(a.settledDay, b.settledDay))
+	})
+	rows := make([][]any, len(keys))
+	for i, k := range keys {
+		rows[i] = []any{k.appspace, k.createdDay, string(k.status), k.settledDay, deltas[k]}
+	}
+	return upsert(driver, "save day counts", t.sql(`INSERT INTO rm_referral_days (appspace_id, created_day, status, settled_day, n) VALUES `), rows,
+		t.sql(` ON CONFLICT (appspace_id, created_day, status, settled_day) DO UPDATE SET n = rm_referral_days.n + excluded.n`))
+}
