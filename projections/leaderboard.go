@@ -101,7 +101,8 @@ func (p *Referrals) windowLeaderboard(ctx context.Context, appspace string, n, d
 	// The referrers with referrals on the days that differ, with their
 	// stored counts corrected: + those created on days only in want, -
 	// those only in have.
-	fixed, err := leaderboardRows(ctx, tx, tx.Rebind(`SELECT c.referrer_id, r.referrer_name,
+	// Names come last, for the top rows only.
+	fixed, err := leaderboardRows(ctx, tx, tx.Rebind(`SELECT c.referrer_id, NULL,
 			COALESCE(w.total, 0) + c.total, COALESCE(w.completed, 0) + c.completed,
 			COALESCE(w.pending, 0) + c.pending, COALESCE(w.expired, 0) + c.expired
 		FROM (SELECT referrer_id, SUM(s) AS total,
@@ -113,9 +114,8 @@ func (p *Referrals) windowLeaderboard(ctx context.Context, appspace string, n, d
 				UNION ALL SELECT referrer_id, status, -1 FROM rm_referrals
 					WHERE appspace_id = ? AND created_at >= ? AND created_at < ?) d
 			GROUP BY referrer_id) c
-		LEFT JOIN rm_referrer_windows w ON w.appspace_id = ? AND w.days = ? AND w.referrer_id = c.referrer_id
-		LEFT JOIN rm_referrers r ON r.appspace_id = ? AND r.referrer_id = c.referrer_id`),
-		appspace, add.lo, add.hi, appspace, sub.lo, sub.hi, appspace, n, appspace)
+		LEFT JOIN rm_referrer_windows w ON w.appspace_id = ? AND w.days = ? AND w.referrer_id = c.referrer_id`),
+		appspace, add.lo, add.hi, appspace, sub.lo, sub.hi, appspace, n)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +128,9 @@ func (p *Referrals) windowLeaderboard(ctx context.Context, appspace string, n, d
 			out = append(out, e)
 		}
 	}
-	rest, err := leaderboardRows(ctx, tx, top, appspace, n, limit+len(fixed))
+	rest, err := leaderboardRows(ctx, tx, tx.Rebind(`SELECT referrer_id, NULL, total, completed, pending, expired
+		FROM rm_referrer_windows WHERE appspace_id = ? AND days = ?
+		ORDER BY completed DESC, total DESC, referrer_id LIMIT ?`), appspace, n, limit+len(fixed))
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +142,32 @@ func (p *Referrals) windowLeaderboard(ctx context.Context, appspace string, n, d
 	slices.SortFunc(out, func(a, b LeaderboardEntry) int {
 		return cmp.Or(cmp.Compare(b.Completed, a.Completed), cmp.Compare(b.Total, a.Total), cmp.Compare(a.ReferrerID, b.ReferrerID))
 	})
-	return out[:min(limit, len(out))], nil
+	out = out[:min(limit, len(out))]
+	return out, addNames(ctx, tx, appspace, out)
+}
+
+// addNames sets the referrers' names from rm_referrers.
+func addNames(ctx context.Context, tx *sqlx.Tx, appspace string, out []LeaderboardEntry) error {
+	if len(out) == 0 {
+		return nil
+	}
+	args := []any{appspace}
+	at := make(map[string]int, len(out))
+	for i, e := range out {
+		args, at[e.ReferrerID] = append(args, e.ReferrerID), i
+	}
+	var names []struct {
+		ID   string  `db:"referrer_id"`
+		Name *string `db:"referrer_name"`
+	}
+	if err := tx.SelectContext(ctx, &names, tx.Rebind(`SELECT referrer_id, referrer_name FROM rm_referrers
+		WHERE appspace_id = ? AND referrer_id IN `+placeholders(1, len(out))), args...); err != nil {
+		return err
+	}
+	for _, n := range names {
+		out[at[n.ID]].ReferrerName = n.Name
+	}
+	return nil
 }
 
 // leaderboardRows runs a query selecting (referrer_id, referrer_name,

@@ -18,7 +18,7 @@ const day = 24 * time.Hour
 
 // windowCounts counts the read model's referrals by referrer over the
 // n-day window as of the UTC day of asOf, by the definition: created on
-// the days D-n .. D. Names are left out.
+// the days D-n .. D. A referrer's name is the one its last referral gave.
 func (e *rmEnv) windowCounts(tb testing.TB, n int, asOf time.Time) []projections.LeaderboardEntry {
 	tb.Helper()
 	d := asOf.UTC().Truncate(day)
@@ -33,6 +33,7 @@ func (e *rmEnv) windowCounts(tb testing.TB, n int, asOf time.Time) []projections
 			c = &projections.LeaderboardEntry{ReferrerID: v.ReferrerID}
 			counts[v.ReferrerID] = c
 		}
+		c.ReferrerName = v.ReferrerName // the same on all its referrals here
 		c.Total++
 		switch v.Status {
 		case domain.StatusCompleted:
@@ -109,7 +110,8 @@ func TestLeaderboardWindowsFollowTheDays(t *testing.T) {
 			}
 			for i := range 1 + d%4 {
 				if i%2 == 0 {
-					code := e.create(t, fmt.Sprintf("r%d", (d+3*i)%7), nil, "")
+					who := fmt.Sprintf("r%d", (d+3*i)%7)
+					code := e.create(t, who, ptr("Name of "+who), "")
 					e.complete(t, code, fmt.Sprintf("friend-%d-%d", d, i))
 				} else {
 					pending = append(pending, e.create(t, fmt.Sprintf("p%d-%d", d, i), nil, ""))
