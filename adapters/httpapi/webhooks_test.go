@@ -113,6 +113,7 @@ func TestWebhookEndpoints(t *testing.T) {
 		wantError(t, status, out, http.StatusBadRequest, domain.EInvalid) // inactive
 		s.must(t, http.StatusOK, "PATCH", "/v1/api/webhooks/"+id, map[string]any{"active": true})
 		s.create(t, "replayed-user")
+		s.events(t, s.space) // the PostgreSQL log shows an event once older transactions end
 		replay := s.must(t, http.StatusAccepted, "POST", "/v1/api/webhooks/"+id+"/replay", map[string]any{
 			"since": time.Now().Add(-time.Hour), "until": time.Now().Add(time.Minute)})
 		if replay["queued"] != float64(1) {
