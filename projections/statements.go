@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -15,16 +16,67 @@ type stmt struct {
 	what string // what it writes, for its error
 	q    string
 	args []any
+	// after says the statement must see the effects of those before it;
+	// the others touch tables no statement before them touches.
+	after bool
 }
 
-// execAll runs stmts in order through tx.
+// execAll runs stmts in order through tx. On PostgreSQL, statements that
+// need not see each other's effects run as one, in data-modifying WITH
+// clauses: one round trip instead of one each.
 func execAll(ctx context.Context, tx *sqlx.Tx, stmts []stmt) error {
+	if tx.DriverName() == "postgres" {
+		stmts = combine(stmts)
+	}
 	for _, s := range stmts {
 		if _, err := tx.ExecContext(ctx, s.q, s.args...); err != nil {
 			return fmt.Errorf("referrals: %s: %w", s.what, err)
 		}
 	}
 	return nil
+}
+
+var pgParam = regexp.MustCompile(`\$(\d+)`)
+
+// combine merges runs of PostgreSQL statements that need not see each
+// other's effects: all but the last of a run become WITH clauses of the
+// last, their parameters renumbered to follow the ones before.
+func combine(stmts []stmt) []stmt {
+	var out []stmt
+	for i := 0; i < len(stmts); {
+		j := i + 1
+		for j < len(stmts) && !stmts[j].after {
+			j++
+		}
+		if j == i+1 {
+			out = append(out, stmts[i])
+			i = j
+			continue
+		}
+		var q strings.Builder
+		var args []any
+		var what []string
+		for k, s := range stmts[i:j] {
+			shift := len(args)
+			body := pgParam.ReplaceAllStringFunc(s.q, func(p string) string {
+				n, _ := strconv.Atoi(p[1:]) // the pattern's digits
+				return "$" + strconv.Itoa(n+shift)
+			})
+			switch {
+			case k == 0:
+				fmt.Fprintf(&q, "WITH w%d AS (%s)", k, body)
+			case k < j-i-1:
+				fmt.Fprintf(&q, ", w%d AS (%s)", k, body)
+			default:
+				q.WriteString(" " + body)
+			}
+			args = append(args, s.args...)
+			what = append(what, s.what)
+		}
+		out = append(out, stmt{what: strings.Join(what, ", "), q: q.String(), args: args})
+		i = j
+	}
+	return out
 }
 
 // upsert returns the statements that run head + VALUES lists + tail for
@@ -45,7 +97,7 @@ func upsert(driver, what, head string, rows [][]any, tail string) ([]stmt, error
 		for _, r := range chunk {
 			args = append(args, r...)
 		}
-		out = append(out, stmt{what, head + placeholders(len(chunk), width) + tail, args})
+		out = append(out, stmt{what: what, q: head + placeholders(len(chunk), width) + tail, args: args})
 	}
 	return out, nil
 }
@@ -117,7 +169,7 @@ func upsertColumns(what, head string, rows [][]any, tail string) (stmt, error) {
 		}
 	}
 	q := strings.TrimSuffix(strings.TrimSpace(head), "VALUES") + " SELECT * FROM unnest(" + strings.Join(casts, ", ") + ")" + tail
-	return stmt{what, q, args}, nil
+	return stmt{what: what, q: q, args: args}, nil
 }
 
 // quote writes s as an element of a PostgreSQL array literal.

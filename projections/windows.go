@@ -3,9 +3,11 @@ package projections
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/jmoiron/sqlx"
 
@@ -133,24 +135,28 @@ func windowDeltas(ctx context.Context, tx *sqlx.Tx, t tables, changes []change) 
 }
 
 // loadAnchors returns the anchor day of each appspace that has referrals.
+// One MAX per appspace, not a GROUP BY, so each reads one index entry.
 func loadAnchors(ctx context.Context, tx *sqlx.Tx, t tables, spaces []string) (map[string]int64, error) {
 	out := make(map[string]int64, len(spaces))
-	for chunk := range chunks(spaces, maxParams) {
-		args := make([]any, len(chunk))
+	for chunk := range chunks(spaces, maxParams/2) {
+		args := make([]any, 0, 2*len(chunk))
+		parts := make([]string, len(chunk))
 		for i, s := range chunk {
-			args[i] = s
+			args = append(args, s, s)
+			parts[i] = t.sql(`SELECT CAST(? AS TEXT) AS appspace_id,
+				(SELECT MAX(created_day) FROM rm_referral_days WHERE appspace_id = ?) AS anchor`)
 		}
 		var rows []struct {
-			Appspace string `db:"appspace_id"`
-			Anchor   int64  `db:"anchor"`
+			Appspace string        `db:"appspace_id"`
+			Anchor   sql.NullInt64 `db:"anchor"`
 		}
-		q := t.sql(`SELECT appspace_id, MAX(created_day) AS anchor FROM rm_referral_days
-			WHERE appspace_id IN ` + placeholders(1, len(chunk)) + ` GROUP BY appspace_id`)
-		if err := tx.SelectContext(ctx, &rows, tx.Rebind(q), args...); err != nil {
+		if err := tx.SelectContext(ctx, &rows, tx.Rebind(strings.Join(parts, " UNION ALL ")), args...); err != nil {
 			return nil, fmt.Errorf("referrals: load window anchors: %w", err)
 		}
 		for _, r := range rows {
-			out[r.Appspace] = r.Anchor
+			if r.Anchor.Valid {
+				out[r.Appspace] = r.Anchor.Int64
+			}
 		}
 	}
 	return out, nil
@@ -205,8 +211,8 @@ func saveWindows(driver string, t tables, deltas map[windowKey]*referrerDelta) (
 		expired = rm_referrer_windows.expired + excluded.expired`))
 	for k := range shrunk {
 		// completed = 0 too, so the rank index finds the rows.
-		stmts = append(stmts, stmt{"prune windows", sqlx.Rebind(sqlx.BindType(driver), t.sql(`DELETE FROM rm_referrer_windows
-			WHERE appspace_id = ? AND days = ? AND completed = 0 AND total = 0`)), []any{k.appspace, k.days}})
+		stmts = append(stmts, stmt{what: "prune windows", q: sqlx.Rebind(sqlx.BindType(driver), t.sql(`DELETE FROM rm_referrer_windows
+			WHERE appspace_id = ? AND days = ? AND completed = 0 AND total = 0`)), args: []any{k.appspace, k.days}, after: true})
 	}
 	return stmts, err
 }
