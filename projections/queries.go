@@ -36,8 +36,8 @@ const (
 )
 
 // LeaderboardQuery asks for the top referrers of an appspace: by completed
-// desc, total desc, referrer_id asc. A period other than "all" counts the
-// referrals created in the period before Now.
+// desc, total desc, referrer_id asc. A period of n days counts the
+// referrals created on the n UTC days before Now's day and on Now's day.
 type LeaderboardQuery struct {
 	AppspaceID string
 	Period     string

@@ -122,7 +122,7 @@ func windowDeltas(ctx context.Context, tx *sqlx.Tx, t tables, changes []change) 
 		for _, n := range windowDays {
 			w := windowOf(moved[s], n)
 			if !w.contains(created) {
-				continue // and an old state there left with its day
+				continue // not in the window; if it was, the roll took its old state out
 			}
 			k := windowKey{s, n, c.now.ReferrerID}
 			if c.old != nil && had && windowOf(a, n).contains(created) {
