@@ -3,7 +3,6 @@ package projections_test
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"sort"
 	"sync"
 	"testing"
@@ -12,9 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/jmoiron/sqlx"
 
-	"github.com/referral-ledger/referral-ledger/adapters/postgres"
-	"github.com/referral-ledger/referral-ledger/adapters/postgres/pgtest"
-	"github.com/referral-ledger/referral-ledger/adapters/sqlite"
+	"github.com/referral-ledger/referral-ledger/adapters/storetest"
 	"github.com/referral-ledger/referral-ledger/domain"
 	"github.com/referral-ledger/referral-ledger/projections"
 )
@@ -64,31 +61,10 @@ func forEachReadStore(t *testing.T, start time.Time, f func(t *testing.T, e *rmE
 	}
 }
 
-// openStore opens a fresh store of kind ("sqlite" or "postgres"), closed
-// when the test ends, and returns it with its writer and reader pools.
-func openStore(tb testing.TB, kind string) (domain.EventStore, *sqlx.DB, *sqlx.DB) {
-	tb.Helper()
-	ctx := context.Background()
-	if kind == "sqlite" {
-		st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(tb.TempDir(), "ledger.db")})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { st.Close() })
-		return st, st.WriteDB(), st.DB()
-	}
-	st, err := postgres.Open(ctx, postgres.Config{URL: pgtest.SchemaURL(tb)})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { st.Close() })
-	return st, st.DB(), st.DB()
-}
-
 func newRMEnv(tb testing.TB, kind string, start time.Time) *rmEnv {
 	tb.Helper()
 	e := &rmEnv{clock: &testClock{t: start}, appspace: domain.NewPrefixedID("as")}
-	e.store, e.write, e.read = openStore(tb, kind)
+	e.store, e.write, e.read = storetest.Open(tb, kind)
 	e.svc = domain.NewService(e.store, domain.ServiceConfig{Now: e.clock.Now})
 	e.rm = projections.NewReferrals(e.read)
 	r, err := projections.NewRunner(e.store, e.write, e.rm, projections.RunnerConfig{Name: projections.ReferralsName, BatchSize: 7})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/referral-ledger/referral-ledger/adapters/storetest"
 	"github.com/referral-ledger/referral-ledger/domain"
 	"github.com/referral-ledger/referral-ledger/projections"
 )
@@ -44,7 +45,7 @@ func forEachStore(t *testing.T, f func(t *testing.T, e env)) {
 	for _, kind := range []string{"sqlite", "postgres"} {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
-			store, write, _ := openStore(t, kind)
+			store, write, _ := storetest.Open(t, kind)
 			e := env{store: store, db: write}
 			if _, err := e.db.Exec(`CREATE TABLE test_applied (event_id TEXT PRIMARY KEY)`); err != nil {
 				t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,10 +16,8 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/referral-ledger/referral-ledger/adapters/httpapi"
-	"github.com/referral-ledger/referral-ledger/adapters/postgres"
-	"github.com/referral-ledger/referral-ledger/adapters/postgres/pgtest"
-	"github.com/referral-ledger/referral-ledger/adapters/sqlite"
 	"github.com/referral-ledger/referral-ledger/adapters/sqlstore"
+	"github.com/referral-ledger/referral-ledger/adapters/storetest"
 	"github.com/referral-ledger/referral-ledger/adapters/webhooks"
 	"github.com/referral-ledger/referral-ledger/domain"
 	"github.com/referral-ledger/referral-ledger/projections"
@@ -75,25 +72,9 @@ func forEachStore(t *testing.T, f func(t *testing.T, s *stack)) {
 
 func newStack(tb testing.TB, kind string, cfg ...httpapi.Config) *stack {
 	tb.Helper()
-	ctx := context.Background()
 	s := &stack{}
 	var write, read *sqlx.DB
-	switch kind {
-	case "sqlite", "sqlite-sequential":
-		st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(tb.TempDir(), "ledger.db")})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { st.Close() })
-		s.store, write, read = st, st.WriteDB(), st.DB()
-	case "postgres":
-		st, err := postgres.Open(ctx, postgres.Config{URL: pgtest.SchemaURL(tb)})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { st.Close() })
-		s.store, write, read = st, st.DB(), st.DB()
-	}
+	s.store, write, read = storetest.Open(tb, strings.TrimSuffix(kind, "-sequential"))
 	if kind == "sqlite-sequential" {
 		s.store = sequential{s.store}
 	}

@@ -6,16 +6,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/referral-ledger/referral-ledger/adapters/postgres"
-	"github.com/referral-ledger/referral-ledger/adapters/postgres/pgtest"
-	"github.com/referral-ledger/referral-ledger/adapters/sqlite"
+	"github.com/referral-ledger/referral-ledger/adapters/storetest"
 	"github.com/referral-ledger/referral-ledger/adapters/webhooks"
 	"github.com/referral-ledger/referral-ledger/domain"
 	"github.com/referral-ledger/referral-ledger/projections"
@@ -44,33 +41,13 @@ func forEachStore(t *testing.T, f func(t *testing.T, kind string)) {
 	}
 }
 
-// openStore opens a fresh store of kind.
-func openStore(tb testing.TB, kind string) (domain.EventStore, *sqlx.DB, *sqlx.DB) {
-	tb.Helper()
-	ctx := context.Background()
-	if kind == "sqlite" {
-		st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(tb.TempDir(), "ledger.db")})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { st.Close() })
-		return st, st.WriteDB(), st.DB()
-	}
-	st, err := postgres.Open(ctx, postgres.Config{URL: pgtest.SchemaURL(tb)})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { st.Close() })
-	return st, st.DB(), st.DB()
-}
-
 var testKey = []byte("0123456789abcdef0123456789abcdef")
 
 // newStack opens a store of kind and starts the pipeline with cfg's
 // schedule and timeout (private targets allowed: the receivers are local).
 func newStack(tb testing.TB, kind string, cfg webhooks.Config) *stack {
 	tb.Helper()
-	store, db, read := openStore(tb, kind)
+	store, db, read := storetest.Open(tb, kind)
 	s := &stack{store: store, db: db, read: read, svc: domain.NewService(store, domain.ServiceConfig{}),
 		appspaceID: domain.NewPrefixedID("as")}
 	sealer, err := webhooks.NewSealer(testKey)

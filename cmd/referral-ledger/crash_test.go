@@ -209,6 +209,12 @@ var crashClient = &http.Client{Timeout: 5 * time.Second}
 
 // post sends a command; an error means it was not acknowledged with 200.
 func post(addr, key, path string, body, out any) error {
+	return postWant(addr, key, path, body, out, http.StatusOK)
+}
+
+// postWant sends a request and decodes the answer into out (if not nil);
+// an error means the status was not want.
+func postWant(addr, key, path string, body, out any, want int) error {
 	raw, _ := json.Marshal(body)
 	req, err := http.NewRequest("POST", "http://"+addr+path, bytes.NewReader(raw))
 	if err != nil {
@@ -225,8 +231,8 @@ func post(addr, key, path string, body, out any) error {
 	if err != nil {
 		return err
 	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %d %s", path, resp.StatusCode, data)
+	if resp.StatusCode != want {
+		return fmt.Errorf("%s: %d %s, want %d", path, resp.StatusCode, data, want)
 	}
 	if out != nil {
 		return json.Unmarshal(data, out)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -28,8 +27,8 @@ func TestWebhookScheduleSurvivesSIGKILL(t *testing.T) {
 			recv := newFlakyReceiver(t, 2)
 			addr := freeAddr(t)
 			srv, key := startServeEnv(t, bin, env, addr)
-			if err := postStatus(addr, key, "/v1/api/webhooks", map[string]any{"name": "crash", "url": recv.url,
-				"events": []string{"referral.created"}}, http.StatusCreated); err != nil {
+			if err := postWant(addr, key, "/v1/api/webhooks", map[string]any{"name": "crash", "url": recv.url,
+				"events": []string{"referral.created"}}, nil, http.StatusCreated); err != nil {
 				t.Fatal(err)
 			}
 			const n = 20
@@ -126,25 +125,4 @@ func (r *flakyReceiver) counts() map[string]int {
 		out[k] = v
 	}
 	return out
-}
-
-// postStatus sends a request and wants status back.
-func postStatus(addr, key, path string, body any, status int) error {
-	raw, _ := json.Marshal(body)
-	req, err := http.NewRequest("POST", "http://"+addr+path, bytes.NewReader(raw))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("X-API-Key", key)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := crashClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != status {
-		data, _ := io.ReadAll(resp.Body)
-		return fmt.Errorf("%s: %d %s, want %d", path, resp.StatusCode, data, status)
-	}
-	return nil
 }
