@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/referral-ledger/referral-ledger/domain"
 )
 
 // maxResponseBody is how much of a response the delivery log keeps.
@@ -81,4 +85,61 @@ func describe(err error) string {
 		return "timed out"
 	}
 	return err.Error()
+}
+
+// TestResult is the answer to a test event.
+type TestResult struct {
+	Success        bool
+	StatusCode     *int
+	ResponseTimeMS int64
+	Error          *string
+	DeliveryID     string
+}
+
+// Test sends a test event to a webhook now (active or not) and records it
+// in the delivery log. Errors: domain.ENotFound.
+func (w *Webhooks) Test(ctx context.Context, appspaceID, webhookID string) (TestResult, error) {
+	r, err := w.load(ctx, w.read, appspaceID, webhookID)
+	if err != nil {
+		return TestResult{}, err
+	}
+	secrets, err := w.secrets(r, w.now())
+	if err != nil {
+		return TestResult{}, err
+	}
+	eventID := domain.NewID()
+	body, err := testBody(eventID, webhookID, appspaceID, w.now())
+	if err != nil {
+		return TestResult{}, err
+	}
+	at := w.deliver.attempt(ctx, r.URL, secrets, EventTest, eventID, body)
+	if at.internal != nil {
+		w.log.ErrorContext(ctx, "webhook test failed inside the ledger", "webhook", webhookID, "err", at.internal)
+	}
+	d := due{ID: domain.NewPrefixedID("dlv"), WebhookID: webhookID, EventID: eventID, EventType: EventTest,
+		Body: string(body), MaxAttempts: 1}
+	state, _ := w.nextState(d, 1, at)
+	ctx = context.WithoutCancel(ctx) // the attempt happened: record it even if the caller left
+	err = w.inTx(ctx, func(tx *sqlx.Tx) error {
+		t := at.At.UnixMilli()
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO webhook_deliveries (id, appspace_id, webhook_id,
+			event_id, event_type, body, state, attempt_count, schedule_from, max_attempts, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, 1, 0, 1, ?, ?)`),
+			d.ID, appspaceID, webhookID, eventID, EventTest, d.Body, state, t, t); err != nil {
+			return fmt.Errorf("record test delivery: %w", err)
+		}
+		return insertAttempt(ctx, tx, d.ID, 1, at)
+	})
+	if err != nil {
+		return TestResult{}, err
+	}
+	w.met.observe(at, state)
+	res := TestResult{Success: at.Success, ResponseTimeMS: at.Elapsed.Milliseconds(), DeliveryID: d.ID}
+	if at.StatusCode != 0 {
+		res.StatusCode = &at.StatusCode
+	}
+	if at.Err != "" {
+		res.Error = &at.Err
+	}
+	return res, nil
 }

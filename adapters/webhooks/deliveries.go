@@ -8,20 +8,9 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/referral-ledger/referral-ledger/domain"
 )
-
-// Run runs the dispatcher and the delivery worker until ctx ends; the
-// worker then finishes and records the attempts in flight. The forwarder
-// runs apart, under a projections runner.
-func (w *Webhooks) Run(ctx context.Context) error {
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return w.runDispatcher(gctx) })
-	g.Go(func() error { return w.runWorker(gctx) })
-	return g.Wait()
-}
 
 // Delivery is a row of the delivery log.
 type Delivery struct {

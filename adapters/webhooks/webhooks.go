@@ -18,6 +18,7 @@
 package webhooks
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -28,6 +29,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/referral-ledger/referral-ledger/domain"
 )
@@ -164,6 +166,16 @@ func New(cfg Config) (*Webhooks, error) {
 	}
 	w.deliver = &deliverer{w: w, client: cfg.Guard.Client(cfg.Timeout), version: cfg.Version}
 	return w, nil
+}
+
+// Run runs the dispatcher and the delivery worker until ctx ends; the
+// worker then finishes and records the attempts in flight. The forwarder
+// runs apart, under a projections runner.
+func (w *Webhooks) Run(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return w.runDispatcher(gctx) })
+	g.Go(func() error { return w.runWorker(gctx) })
+	return g.Wait()
 }
 
 // maxAttempts is how many attempts a delivery gets: the first and one per
