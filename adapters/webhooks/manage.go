@@ -45,8 +45,8 @@ type WebhookPatch struct {
 const (
 	maxNameLen = 200
 	maxURLLen  = 2048
-	// maxGrace bounds a rotation's grace period.
-	maxGrace = 7 * 24 * time.Hour
+	// MaxGrace bounds a rotation's grace period.
+	MaxGrace = 7 * 24 * time.Hour
 )
 
 type webhookRow struct {
@@ -109,15 +109,22 @@ func (w *Webhooks) Create(ctx context.Context, appspaceID string, in WebhookInpu
 // validate checks a webhook's fields (nil pointers are not being set) and
 // returns the events as stored.
 func (w *Webhooks) validate(ctx context.Context, name, url *string, events *[]string) (string, error) {
-	if name != nil && (*name == "" || len(*name) > maxNameLen) {
-		return "", domain.Errorf(domain.EInvalid, "name must be 1 to %d characters", maxNameLen)
+	if name != nil {
+		if *name == "" {
+			return "", domain.Errorf(domain.EInvalid, "name must be 1 to %d bytes", maxNameLen)
+		}
+		if err := domain.ValidateText("name", *name, maxNameLen); err != nil {
+			return "", err
+		}
 	}
 	if url != nil {
-		if len(*url) > maxURLLen {
-			return "", domain.Errorf(domain.EInvalid, "url must be at most %d characters", maxURLLen)
+		if err := domain.ValidateText("url", *url, maxURLLen); err != nil {
+			return "", err
 		}
+		// The guard's refusals are coded already; anything else (a
+		// cancelled lookup) is not the caller's mistake and stays uncoded.
 		if err := w.cfg.Guard.CheckURL(ctx, *url); err != nil {
-			return "", domain.Errorf(domain.EInvalid, "url: %v", err)
+			return "", err
 		}
 	}
 	if events == nil {
@@ -128,6 +135,9 @@ func (w *Webhooks) validate(ctx context.Context, name, url *string, events *[]st
 	}
 	var out []string
 	for _, e := range *events {
+		if err := domain.ValidateID("events entry", e); err != nil {
+			return "", err
+		}
 		if !slices.Contains(EventTypes, e) {
 			return "", domain.Errorf(domain.EInvalid, "unknown event %q; events are %v", e, EventTypes)
 		}
@@ -243,8 +253,8 @@ func (w *Webhooks) Delete(ctx context.Context, appspaceID, id string) error {
 // now). For grace after the rotation the old secret signs too. Errors:
 // domain.EInvalid, domain.ENotFound.
 func (w *Webhooks) RotateSecret(ctx context.Context, appspaceID, id string, grace time.Duration) (string, error) {
-	if grace < 0 || grace > maxGrace {
-		return "", domain.Errorf(domain.EInvalid, "grace_seconds must be between 0 and %d", int(maxGrace.Seconds()))
+	if grace < 0 || grace > MaxGrace {
+		return "", domain.Errorf(domain.EInvalid, "grace_seconds must be between 0 and %d", int(MaxGrace.Seconds()))
 	}
 	secret, err := NewSecret()
 	if err != nil {
