@@ -282,3 +282,44 @@ func TestHostileRequestIDs(t *testing.T) {
 		}
 	})
 }
+
+// Webhook input: clean validation messages, the text rules, and a grace
+// period checked before it could overflow.
+func TestWebhookInputValidation(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, s *stack) {
+		valid := map[string]any{"name": "n", "url": "http://127.0.0.1:1/hook", "events": []string{"referral.created"}}
+		with := func(k string, v any) map[string]any {
+			m := map[string]any{}
+			for kk, vv := range valid {
+				m[kk] = vv
+			}
+			m[k] = v
+			return m
+		}
+		for _, c := range []struct {
+			name  string
+			body  map[string]any
+			field string
+		}{
+			{"bad scheme", with("url", "ftp://127.0.0.1/hook"), "url"},
+			{"control in url", with("url", "http://127.0.0.1:1/ho\u202eok"), "url"},
+			{"NUL in name", with("name", "a\u0000b"), "name"},
+			{"bidi in name", with("name", "a\u2066b"), "name"},
+			{"control in event", with("events", []string{"referral.created\u001b"}), "events"},
+		} {
+			status, out := s.call(t, s.key, "POST", "/v1/api/webhooks", c.body)
+			wantError(t, status, out, http.StatusBadRequest, "invalid_request")
+			msg, _ := out["error"].(string)
+			if !strings.Contains(msg, c.field) || strings.Contains(msg, "invalid_request") {
+				t.Errorf("%s: message %q", c.name, msg)
+			}
+		}
+		id := s.must(t, http.StatusCreated, "POST", "/v1/api/webhooks", valid)["id"].(string)
+		for _, grace := range []string{"18446744074", "604801", "-1", "9223372036854775807"} {
+			status, out := s.call(t, s.key, "POST", "/v1/api/webhooks/"+id+"/rotate-secret", `{"grace_seconds":`+grace+`}`)
+			wantError(t, status, out, http.StatusBadRequest, "invalid_request")
+		}
+		s.must(t, http.StatusOK, "POST", "/v1/api/webhooks/"+id+"/rotate-secret", `{"grace_seconds":604800}`)
+	})
+}
