@@ -5,10 +5,19 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	"github.com/referral-ledger/referral-ledger/adapters/httpapi"
+	"github.com/referral-ledger/referral-ledger/adapters/sqlstore"
+	"github.com/referral-ledger/referral-ledger/adapters/storetest"
+	"github.com/referral-ledger/referral-ledger/domain"
 )
 
 // Invariant 11: text a store or a read model cannot hold (NUL, other
@@ -322,4 +331,72 @@ func TestWebhookInputValidation(t *testing.T) {
 		}
 		s.must(t, http.StatusOK, "POST", "/v1/api/webhooks/"+id+"/rotate-secret", `{"grace_seconds":604800}`)
 	})
+}
+
+// failingReads is a real store whose reads of the global log fail from
+// the failFrom-th call on: the fault a stream must report.
+type failingReads struct {
+	domain.EventStore
+	calls, failFrom int32
+}
+
+func (f *failingReads) ReadAll(ctx context.Context, opts domain.ReadAllOptions) ([]domain.RecordedEvent, error) {
+	if atomic.AddInt32(&f.calls, 1) >= f.failFrom {
+		return nil, errors.New("injected read failure")
+	}
+	return f.EventStore.ReadAll(ctx, opts)
+}
+
+// An NDJSON stream reports a read failure: with its status before the
+// status line is sent, with a last error line after.
+func TestEventsStreamReportsFailures(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []string{"sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			store, write, read := storetest.Open(t, kind)
+			access := sqlstore.NewAccess(write, read)
+			as, err := access.CreateAppspace(context.Background(), "default")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, key, err := access.CreateKey(context.Background(), as.ID, domain.RoleServer, "test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			faulty := &failingReads{EventStore: store, failFrom: 1 << 30}
+			log := slog.New(slog.NewTextHandler(io.Discard, nil))
+			srv := httptest.NewServer(httpapi.New(domain.NewService(faulty, domain.ServiceConfig{}), access, log, httpapi.Config{}))
+			t.Cleanup(srv.Close)
+			s := &stack{url: srv.URL, key: key}
+			s.create(t, "ava")
+
+			atomic.StoreInt32(&faulty.calls, 0)
+			atomic.StoreInt32(&faulty.failFrom, 1) // the first read fails
+			resp := s.get(t, context.Background(), key, "/v1/api/events", "application/x-ndjson")
+			var out map[string]any
+			_ = json.NewDecoder(resp.Body).Decode(&out)
+			if resp.StatusCode != http.StatusInternalServerError || out["code"] != "internal" {
+				t.Errorf("first read fails: got %d %v, want 500 internal", resp.StatusCode, out)
+			}
+
+			atomic.StoreInt32(&faulty.calls, 0)
+			atomic.StoreInt32(&faulty.failFrom, 2) // the read after the first batch fails
+			resp = s.get(t, context.Background(), key, "/v1/api/events", "application/x-ndjson")
+			var lines []map[string]any
+			for sc := bufio.NewScanner(resp.Body); sc.Scan(); {
+				var l map[string]any
+				if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+					t.Fatalf("line %q: %v", sc.Bytes(), err)
+				}
+				lines = append(lines, l)
+			}
+			if resp.StatusCode != http.StatusOK || len(lines) < 2 {
+				t.Fatalf("later read fails: status %d, lines %v", resp.StatusCode, lines)
+			}
+			if last := lines[len(lines)-1]; last["code"] != "internal" || last["error"] == nil || lines[0]["type"] == nil {
+				t.Errorf("later read fails: lines %v, want events then an error line", lines)
+			}
+		})
+	}
 }
