@@ -173,7 +173,7 @@ func (s *Store) ReadAll(ctx context.Context, opts domain.ReadAllOptions) ([]doma
 		case bad != nil:
 			return nil, bad
 		case first && opts.After > 0:
-			return out, nil // past the end of the log: nothing yet
+			return nil, fmt.Errorf("read all: position %d names no event: %w", opts.After, domain.ErrPastEnd)
 		case len(out) >= limit || uint64(n) < page:
 			return out, nil
 		}

@@ -111,10 +111,14 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, o domain.Ori
 }
 
 // readEvents reads a batch of the appspace's events after a cursor. A
-// cursor that names no event is the caller's mistake: 400.
+// cursor past the end of the log has no events yet, on every store; one
+// that names no event otherwise is the caller's mistake: 400.
 func (s *Server) readEvents(ctx context.Context, o domain.Origin, after domain.Position, limit int) ([]domain.RecordedEvent, error) {
 	batch, err := s.events.ReadAll(ctx, domain.ReadAllOptions{After: after, Limit: limit, StreamPrefix: domain.StreamPrefix(o.AppspaceID)})
-	if errors.Is(err, domain.ErrUnknownPosition) {
+	switch {
+	case errors.Is(err, domain.ErrPastEnd):
+		return nil, nil
+	case errors.Is(err, domain.ErrUnknownPosition):
 		return nil, domain.Errorf(domain.EInvalid, "after names no event of the log")
 	}
 	return batch, err

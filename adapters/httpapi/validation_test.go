@@ -368,8 +368,9 @@ func TestEventsStreamReportsFailures(t *testing.T) {
 			log := slog.New(slog.NewTextHandler(io.Discard, nil))
 			srv := httptest.NewServer(httpapi.New(domain.NewService(faulty, domain.ServiceConfig{}), access, log, httpapi.Config{}))
 			t.Cleanup(srv.Close)
-			s := &stack{url: srv.URL, key: key}
+			s := &stack{url: srv.URL, key: key, store: store}
 			s.create(t, "ava")
+			s.events(t, as.ID) // the create is readable in the log
 
 			atomic.StoreInt32(&faulty.calls, 0)
 			atomic.StoreInt32(&faulty.failFrom, 1) // the first read fails

@@ -73,16 +73,17 @@ func (s *Store) ReadAll(ctx context.Context, opts domain.ReadAllOptions) ([]doma
 		return nil, fmt.Errorf("read all after %d: %w", opts.After, err)
 	}
 	if len(evs) == 0 && opts.After > 0 {
-		// A cursor that names no event would match nothing forever, unless
-		// it is past the end of the log, which reads as empty (as it does
-		// where positions grow in read order).
+		// A cursor that names no event would match nothing forever.
 		var known, past bool
 		err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM events WHERE position = $1),
 			$1 > (SELECT COALESCE(max(position), 0) FROM events)`, int64(opts.After)).Scan(&known, &past)
 		if err != nil {
 			return nil, fmt.Errorf("read all after %d: %w", opts.After, err)
 		}
-		if !known && !past {
+		switch {
+		case !known && past:
+			return nil, fmt.Errorf("read all after %d: %w", opts.After, domain.ErrPastEnd)
+		case !known:
 			return nil, fmt.Errorf("read all after %d: %w", opts.After, domain.ErrUnknownPosition)
 		}
 	}
