@@ -48,7 +48,7 @@ type Appspace struct {
 
 // ValidateAppspaceName reports whether name can name an appspace.
 func ValidateAppspaceName(name string) error {
-	if err := validName("appspace name", name); err != nil {
+	if err := ValidateID("appspace name", name); err != nil {
 		return err
 	}
 	if strings.ContainsAny(name, ":/") {

@@ -132,6 +132,9 @@ func (s *Service) ClaimReward(ctx context.Context, o Origin, code, side string) 
 // the error is returned after.
 func (s *Service) referralCommand(ctx context.Context, o Origin, code string,
 	decide func(r *Referral, st Settings, settingsVersion Revision, now time.Time) error) (ReferralView, error) {
+	if err := ValidateCode("referral_code", code); err != nil {
+		return ReferralView{}, err
+	}
 	var view ReferralView
 	var verdict error
 	err := s.retry(ctx, func() error {

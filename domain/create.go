@@ -16,6 +16,12 @@ type CreateInput struct {
 	DeviceID     string
 }
 
+// Limits of the client details a create records.
+const (
+	maxIPLen       = 64
+	maxDeviceIDLen = 256
+)
+
 // CreateResult is the referral a create returned, and whether the create
 // issued it (false when the referrer's pending referral came back).
 type CreateResult struct {
@@ -28,11 +34,8 @@ type CreateResult struct {
 // stream and the referral it names, whatever the referrer's history.
 // Errors: EInvalid, EReferralsDisabled, EMaxReferralsReached.
 func (s *Service) CreateReferral(ctx context.Context, o Origin, in CreateInput) (CreateResult, error) {
-	if err := validName("user_id", in.ReferrerID); err != nil {
+	if err := in.validate(); err != nil {
 		return CreateResult{}, err
-	}
-	if in.ReferrerName != nil && len(*in.ReferrerName) > maxNameLen {
-		return CreateResult{}, Errorf(EInvalid, "user_name is longer than %d characters", maxNameLen)
 	}
 	var res CreateResult
 	var verdict error
@@ -45,6 +48,23 @@ func (s *Service) CreateReferral(ctx context.Context, o Origin, in CreateInput) 
 		err = verdict
 	}
 	return res, err
+}
+
+// validate applies the text rules to everything a create stores.
+func (in CreateInput) validate() error {
+	if err := ValidateID("user_id", in.ReferrerID); err != nil {
+		return err
+	}
+	if err := ValidateName("user_name", in.ReferrerName); err != nil {
+		return err
+	}
+	if err := ValidateText("ip", in.IP, maxIPLen); err != nil {
+		return err
+	}
+	if err := ValidateText("device_id", in.DeviceID, maxDeviceIDLen); err != nil {
+		return err
+	}
+	return ValidateMetadata(in.Metadata)
 }
 
 // createOnce makes one attempt; the error it returns is an append or read

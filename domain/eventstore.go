@@ -15,6 +15,15 @@ var ErrConcurrency = errors.New("concurrency conflict: stream revision changed")
 // ErrStreamNotFound reports a read of a stream that has no events.
 var ErrStreamNotFound = errors.New("stream not found")
 
+// ErrUnknownPosition reports a read of the global log after a position
+// that names no event and is not past its end: a cursor no reader was given.
+var ErrUnknownPosition = errors.New("position names no event")
+
+// ErrPastEnd reports a read of the global log after a position beyond its
+// last event: a cursor no reader was given either, but one that the API
+// answers with an empty page.
+var ErrPastEnd = errors.New("position is past the end of the log")
+
 // Revision is a stream revision: the version of a stream's last event.
 // The first event of a stream has revision 1; an empty stream has revision 0.
 type Revision = uint64
@@ -144,7 +153,10 @@ type EventStore interface {
 	// the same position is returned by this one or a later one: no reader ever
 	// skips an event committed late. An event may become readable here a
 	// moment after its Append returned (PostgreSQL holds it back while an
-	// older transaction is open). A position that names no event is an error.
+	// older transaction is open). A position that names no event is an
+	// error, wrapping ErrPastEnd if it is beyond the log's last event and
+	// ErrUnknownPosition otherwise (where positions grow in read order, a
+	// position past the end may read as empty instead).
 	ReadAll(ctx context.Context, opts ReadAllOptions) ([]RecordedEvent, error)
 	// WaitForEvents blocks until ReadAll with opts may return events (after
 	// opts.After, of streams starting with opts.StreamPrefix), or ctx ends.

@@ -15,7 +15,7 @@ type MilestoneInput struct {
 // Errors: EInvalid, ESelfReferral, EReferralExpired, EReferralNotPending,
 // ERefereeMismatch, EUnknownMilestone, EMilestoneOutOfOrder.
 func (r *Referral) ReachMilestone(now time.Time, in MilestoneInput, s Settings, settingsVersion Revision) error {
-	if err := validName("milestone", in.Milestone); err != nil {
+	if err := in.validate(true); err != nil {
 		return err
 	}
 	if err := r.preflight(now, in, in.Milestone); err != nil || r.v.Status != StatusPending {
@@ -39,10 +39,8 @@ func (r *Referral) ReachMilestone(now time.Time, in MilestoneInput, s Settings, 
 // have a referred user, or the input must name one.
 // Errors: as ReachMilestone.
 func (r *Referral) Complete(now time.Time, in MilestoneInput, s Settings, settingsVersion Revision) error {
-	if in.Milestone != "" {
-		if err := validName("milestone", in.Milestone); err != nil {
-			return err
-		}
+	if err := in.validate(false); err != nil {
+		return err
 	}
 	if err := r.preflight(now, in, in.Milestone); err != nil || r.v.Status != StatusPending {
 		return err
@@ -68,20 +66,28 @@ func (r *Referral) Complete(now time.Time, in MilestoneInput, s Settings, settin
 	return nil
 }
 
+// validate applies the text rules; the milestone may be empty unless
+// required.
+func (in MilestoneInput) validate(requireMilestone bool) error {
+	if requireMilestone || in.Milestone != "" {
+		if err := ValidateID("milestone", in.Milestone); err != nil {
+			return err
+		}
+	}
+	if in.ReferredUserID != "" {
+		if err := ValidateID("referred_user_id", in.ReferredUserID); err != nil {
+			return err
+		}
+	}
+	return ValidateName("referred_user_name", in.ReferredUserName)
+}
+
 // preflight applies the checks shared by milestone and completion. It
 // returns nil with a non-pending status only for an exact repeat of what
 // completed the referral: the caller then has nothing to do.
 func (r *Referral) preflight(now time.Time, in MilestoneInput, milestone string) error {
-	if in.ReferredUserName != nil && len(*in.ReferredUserName) > maxNameLen {
-		return Errorf(EInvalid, "referred_user_name is longer than %d characters", maxNameLen)
-	}
-	if in.ReferredUserID != "" {
-		if err := validName("referred_user_id", in.ReferredUserID); err != nil {
-			return err
-		}
-		if in.ReferredUserID == r.v.ReferrerID {
-			return Errorf(ESelfReferral, "a user cannot refer themselves")
-		}
+	if in.ReferredUserID != "" && in.ReferredUserID == r.v.ReferrerID {
+		return Errorf(ESelfReferral, "a user cannot refer themselves")
 	}
 	r.ExpireIfDue(now)
 	switch r.v.Status {

@@ -36,7 +36,6 @@ func DefaultSettings() Settings {
 }
 
 const (
-	maxNameLen      = 128
 	maxMilestones   = 50
 	maxRewardValue  = 256
 	maxTemplateLen  = 2048
@@ -56,14 +55,14 @@ func (s Settings) Validate() error {
 		return Errorf(EInvalid, "referral_milestones has more than %d entries", maxMilestones)
 	}
 	for i, m := range s.ReferralMilestones {
-		if err := validName("referral_milestones entry", m); err != nil {
+		if err := ValidateID("referral_milestones entry", m); err != nil {
 			return err
 		}
 		if slices.Contains(s.ReferralMilestones[:i], m) {
 			return Errorf(EInvalid, "referral_milestones lists %q twice", m)
 		}
 	}
-	if err := validName("referral_reward_milestone", s.ReferralRewardMilestone); err != nil {
+	if err := ValidateID("referral_reward_milestone", s.ReferralRewardMilestone); err != nil {
 		return err
 	}
 	if len(s.ReferralMilestones) > 0 && !slices.Contains(s.ReferralMilestones, s.ReferralRewardMilestone) {
@@ -76,6 +75,9 @@ func (s Settings) Validate() error {
 		return err
 	}
 	if t := s.ReferralURLTemplate; t != nil {
+		if err := ValidateText("referral_url_template", *t, maxTemplateLen); err != nil {
+			return err
+		}
 		u, err := url.Parse(strings.ReplaceAll(*t, "{code}", "CODE"))
 		if len(*t) > maxTemplateLen || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			return Errorf(EInvalid, "referral_url_template must be an http(s) URL")
@@ -87,19 +89,14 @@ func (s Settings) Validate() error {
 	return nil
 }
 
-func validName(field, v string) error {
-	if v == "" || len(v) > maxNameLen || strings.TrimSpace(v) != v {
-		return Errorf(EInvalid, "%s must be 1 to %d characters without surrounding spaces", field, maxNameLen)
-	}
-	return nil
-}
-
 func validReward(prefix string, typ, value *string) error {
 	if typ != nil && !slices.Contains(RewardTypes, *typ) {
 		return Errorf(EInvalid, "%s_type must be one of %s", prefix, strings.Join(RewardTypes, ", "))
 	}
-	if value != nil && len(*value) > maxRewardValue {
-		return Errorf(EInvalid, "%s_value is longer than %d characters", prefix, maxRewardValue)
+	if value != nil {
+		if err := ValidateText(prefix+"_value", *value, maxRewardValue); err != nil {
+			return err
+		}
 	}
 	if value != nil && typ == nil {
 		return Errorf(EInvalid, "%s_value needs %s_type", prefix, prefix)

@@ -14,7 +14,8 @@ import (
 // desc, then referral_code desc), optionally of one status or one referrer.
 // Pages are keyset-paginated: a cursor names the last referral of the page
 // before, so referrals created meanwhile never shift a page.
-// Errors: domain.EInvalid (unknown status, limit outside 1..1000, bad cursor).
+// Errors: domain.EInvalid (unknown status, limit outside 1..1000, bad cursor,
+// a referrer_id that is no valid ID).
 func (p *Referrals) List(ctx context.Context, f ListFilter) (ListPage, error) {
 	if f.AppspaceID == "" {
 		return ListPage{}, domain.Errorf(domain.EInvalid, "appspace is required")
@@ -36,6 +37,9 @@ func (p *Referrals) List(ctx context.Context, f ListFilter) (ListPage, error) {
 		return ListPage{}, domain.Errorf(domain.EInvalid, "status must be pending, completed or expired")
 	}
 	if f.ReferrerID != "" {
+		if err := domain.ValidateID("referrer_id", f.ReferrerID); err != nil {
+			return ListPage{}, err
+		}
 		where, args = append(where, "referrer_id = ?"), append(args, f.ReferrerID)
 	}
 	if f.Cursor != "" {
@@ -75,7 +79,7 @@ func decodeCursor(c string) (int64, string, error) {
 	}
 	ms, code, ok := strings.Cut(string(raw), ".")
 	created, err := strconv.ParseInt(ms, 10, 64)
-	if !ok || err != nil || code == "" {
+	if !ok || err != nil || domain.ValidateCode("cursor", code) != nil {
 		return 0, "", bad
 	}
 	return created, code, nil

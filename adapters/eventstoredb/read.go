@@ -154,7 +154,7 @@ func (s *Store) ReadAll(ctx context.Context, opts domain.ReadAllOptions) ([]doma
 				// A read from a position starts at the event there.
 				first = false
 				if pos != cursor(opts.After) {
-					bad = fmt.Errorf("read all: position %d names no event (the next is at %d/%d)", opts.After, pos.Commit, pos.Prepare)
+					bad = fmt.Errorf("read all: position %d names no event (the next is at %d/%d): %w", opts.After, pos.Commit, pos.Prepare, domain.ErrUnknownPosition)
 					return false
 				}
 			}
@@ -173,7 +173,7 @@ func (s *Store) ReadAll(ctx context.Context, opts domain.ReadAllOptions) ([]doma
 		case bad != nil:
 			return nil, bad
 		case first && opts.After > 0:
-			return nil, fmt.Errorf("read all: position %d names no event (it is past the end of the log)", opts.After)
+			return nil, fmt.Errorf("read all: position %d names no event: %w", opts.After, domain.ErrPastEnd)
 		case len(out) >= limit || uint64(n) < page:
 			return out, nil
 		}

@@ -1,7 +1,10 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -30,49 +33,76 @@ func EventOf(e domain.RecordedEvent) EventJSON {
 
 const maxEventsPage = 1000
 
+// eventsQuery is a checked events request.
+type eventsQuery struct {
+	after  domain.Position
+	limit  int // 0: a page's default, or a stream without end
+	types  []string
+	follow bool
+}
+
+func parseEventsQuery(r *http.Request) (eventsQuery, error) {
+	q := r.URL.Query()
+	var eq eventsQuery
+	after, err := parseUint(q.Get("after"), "after")
+	if err != nil {
+		return eq, err
+	}
+	limit, err := parseUint(q.Get("limit"), "limit")
+	if err != nil {
+		return eq, err
+	}
+	// A page holds at most maxEventsPage events; a stream any number.
+	if !wantsNDJSON(r) && limit > maxEventsPage {
+		return eq, domain.Errorf(domain.EInvalid, "limit must be between 1 and %d", maxEventsPage)
+	}
+	if t := q.Get("type"); t != "" {
+		for _, typ := range strings.Split(t, ",") {
+			if err := domain.ValidateID("type", typ); err != nil {
+				return eq, err
+			}
+			eq.types = append(eq.types, typ)
+		}
+	}
+	eq.after, eq.limit, eq.follow = after, int(limit), q.Get("follow") == "true"
+	return eq, nil
+}
+
 // listEvents serves the appspace's part of the global log: a JSON page, or
 // with Accept: application/x-ndjson a stream of every event after the
 // cursor (and with follow=true, of new events as they come).
 func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, o domain.Origin) error {
-	q := r.URL.Query()
-	after, err := parseUint(q.Get("after"), "after")
+	eq, err := parseEventsQuery(r)
 	if err != nil {
 		return err
-	}
-	limit, err := parseUint(q.Get("limit"), "limit")
-	if err != nil {
-		return err
-	}
-	var types []string
-	if t := q.Get("type"); t != "" {
-		types = strings.Split(t, ",")
 	}
 	if wantsNDJSON(r) {
-		return s.streamEvents(w, r, o, after, int(limit), types, q.Get("follow") == "true")
+		return s.streamEvents(w, r, o, eq)
 	}
-	if limit == 0 || limit > maxEventsPage {
+	limit := eq.limit
+	if limit == 0 {
 		limit = maxEventsPage
 	}
 	out := make([]EventJSON, 0, limit)
-	next := after
+	next := eq.after
 	// A type filter may skip many events: scan a bounded number per page,
 	// and let next_after carry the caller past what was skipped.
-	for scanned := 0; len(out) < int(limit) && scanned < 10*maxEventsPage; {
-		batch, err := s.events.ReadAll(r.Context(), domain.ReadAllOptions{After: next, Limit: int(limit), StreamPrefix: domain.StreamPrefix(o.AppspaceID)})
+	for scanned := 0; len(out) < limit && scanned < 10*maxEventsPage; {
+		batch, err := s.readEvents(r.Context(), o, next, limit)
 		if err != nil {
 			return err
 		}
 		for _, e := range batch {
-			if len(out) == int(limit) {
+			if len(out) == limit {
 				break
 			}
 			next = e.Position
 			scanned++
-			if matchType(types, e.Type) {
+			if matchType(eq.types, e.Type) {
 				out = append(out, EventOf(e))
 			}
 		}
-		if len(batch) < int(limit) {
+		if len(batch) < limit {
 			break
 		}
 	}
@@ -80,48 +110,73 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, o domain.Ori
 	return nil
 }
 
-func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, o domain.Origin, after uint64, limit int, types []string, follow bool) error {
+// readEvents reads a batch of the appspace's events after a cursor. A
+// cursor past the end of the log has no events yet, on every store; one
+// that names no event otherwise is the caller's mistake: 400.
+func (s *Server) readEvents(ctx context.Context, o domain.Origin, after domain.Position, limit int) ([]domain.RecordedEvent, error) {
+	batch, err := s.events.ReadAll(ctx, domain.ReadAllOptions{After: after, Limit: limit, StreamPrefix: domain.StreamPrefix(o.AppspaceID)})
+	switch {
+	case errors.Is(err, domain.ErrPastEnd):
+		return nil, nil
+	case errors.Is(err, domain.ErrUnknownPosition):
+		return nil, domain.Errorf(domain.EInvalid, "after names no event of the log")
+	}
+	return batch, err
+}
+
+// streamEvents writes events as NDJSON. The first read happens before the
+// status line, so a bad request still gets its error status; a read that
+// fails later ends the stream with an error line, which no event resembles.
+func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, o domain.Origin, eq eventsQuery) error {
 	ctx := r.Context()
+	batch, err := s.readEvents(ctx, o, eq.after, maxEventsPage)
+	if err != nil {
+		return err
+	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
 	flusher, _ := w.(http.Flusher)
 	enc := json.NewEncoder(w)
-	sent := 0
-	for limit == 0 || sent < limit {
-		batch, err := s.events.ReadAll(ctx, domain.ReadAllOptions{After: after, Limit: maxEventsPage, StreamPrefix: domain.StreamPrefix(o.AppspaceID)})
-		if err != nil {
-			s.log.ErrorContext(ctx, "stream events", "err", err, "request_id", o.RequestID)
-			return nil // the status line is sent; the stream just ends
-		}
+	after, sent := eq.after, 0
+	for {
 		for _, e := range batch {
 			after = e.Position
-			if !matchType(types, e.Type) {
+			if !matchType(eq.types, e.Type) {
 				continue
 			}
 			if err := enc.Encode(EventOf(e)); err != nil {
 				return nil // client gone
 			}
-			if sent++; limit > 0 && sent >= limit {
-				break
+			if sent++; eq.limit > 0 && sent >= eq.limit {
+				return nil
 			}
 		}
 		if flusher != nil {
 			flusher.Flush()
 		}
 		if len(batch) == 0 {
-			if !follow {
+			if !eq.follow {
 				return nil
 			}
 			if err := s.events.WaitForEvents(ctx, domain.ReadAllOptions{After: after, StreamPrefix: domain.StreamPrefix(o.AppspaceID)}); err != nil {
 				return nil
 			}
 		}
+		if batch, err = s.readEvents(ctx, o, after, maxEventsPage); err != nil {
+			if ctx.Err() == nil {
+				s.log.ErrorContext(ctx, "stream events", "err", err, "request_id", o.RequestID)
+				_ = enc.Encode(errorBody{Error: "internal error (request " + o.RequestID + ")", Code: domain.EInternal})
+			}
+			return nil // the status line is sent; the error line ends the stream
+		}
 	}
-	return nil
 }
 
 func (s *Server) auditReferral(w http.ResponseWriter, r *http.Request, o domain.Origin) error {
 	code := r.PathValue("code")
+	if err := domain.ValidateCode("referral_code", code); err != nil {
+		return err
+	}
 	evs, err := s.events.ReadStream(r.Context(), domain.ReferralStream(o.AppspaceID, code), 1, 10000)
 	if err != nil {
 		return err
@@ -159,13 +214,15 @@ func matchType(types []string, t string) bool {
 	return false
 }
 
+// parseUint reads a non-negative integer of at most MaxInt64 (what the
+// stores' signed 64-bit columns hold); empty is 0.
 func parseUint(v, name string) (uint64, error) {
 	if v == "" {
 		return 0, nil
 	}
 	n, err := strconv.ParseUint(v, 10, 64)
-	if err != nil {
-		return 0, domain.Errorf(domain.EInvalid, "%s must be a non-negative integer", name)
+	if err != nil || n > math.MaxInt64 {
+		return 0, domain.Errorf(domain.EInvalid, "%s must be an integer between 0 and %d", name, int64(math.MaxInt64))
 	}
 	return n, nil
 }

@@ -70,17 +70,30 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (domain.APIK
 	if presented == "" {
 		return domain.APIKey{}, domain.Errorf(domain.EUnauthorized, "missing API key: send X-API-Key or Authorization: Bearer")
 	}
+	// Keys are printable ASCII; anything else is no key, and must not
+	// reach a store's text lookup (PostgreSQL refuses invalid UTF-8).
+	for _, c := range []byte(presented) {
+		if c < 0x21 || c > 0x7e {
+			return domain.APIKey{}, domain.Errorf(domain.EUnauthorized, "invalid or revoked API key")
+		}
+	}
 	return s.keys.Authenticate(ctx, presented)
 }
 
-// headerID returns a caller-supplied ID header if it is short and printable.
+// headerID returns a caller-supplied ID header if it is 1 to 128 bytes of
+// [A-Za-z0-9._:-], and "" otherwise: it is stored in every event's
+// metadata and echoed in headers and logs, so anything that could be
+// markup, a quote or a separator is dropped (and the caller gets a
+// generated request ID instead, which the response header shows).
 func headerID(r *http.Request, name string) string {
 	v := r.Header.Get(name)
 	if len(v) == 0 || len(v) > 128 {
 		return ""
 	}
-	for _, c := range v {
-		if c < 0x21 || c > 0x7e {
+	for _, c := range []byte(v) {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '_', c == ':', c == '-':
+		default:
 			return ""
 		}
 	}

@@ -174,11 +174,26 @@ func csvRow(v domain.ReferralView) []string {
 		}
 		return t.UTC().Format(timeFormat)
 	}
-	return []string{v.ReferralID, v.ReferralCode, str(v.ReferralURL), v.ReferrerID, str(v.ReferrerName),
+	row := []string{v.ReferralID, v.ReferralCode, str(v.ReferralURL), v.ReferrerID, str(v.ReferrerName),
 		str(v.ReferredUserID), str(v.ReferredUserName), string(v.Status), str(v.Milestone), str(v.RewardType),
 		str(v.RewardValue), ts(v.RewardClaimedAt), str(v.RefereeRewardType), str(v.RefereeRewardValue),
 		ts(v.RefereeRewardClaimedAt), ts(&v.CreatedAt), ts(v.ExpiresAt), ts(v.CompletedAt), ts(v.ExpiredAt),
 		strconv.FormatUint(v.Version, 10)}
+	for i, cell := range row {
+		row[i] = neutralise(cell)
+	}
+	return row
+}
+
+// neutralise prefixes a cell that a spreadsheet would run as a formula
+// (it begins with = + - @, a tab or a carriage return) with a quote, as
+// OWASP advises for CSV injection. The export is for spreadsheets; a
+// program reading it back strips the quote from such cells.
+func neutralise(cell string) string {
+	if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+		return "'" + cell
+	}
+	return cell
 }
 
 // accepts reports whether the request's Accept header names mediaType.

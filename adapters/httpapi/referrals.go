@@ -25,12 +25,6 @@ func (s *Server) createReferral(w http.ResponseWriter, r *http.Request, o domain
 	if bytes.Equal(meta, []byte("null")) {
 		meta = nil
 	}
-	if len(meta) > 0 && meta[0] != '{' {
-		return domain.Errorf(domain.EInvalid, "metadata must be a JSON object")
-	}
-	if len(req.IP) > 64 || len(req.DeviceID) > 256 {
-		return domain.Errorf(domain.EInvalid, "ip or device_id is too long")
-	}
 	res, err := s.svc.CreateReferral(r.Context(), o, domain.CreateInput{
 		ReferrerID: req.UserID, ReferrerName: req.UserName, Metadata: meta, IP: req.IP, DeviceID: req.DeviceID,
 	})
@@ -69,7 +63,7 @@ func (req milestoneRequest) input() domain.MilestoneInput {
 
 func (s *Server) reachMilestone(w http.ResponseWriter, r *http.Request, o domain.Origin) error {
 	var req milestoneRequest
-	if err := decodeReferralBody(r, &req, &req.ReferralCode); err != nil {
+	if err := decodeBody(r, &req); err != nil {
 		return err
 	}
 	if req.ReferredUserName != nil {
@@ -85,7 +79,7 @@ func (s *Server) reachMilestone(w http.ResponseWriter, r *http.Request, o domain
 
 func (s *Server) completeReferral(w http.ResponseWriter, r *http.Request, o domain.Origin) error {
 	var req milestoneRequest
-	if err := decodeReferralBody(r, &req, &req.ReferralCode); err != nil {
+	if err := decodeBody(r, &req); err != nil {
 		return err
 	}
 	v, err := s.svc.CompleteReferral(r.Context(), o, req.ReferralCode, req.input())
@@ -105,7 +99,7 @@ func (s *Server) claim(side string) handlerFunc {
 		var req struct {
 			ReferralCode string `json:"referral_code"`
 		}
-		if err := decodeReferralBody(r, &req, &req.ReferralCode); err != nil {
+		if err := decodeBody(r, &req); err != nil {
 			return err
 		}
 		at, err := s.svc.ClaimReward(r.Context(), o, req.ReferralCode, side)
@@ -117,15 +111,4 @@ func (s *Server) claim(side string) handlerFunc {
 		})
 		return nil
 	}
-}
-
-// decodeReferralBody decodes a command body that must name a referral code.
-func decodeReferralBody(r *http.Request, v any, code *string) error {
-	if err := decodeBody(r, v); err != nil {
-		return err
-	}
-	if *code == "" || len(*code) > 64 {
-		return domain.Errorf(domain.EInvalid, "referral_code is required")
-	}
-	return nil
 }

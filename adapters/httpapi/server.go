@@ -61,6 +61,8 @@ type Server struct {
 	mux    *http.ServeMux
 	met    *metrics
 	limit  *limiter
+	// stubs are the patterns of noRoute, which serve no method.
+	stubs map[string]bool
 }
 
 // New returns a Server for svc, authenticating with keys.
@@ -112,9 +114,7 @@ func (s *Server) routes() {
 	for _, rt := range routes {
 		s.mux.Handle(rt.pattern, s.met.instrument(rt.pattern, s.wrap(rt.scope, rt.h)))
 	}
-	s.mux.Handle("/v1/", s.wrap("", func(w http.ResponseWriter, r *http.Request, _ domain.Origin) error {
-		return domain.Errorf(domain.ENotFound, "no such endpoint: %s %s", r.Method, r.URL.Path)
-	}))
+	s.noRoutes(routes)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.cfg.Version})
 	})

@@ -117,7 +117,11 @@ func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request, o domain.O
 }
 
 func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request, o domain.Origin) error {
-	wh, err := s.cfg.Webhooks.Get(r.Context(), o.AppspaceID, r.PathValue("id"))
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	wh, err := s.cfg.Webhooks.Get(r.Context(), o.AppspaceID, id)
 	if err != nil {
 		return err
 	}
@@ -126,11 +130,15 @@ func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request, o domain.Ori
 }
 
 func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request, o domain.Origin) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
 	var req webhookRequest
 	if err := decodeBody(r, &req); err != nil {
 		return err
 	}
-	wh, err := s.cfg.Webhooks.Update(r.Context(), o.AppspaceID, r.PathValue("id"), webhooks.WebhookPatch{
+	wh, err := s.cfg.Webhooks.Update(r.Context(), o.AppspaceID, id, webhooks.WebhookPatch{
 		Name: req.Name, URL: req.URL, Events: req.Events, Active: req.Active})
 	if err != nil {
 		return err
@@ -140,7 +148,11 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request, o domain.
 }
 
 func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, o domain.Origin) error {
-	if err := s.cfg.Webhooks.Delete(r.Context(), o.AppspaceID, r.PathValue("id")); err != nil {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	if err := s.cfg.Webhooks.Delete(r.Context(), o.AppspaceID, id); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -148,6 +160,10 @@ func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, o domain.
 }
 
 func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request, o domain.Origin) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
 	var req struct {
 		GraceSeconds int64 `json:"grace_seconds"`
 	}
@@ -156,7 +172,11 @@ func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request, o domain.O
 			return err
 		}
 	}
-	secret, err := s.cfg.Webhooks.RotateSecret(r.Context(), o.AppspaceID, r.PathValue("id"), time.Duration(req.GraceSeconds)*time.Second)
+	// Checked before the conversion, which would overflow a Duration.
+	if max := int64(webhooks.MaxGrace / time.Second); req.GraceSeconds < 0 || req.GraceSeconds > max {
+		return domain.Errorf(domain.EInvalid, "grace_seconds must be between 0 and %d", max)
+	}
+	secret, err := s.cfg.Webhooks.RotateSecret(r.Context(), o.AppspaceID, id, time.Duration(req.GraceSeconds)*time.Second)
 	if err != nil {
 		return err
 	}
@@ -166,7 +186,11 @@ func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request, o domain.O
 }
 
 func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request, o domain.Origin) error {
-	res, err := s.cfg.Webhooks.Test(r.Context(), o.AppspaceID, r.PathValue("id"))
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	res, err := s.cfg.Webhooks.Test(r.Context(), o.AppspaceID, id)
 	if err != nil {
 		return err
 	}
@@ -176,6 +200,10 @@ func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request, o domain.Or
 }
 
 func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, o domain.Origin) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
 	limit, err := parseUint(r.URL.Query().Get("limit"), "limit")
 	if err != nil {
 		return err
@@ -183,7 +211,7 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, o domain
 	if limit == 0 {
 		limit = 50
 	}
-	ds, err := s.cfg.Webhooks.Deliveries(r.Context(), o.AppspaceID, r.PathValue("id"), int(min(limit, 1<<20)), r.URL.Query().Get("status"))
+	ds, err := s.cfg.Webhooks.Deliveries(r.Context(), o.AppspaceID, id, int(min(limit, 1<<20)), r.URL.Query().Get("status"))
 	if err != nil {
 		return err
 	}
@@ -192,7 +220,15 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, o domain
 }
 
 func (s *Server) retryDelivery(w http.ResponseWriter, r *http.Request, o domain.Origin) error {
-	d, err := s.cfg.Webhooks.Retry(r.Context(), o.AppspaceID, r.PathValue("id"), r.PathValue("delivery_id"))
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	deliveryID, err := pathID(r, "delivery_id")
+	if err != nil {
+		return err
+	}
+	d, err := s.cfg.Webhooks.Retry(r.Context(), o.AppspaceID, id, deliveryID)
 	if err != nil {
 		return err
 	}
@@ -201,6 +237,10 @@ func (s *Server) retryDelivery(w http.ResponseWriter, r *http.Request, o domain.
 }
 
 func (s *Server) replayWebhook(w http.ResponseWriter, r *http.Request, o domain.Origin) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
 	var req struct {
 		Since  time.Time `json:"since"`
 		Until  time.Time `json:"until"`
@@ -209,11 +249,18 @@ func (s *Server) replayWebhook(w http.ResponseWriter, r *http.Request, o domain.
 	if err := decodeBody(r, &req); err != nil {
 		return err
 	}
-	n, err := s.cfg.Webhooks.Replay(r.Context(), o.AppspaceID, r.PathValue("id"), webhooks.ReplayInput{
+	n, err := s.cfg.Webhooks.Replay(r.Context(), o.AppspaceID, id, webhooks.ReplayInput{
 		Since: req.Since, Until: req.Until, Events: req.Events})
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusAccepted, map[string]int{"queued": n})
 	return nil
+}
+
+// pathID returns a path value that must be an ID, checked before any store
+// sees it.
+func pathID(r *http.Request, name string) (string, error) {
+	v := r.PathValue(name)
+	return v, domain.ValidateID(name, v)
 }

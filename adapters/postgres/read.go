@@ -74,13 +74,17 @@ func (s *Store) ReadAll(ctx context.Context, opts domain.ReadAllOptions) ([]doma
 	}
 	if len(evs) == 0 && opts.After > 0 {
 		// A cursor that names no event would match nothing forever.
-		var known bool
-		err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM events WHERE position = $1)`, int64(opts.After)).Scan(&known)
+		var known, past bool
+		err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM events WHERE position = $1),
+			$1 > (SELECT COALESCE(max(position), 0) FROM events)`, int64(opts.After)).Scan(&known, &past)
 		if err != nil {
 			return nil, fmt.Errorf("read all after %d: %w", opts.After, err)
 		}
-		if !known {
-			return nil, fmt.Errorf("read all after %d: no event has that position", opts.After)
+		switch {
+		case !known && past:
+			return nil, fmt.Errorf("read all after %d: %w", opts.After, domain.ErrPastEnd)
+		case !known:
+			return nil, fmt.Errorf("read all after %d: %w", opts.After, domain.ErrUnknownPosition)
 		}
 	}
 	return evs, nil

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -45,8 +44,8 @@ type WebhookPatch struct {
 const (
 	maxNameLen = 200
 	maxURLLen  = 2048
-	// maxGrace bounds a rotation's grace period.
-	maxGrace = 7 * 24 * time.Hour
+	// MaxGrace bounds a rotation's grace period.
+	MaxGrace = 7 * 24 * time.Hour
 )
 
 type webhookRow struct {
@@ -104,39 +103,6 @@ func (w *Webhooks) Create(ctx context.Context, appspaceID string, in WebhookInpu
 	}
 	wh, err := row.webhook()
 	return wh, secret, err
-}
-
-// validate checks a webhook's fields (nil pointers are not being set) and
-// returns the events as stored.
-func (w *Webhooks) validate(ctx context.Context, name, url *string, events *[]string) (string, error) {
-	if name != nil && (*name == "" || len(*name) > maxNameLen) {
-		return "", domain.Errorf(domain.EInvalid, "name must be 1 to %d characters", maxNameLen)
-	}
-	if url != nil {
-		if len(*url) > maxURLLen {
-			return "", domain.Errorf(domain.EInvalid, "url must be at most %d characters", maxURLLen)
-		}
-		if err := w.cfg.Guard.CheckURL(ctx, *url); err != nil {
-			return "", domain.Errorf(domain.EInvalid, "url: %v", err)
-		}
-	}
-	if events == nil {
-		return "", nil
-	}
-	if len(*events) == 0 {
-		return "", domain.Errorf(domain.EInvalid, "events must name at least one of %v", EventTypes)
-	}
-	var out []string
-	for _, e := range *events {
-		if !slices.Contains(EventTypes, e) {
-			return "", domain.Errorf(domain.EInvalid, "unknown event %q; events are %v", e, EventTypes)
-		}
-		if !slices.Contains(out, e) {
-			out = append(out, e)
-		}
-	}
-	b, err := json.Marshal(out)
-	return string(b), err
 }
 
 // List returns an appspace's webhooks, oldest first.
@@ -243,8 +209,8 @@ func (w *Webhooks) Delete(ctx context.Context, appspaceID, id string) error {
 // now). For grace after the rotation the old secret signs too. Errors:
 // domain.EInvalid, domain.ENotFound.
 func (w *Webhooks) RotateSecret(ctx context.Context, appspaceID, id string, grace time.Duration) (string, error) {
-	if grace < 0 || grace > maxGrace {
-		return "", domain.Errorf(domain.EInvalid, "grace_seconds must be between 0 and %d", int(maxGrace.Seconds()))
+	if grace < 0 || grace > MaxGrace {
+		return "", domain.Errorf(domain.EInvalid, "grace_seconds must be between 0 and %d", int(MaxGrace.Seconds()))
 	}
 	secret, err := NewSecret()
 	if err != nil {

@@ -2,6 +2,8 @@ package webhooks_test
 
 import (
 	"context"
+	"errors"
+	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -108,6 +110,9 @@ func TestValidation(t *testing.T) {
 		{name: "http", in: webhooks.WebhookInput{Name: "n", URL: "http://hooks.example.com/", Events: []string{"referral.created"}}},
 		{name: "loopback", in: webhooks.WebhookInput{Name: "n", URL: "https://127.0.0.1/", Events: []string{"referral.created"}}},
 		{name: "metadata address", in: webhooks.WebhookInput{Name: "n", URL: "https://169.254.169.254/latest", Events: []string{"referral.created"}}},
+		{name: "NUL in name", in: webhooks.WebhookInput{Name: "a\x00b", URL: "https://93.184.216.34/", Events: []string{"referral.created"}}},
+		{name: "bidi in name", in: webhooks.WebhookInput{Name: "a\u202eb", URL: "https://93.184.216.34/", Events: []string{"referral.created"}}},
+		{name: "long name", in: webhooks.WebhookInput{Name: strings.Repeat("n", 201), URL: "https://93.184.216.34/", Events: []string{"referral.created"}}},
 		{name: "long url", in: webhooks.WebhookInput{Name: "n", URL: "https://93.184.216.34/" + strings.Repeat("a", 2048), Events: []string{"referral.created"}}},
 	}
 	for _, tt := range tests {
@@ -195,4 +200,33 @@ func TestManualRetryAndReplay(t *testing.T) {
 			t.Errorf("replay with since after until: %v", err)
 		}
 	})
+}
+
+// TestCancelledLookupIsNotInvalid: a URL check cut short by the caller's
+// context is the context's error, not a refusal of the URL.
+func TestCancelledLookupIsNotInvalid(t *testing.T) {
+	s := newStack(t, "sqlite", webhooks.Config{})
+	// A resolver that sends nothing and waits for the context.
+	blocked := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}}
+	strict, err := webhooks.New(webhooks.Config{DB: s.db, Events: s.store, Sealer: mustSealer(t), Guard: webhooks.Guard{Resolver: blocked}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, _, err = strict.Create(ctx, s.appspaceID, webhooks.WebhookInput{Name: "n", URL: "https://hooks.example.com/",
+		Events: []string{"referral.created"}})
+	if !errors.Is(err, context.Canceled) || domain.ErrorCode(err) == domain.EInvalid {
+		t.Errorf("create with a cancelled lookup: %v, want context.Canceled and no invalid_request", err)
+	}
+	// A refusal reads as one error, not a coded error wrapped in another.
+	_, _, err = strict.Create(context.Background(), s.appspaceID, webhooks.WebhookInput{Name: "n", URL: "ftp://x/",
+		Events: []string{"referral.created"}})
+	var de *domain.Error
+	if !errors.As(err, &de) || de.Code != domain.EInvalid || strings.Contains(de.Message, domain.EInvalid) {
+		t.Errorf("refusal: %v", err)
+	}
 }
