@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -83,8 +82,8 @@ func Open(ctx context.Context, cfg Config) (*Main, error) {
 	var write, read *sqlx.DB
 	switch {
 	case cfg.DatabaseURL == "":
-		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-			return nil, fmt.Errorf("create data dir: %w", err)
+		if err := prepareDataDir(cfg.DataDir, cfg.Logger); err != nil {
+			return nil, err
 		}
 		st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(cfg.DataDir, "ledger.db")})
 		if err != nil {
