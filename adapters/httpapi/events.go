@@ -48,7 +48,13 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, o domain.Ori
 		types = strings.Split(t, ",")
 	}
 	if wantsNDJSON(r) {
-		return s.streamEvents(w, r, o, after, int(limit), types, q.Get("follow") == "true")
+		follow := q.Get("follow") == "true"
+		sw, release, err := s.openStream(w, o, follow)
+		if err != nil {
+			return err
+		}
+		defer release()
+		return s.streamEvents(sw, r, o, after, int(limit), types, follow)
 	}
 	if limit == 0 || limit > maxEventsPage {
 		limit = maxEventsPage
