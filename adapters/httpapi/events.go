@@ -77,7 +77,12 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, o domain.Ori
 		return err
 	}
 	if wantsNDJSON(r) {
-		return s.streamEvents(w, r, o, eq)
+		sw, release, err := s.openStream(w, o, eq.follow)
+		if err != nil {
+			return err
+		}
+		defer release()
+		return s.streamEvents(sw, r, o, eq)
 	}
 	limit := eq.limit
 	if limit == 0 {

@@ -99,7 +99,10 @@ func newStack(tb testing.TB, kind string, cfg ...httpapi.Config) *stack {
 		tb.Fatal(err)
 	}
 	s.write, c.Webhooks = write, s.webhooks
-	srv := httptest.NewServer(httpapi.New(svc, s.access, log, c))
+	// The server the binary runs: the API's own http.Server, timeouts included.
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config = httpapi.New(svc, s.access, log, c).HTTPServer()
+	srv.Start()
 	tb.Cleanup(srv.Close)
 	s.url = srv.URL
 	s.space, s.key = s.newAppspace(tb, "default", domain.RoleServer)

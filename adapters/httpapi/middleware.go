@@ -39,7 +39,14 @@ func (s *Server) wrap(scope string, h handlerFunc) http.Handler {
 			if scope == "" {
 				return h(w, r, o)
 			}
+			client := clientKey(r)
+			if err := s.authFail.check(w, client); err != nil {
+				return err
+			}
 			key, err := s.authenticate(r.Context(), r)
+			if domain.ErrorCode(err) == domain.EUnauthorized {
+				s.authFail.failed(client)
+			}
 			if err != nil {
 				return err
 			}
@@ -142,6 +149,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, reqID string
 	status, ok := statusOf[de.Code]
 	if !ok {
 		status = http.StatusInternalServerError
+	}
+	if (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", "1") // every refusal to wait says how long
 	}
 	writeJSON(w, status, errorBody{Error: de.Message, Code: de.Code})
 }

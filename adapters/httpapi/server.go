@@ -43,6 +43,17 @@ type Config struct {
 	// twice the rate.
 	RateLimit float64
 	RateBurst int
+	// AuthFailuresPerMinute and AuthFailureBurst limit failed
+	// authentications per client address (10 a minute, burst 20 when 0);
+	// a negative rate turns the limit off. The address is the connection's
+	// peer: X-Forwarded-For is not trusted.
+	AuthFailuresPerMinute float64
+	AuthFailureBurst      int
+	// Timeouts bound slow clients (see Timeouts); HTTPServer applies them.
+	Timeouts Timeouts
+	// MaxFollowStreams caps the follow=true event streams open at once per
+	// API key; 4 when 0.
+	MaxFollowStreams int
 	// ReadModels answers the list, leaderboard and stats endpoints; without
 	// it they answer 404.
 	ReadModels ReadModels
@@ -63,6 +74,10 @@ type Server struct {
 	limit  *limiter
 	// stubs are the patterns of noRoute, which serve no method.
 	stubs map[string]bool
+	// authFail limits failed authentications per client address.
+	authFail *authLimiter
+	// follows caps each key's follow=true event streams.
+	follows *followSlots
 }
 
 // New returns a Server for svc, authenticating with keys.
@@ -70,14 +85,20 @@ func New(svc *domain.Service, keys KeyStore, log *slog.Logger, cfg Config) *Serv
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 64 << 10
 	}
+	cfg.Timeouts = cfg.Timeouts.withDefaults()
 	s := &Server{svc: svc, keys: keys, events: svc.Store(), cfg: cfg, log: log, mux: http.NewServeMux(), met: newMetrics(cfg.Metrics),
-		limit: newLimiter(cfg.RateLimit, cfg.RateBurst)}
+		limit: newLimiter(cfg.RateLimit, cfg.RateBurst), authFail: newAuthLimiter(cfg.AuthFailuresPerMinute, cfg.AuthFailureBurst),
+		follows: newFollowSlots(cfg.MaxFollowStreams)}
 	s.routes()
 	return s
 }
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler. The body's deadline is set here, for
+// every route, since the server reads an unread body after any handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.limitBody(w, r)
+	s.mux.ServeHTTP(w, r)
+}
 
 // Handle mounts another handler (for example /metrics) beside the API.
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
@@ -134,6 +155,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		checks[c.Name] = "ok"
+	}
+	if status != http.StatusOK {
+		w.Header().Set("Retry-After", "5") // checks run per request; a few seconds apart is enough
 	}
 	writeJSON(w, status, map[string]any{"ready": status == http.StatusOK, "checks": checks})
 }

@@ -55,20 +55,8 @@ func (s *Store) ReadAll(ctx context.Context, opts domain.ReadAllOptions) ([]doma
 	if limit <= 0 {
 		limit = defaultReadAllLimit
 	}
-	var q strings.Builder
-	q.WriteString(selectEvents + ` WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())`)
-	var args []any
-	if opts.After > 0 {
-		args = append(args, int64(opts.After))
-		fmt.Fprintf(&q, ` AND (transaction_id, position) > (SELECT transaction_id, position FROM events WHERE position = $%d)`, len(args))
-	}
-	if opts.StreamPrefix != "" {
-		args = append(args, opts.StreamPrefix)
-		fmt.Fprintf(&q, ` AND starts_with(stream, $%d)`, len(args))
-	}
-	args = append(args, limit)
-	fmt.Fprintf(&q, ` ORDER BY transaction_id, position LIMIT $%d`, len(args))
-	evs, err := s.query(ctx, q.String(), args...)
+	q, args := readAllQuery(opts, limit)
+	evs, err := s.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read all after %d: %w", opts.After, err)
 	}
@@ -88,6 +76,33 @@ func (s *Store) ReadAll(ctx context.Context, opts domain.ReadAllOptions) ([]doma
 		}
 	}
 	return evs, nil
+}
+
+// readAllQuery is ReadAll's select. An appspace's prefix ("<appspace>:",
+// with no other ':') is matched on the expression the events_appspace index
+// keys (migration 00009) so that its events in commit order are a range of
+// that index; the planner needs the expression verbatim. Any other prefix
+// is tested row by row.
+func readAllQuery(opts domain.ReadAllOptions, limit int) (string, []any) {
+	var q strings.Builder
+	q.WriteString(selectEvents + ` WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())`)
+	var args []any
+	if opts.After > 0 {
+		args = append(args, int64(opts.After))
+		fmt.Fprintf(&q, ` AND (transaction_id, position) > (SELECT transaction_id, position FROM events WHERE position = $%d)`, len(args))
+	}
+	switch p := opts.StreamPrefix; {
+	case p == "":
+	case strings.IndexByte(p, ':') == len(p)-1:
+		args = append(args, p)
+		fmt.Fprintf(&q, ` AND substr(stream, 1, strpos(stream, ':')) = $%d`, len(args))
+	default:
+		args = append(args, p)
+		fmt.Fprintf(&q, ` AND starts_with(stream, $%d)`, len(args))
+	}
+	args = append(args, limit)
+	fmt.Fprintf(&q, ` ORDER BY transaction_id, position LIMIT $%d`, len(args))
+	return q.String(), args
 }
 
 // Prepared reads of one stream: the commands' hot path, planned once per

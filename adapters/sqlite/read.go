@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/referral-ledger/referral-ledger/domain"
@@ -47,24 +48,48 @@ func (s *Store) ReadAll(ctx context.Context, opts domain.ReadAllOptions) ([]doma
 	if limit <= 0 {
 		limit = defaultReadAllLimit
 	}
-	var evs []domain.RecordedEvent
-	var err error
-	if opts.StreamPrefix == "" {
-		evs, err = s.query(ctx, selectEvents+` WHERE position > ? ORDER BY position LIMIT ?`, opts.After, limit)
-	} else {
-		evs, err = s.query(ctx, selectEvents+` WHERE position > ? AND substr(stream, 1, length(?)) = ?
-			ORDER BY position LIMIT ?`, opts.After, opts.StreamPrefix, opts.StreamPrefix, limit)
-	}
+	q, args := readAllQuery(opts, limit)
+	evs, err := s.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read all after %d: %w", opts.After, err)
 	}
 	return evs, nil
 }
 
+// prefixFilter is the WHERE condition selecting streams that start with
+// prefix. An appspace's prefix ("<appspace>:", with no other ':') is
+// matched on the expression the events_appspace index keys (migration
+// 00008), so the read is a range of that index; any other prefix is
+// tested row by row.
+func prefixFilter(prefix string) (string, []any) {
+	switch {
+	case prefix == "":
+		return `true`, nil
+	case strings.IndexByte(prefix, ':') == len(prefix)-1:
+		return `substr(stream, 1, instr(stream, ':')) = ?`, []any{prefix}
+	default:
+		return `substr(stream, 1, length(?)) = ?`, []any{prefix, prefix}
+	}
+}
+
+// readAllQuery is ReadAll's select.
+func readAllQuery(opts domain.ReadAllOptions, limit int) (string, []any) {
+	where, args := prefixFilter(opts.StreamPrefix)
+	return selectEvents + ` WHERE ` + where + ` AND position > ? ORDER BY position LIMIT ?`, append(args, opts.After, limit)
+}
+
+// existsQuery is WaitForEvents' check for an event ReadAll would return.
+func existsQuery(opts domain.ReadAllOptions) (string, []any) {
+	where, args := prefixFilter(opts.StreamPrefix)
+	return `SELECT EXISTS (SELECT 1 FROM events WHERE ` + where + ` AND position > ?)`, append(args, opts.After)
+}
+
 // WaitForEvents blocks until the log holds an event that ReadAll with opts
 // would return, or ctx ends. Appends of this process wake it at once;
 // appends of other processes on the same file are seen by a poll every
-// 500ms.
+// 500ms. Each wake costs one index lookup (events_appspace for an
+// appspace's prefix), and an append to another appspace does not return,
+// so an idle follower reads no events.
 func (s *Store) WaitForEvents(ctx context.Context, opts domain.ReadAllOptions) error {
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
@@ -74,8 +99,8 @@ func (s *Store) WaitForEvents(ctx context.Context, opts domain.ReadAllOptions) e
 		}
 		changed := s.subscribe() // before looking, so no append is missed in between
 		var found bool
-		err := s.read.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM events WHERE position > ? AND substr(stream, 1, length(?)) = ?)`,
-			opts.After, opts.StreamPrefix, opts.StreamPrefix).Scan(&found)
+		q, args := existsQuery(opts)
+		err := s.read.QueryRowContext(ctx, q, args...).Scan(&found)
 		switch {
 		case ctx.Err() != nil:
 			return ctx.Err()
@@ -87,8 +112,7 @@ func (s *Store) WaitForEvents(ctx context.Context, opts domain.ReadAllOptions) e
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-changed:
-			return nil
+		case <-changed: // an append of any appspace: look again
 		case <-tick.C:
 		}
 	}

@@ -53,6 +53,13 @@ func (d *deliverer) attempt(ctx context.Context, target string, secrets []string
 	if err != nil {
 		res.Elapsed = time.Since(t0)
 		res.Err = describe(err)
+		if errors.Is(err, ErrDisallowedAddress) {
+			// The owner sees the log: it must not map our network for them
+			// (which internal address their name resolved to). The operator
+			// gets the address here.
+			res.Err = "blocked by the address policy"
+			d.w.log.WarnContext(ctx, "webhook attempt blocked by the address policy", "host", req.URL.Host, "err", err)
+		}
 		return res
 	}
 	b, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))

@@ -53,7 +53,10 @@ func (w *Webhooks) Replay(ctx context.Context, appspaceID, webhookID string, in 
 	}
 	reader := streamReader{store: w.cfg.Events}
 	queued := 0
-	var after domain.Position
+	after, err := w.startOf(ctx, in.Since.Add(-clockSkew))
+	if err != nil {
+		return 0, err
+	}
 	for {
 		batch, err := w.cfg.Events.ReadAll(ctx, domain.ReadAllOptions{After: after, Limit: 1000,
 			StreamPrefix: domain.StreamPrefix(appspaceID)})
@@ -90,6 +93,30 @@ func (w *Webhooks) Replay(ctx context.Context, appspaceID, webhookID string, in 
 			return queued, nil
 		}
 	}
+}
+
+// timeSeeker is implemented by stores that can find where in the log a
+// time begins (the SQL stores).
+type timeSeeker interface {
+	// PositionBefore returns a cursor after which ReadAll returns every
+	// event recorded at or after t; 0 is the start of the log.
+	PositionBefore(ctx context.Context, t time.Time) (domain.Position, error)
+}
+
+// startOf is where a replay from t starts reading: the store's position
+// for t, so a replay of the last hour does not read years of log inside
+// the request; the start of the log on a store that cannot tell
+// (EventStoreDB, where $all has no index by time).
+func (w *Webhooks) startOf(ctx context.Context, t time.Time) (domain.Position, error) {
+	seeker, ok := w.cfg.Events.(timeSeeker)
+	if !ok {
+		return 0, nil
+	}
+	pos, err := seeker.PositionBefore(ctx, t)
+	if err != nil {
+		return 0, fmt.Errorf("replay: %w", err)
+	}
+	return pos, nil
 }
 
 // requeue inserts or rearms the deliveries of outs to one webhook.

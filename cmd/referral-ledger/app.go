@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -43,6 +42,8 @@ type Config struct {
 	// RateLimit and RateBurst limit each API key (see httpapi.Config).
 	RateLimit float64
 	RateBurst int
+	// Limits bound slow and abusive clients (serve only).
+	Limits LimitConfig
 	// Webhooks configures deliveries (serve only).
 	Webhooks WebhookConfig
 }
@@ -83,8 +84,8 @@ func Open(ctx context.Context, cfg Config) (*Main, error) {
 	var write, read *sqlx.DB
 	switch {
 	case cfg.DatabaseURL == "":
-		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-			return nil, fmt.Errorf("create data dir: %w", err)
+		if err := prepareDataDir(cfg.DataDir, cfg.Logger); err != nil {
+			return nil, err
 		}
 		st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(cfg.DataDir, "ledger.db")})
 		if err != nil {
@@ -180,14 +181,18 @@ func (m *Main) Run(ctx context.Context) error {
 				return err
 			}},
 		},
-		Metrics:    reg,
-		RateLimit:  m.cfg.RateLimit,
-		RateBurst:  m.cfg.RateBurst,
-		ReadModels: m.readModels,
-		Webhooks:   wh,
+		Metrics:               reg,
+		RateLimit:             m.cfg.RateLimit,
+		RateBurst:             m.cfg.RateBurst,
+		AuthFailuresPerMinute: m.cfg.Limits.AuthFailuresPerMinute,
+		AuthFailureBurst:      m.cfg.Limits.AuthFailureBurst,
+		MaxFollowStreams:      m.cfg.Limits.MaxFollowStreams,
+		Timeouts:              m.cfg.Limits.Timeouts,
+		ReadModels:            m.readModels,
+		Webhooks:              wh,
 	})
 	api.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := api.HTTPServer()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		m.log.Info("serving", "addr", addr.String(), "version", version)

@@ -17,14 +17,19 @@ type serveCmd struct {
 	RateLimit float64 `name:"rate-limit" env:"LEDGER_RATE_LIMIT" default:"100" help:"Requests per second per API key (0: no limit)."`
 	RateBurst int     `name:"rate-burst" env:"LEDGER_RATE_BURST" default:"0" help:"Burst per API key (0: twice the rate)."`
 	webhookFlags
+	limitFlags
 }
 
 func (c *serveCmd) Run(ctx context.Context, e env) error {
 	if c.RateLimit < 0 || c.RateBurst < 0 {
 		return fmt.Errorf("--rate-limit and --rate-burst must not be negative")
 	}
+	limits, err := c.limitFlags.config()
+	if err != nil {
+		return err
+	}
 	return e.with(ctx, c.Addr, func(m *Main) error {
-		m.cfg.RateLimit, m.cfg.RateBurst = c.RateLimit, c.RateBurst
+		m.cfg.RateLimit, m.cfg.RateBurst, m.cfg.Limits = c.RateLimit, c.RateBurst, limits
 		m.cfg.Webhooks = c.webhookFlags.config()
 		return m.Run(ctx)
 	})

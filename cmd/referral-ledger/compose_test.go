@@ -60,6 +60,9 @@ func cliEnvVars(tb testing.TB) map[string]bool {
 // interpolation resolves ${VAR:-default} as compose does with VAR unset.
 var interpolation = regexp.MustCompile(`\$\{[A-Z_]+:-([^}]*)\}`)
 
+// required is ${VAR:?message}: compose refuses to start while VAR is unset.
+var required = regexp.MustCompile(`^\$\{([A-Z_]+):\?[^}]+\}$`)
+
 func TestDockerCompose(t *testing.T) {
 	t.Parallel()
 	raw, err := os.ReadFile("../../docker-compose.yml")
@@ -107,6 +110,12 @@ func TestDockerCompose(t *testing.T) {
 		if !known[k] {
 			t.Errorf("referral-ledger sets %s, which the binary does not read", k)
 		}
+	}
+	// The webhook key seals secrets at rest: a key written in this file
+	// would be everyone's key, so compose must refuse to start without one.
+	if m := required.FindStringSubmatch(ledger.Environment["LEDGER_WEBHOOK_SECRET_KEY"]); m == nil || m[1] != "LEDGER_WEBHOOK_SECRET_KEY" {
+		t.Errorf("LEDGER_WEBHOOK_SECRET_KEY is %q, want ${LEDGER_WEBHOOK_SECRET_KEY:?message} (no default key)",
+			ledger.Environment["LEDGER_WEBHOOK_SECRET_KEY"])
 	}
 	for _, k := range []string{"LEDGER_ADDR", "LEDGER_DATABASE_URL", "LEDGER_EVENTSTORE_URL", "LEDGER_WEBHOOK_SECRET_KEY"} {
 		if env[k] == "" {

@@ -91,5 +91,9 @@ func (m *Main) webhookKey(configured string) ([]byte, error) {
 		return nil, errors.New("LEDGER_WEBHOOK_SECRET_KEY is required with --database-url: every replica must seal " +
 			"webhook secrets with the same key (generate one with: openssl rand -base64 32)")
 	}
-	return webhooks.LoadOrCreateKey(filepath.Join(m.cfg.DataDir, "webhook-secret.key"))
+	path := filepath.Join(m.cfg.DataDir, "webhook-secret.key")
+	if err := checkKeyFile(path); err != nil {
+		return nil, err
+	}
+	return webhooks.LoadOrCreateKey(path)
 }

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+)
+
+// prepareDataDir creates the embedded profile's data directory, owner only:
+// it holds the log, the API keys' hashes and the webhook sealing key. A
+// directory that already exists keeps its mode (it may be one the operator
+// made on purpose), with a warning when others may enter it.
+func prepareDataDir(dir string, log *slog.Logger) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		log.Warn("the data directory is open to other users; the files in it are 0600, but restrict it too",
+			"dir", dir, "mode", fmt.Sprintf("%#o", fi.Mode().Perm()), "fix", "chmod 700 "+dir)
+	}
+	return nil
+}
+
+// checkKeyFile refuses a key file that users other than its owner may read
+// or write: whoever reads it can unseal every webhook secret. A missing file
+// is fine (it is then created 0600).
+func checkKeyFile(path string) error {
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("webhook secret key: %w", err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("webhook secret key file %s has mode %#o: other users may read it, and it unseals every "+
+			"webhook secret; restrict it with: chmod 600 %s", path, perm, path)
+	}
+	return nil
+}
