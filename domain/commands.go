@@ -51,7 +51,7 @@ func (s *Service) UpdateSettings(ctx context.Context, o Origin, change func(*Set
 		if err != nil {
 			return err
 		}
-		if _, err := s.store.Append(ctx, SettingsStream(o.AppspaceID), Exact(rev), evs...); err != nil {
+		if err := s.appendAll(ctx, []StreamAppend{{Stream: SettingsStream(o.AppspaceID), Expected: Exact(rev), Events: evs}}); err != nil {
 			return err
 		}
 		out = next

@@ -108,7 +108,7 @@ func (s *Service) createOnce(ctx context.Context, o Origin, in CreateInput) (Cre
 			if err != nil {
 				return CreateResult{}, nil, err
 			}
-			_, err = s.store.Append(ctx, ReferralStream(o.AppspaceID, prev.ReferralCode), NoStream(), evs...)
+			err = s.appendAll(ctx, []StreamAppend{{Stream: ReferralStream(o.AppspaceID, prev.ReferralCode), Expected: NoStream(), Events: evs}})
 			return CreateResult{Referral: r.View()}, nil, err
 		case last.v.ReferrerID != in.ReferrerID:
 			// A code collision left a reservation for a code that another

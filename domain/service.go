@@ -92,10 +92,11 @@ func (s *Service) appendAll(ctx context.Context, appends []StreamAppend) error {
 	}
 	if m, ok := s.store.(MultiAppender); ok && len(appends) > 1 {
 		_, err := m.AppendMulti(ctx, appends)
-		return err
+		return s.unlessLanded(ctx, err, appends...)
 	}
 	for _, a := range appends {
-		if _, err := s.store.Append(ctx, a.Stream, a.Expected, a.Events...); err != nil {
+		_, err := s.store.Append(ctx, a.Stream, a.Expected, a.Events...)
+		if err := s.unlessLanded(ctx, err, a); err != nil {
 			return err
 		}
 	}

@@ -47,9 +47,7 @@ func (p *Referrals) Leaderboard(ctx context.Context, q LeaderboardQuery) ([]Lead
 	var out []LeaderboardEntry
 	var err error
 	if q.Period == PeriodAll || q.Period == "" {
-		out, err = leaderboardRows(ctx, p.read, p.read.Rebind(`SELECT referrer_id, referrer_name, total, completed, pending, expired
-			FROM rm_referrers WHERE appspace_id = ?
-			ORDER BY completed DESC, total DESC, referrer_id LIMIT ?`), q.AppspaceID, limit)
+		out, err = p.allLeaderboard(ctx, q.AppspaceID, limit)
 	} else {
 		n, ok := periodDays[q.Period]
 		if !ok {
@@ -70,14 +68,36 @@ func (p *Referrals) Leaderboard(ctx context.Context, q LeaderboardQuery) ([]Lead
 	return out, nil
 }
 
-// windowLeaderboard returns the top limit referrers of the n-day window as
-// of day, in one read transaction (a snapshot of the rows and the anchor).
-func (p *Referrals) windowLeaderboard(ctx context.Context, appspace string, n, day int64, limit int) (out []LeaderboardEntry, err error) {
+// readTx begins a read transaction: on PostgreSQL a snapshot, so the
+// counts and the reward totals agree.
+func (p *Referrals) readTx(ctx context.Context) (*sqlx.Tx, error) {
 	var opts *sql.TxOptions
 	if p.read.DriverName() == "postgres" {
 		opts = &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
 	}
-	tx, err := p.read.BeginTxx(ctx, opts)
+	return p.read.BeginTxx(ctx, opts)
+}
+
+// allLeaderboard returns the top limit referrers of all time.
+func (p *Referrals) allLeaderboard(ctx context.Context, appspace string, limit int) (out []LeaderboardEntry, err error) {
+	tx, err := p.readTx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, tx.Rollback()) }()
+	out, err = leaderboardRows(ctx, tx, tx.Rebind(`SELECT referrer_id, referrer_name, total, completed, pending, expired
+		FROM rm_referrers WHERE appspace_id = ?
+		ORDER BY completed DESC, total DESC, referrer_id LIMIT ?`), appspace, limit)
+	if err != nil {
+		return nil, err
+	}
+	return out, addRewardTotals(ctx, tx, appspace, 0, out, nil)
+}
+
+// windowLeaderboard returns the top limit referrers of the n-day window as
+// of day, in one read transaction (a snapshot of the rows and the anchor).
+func (p *Referrals) windowLeaderboard(ctx context.Context, appspace string, n, day int64, limit int) (out []LeaderboardEntry, err error) {
+	tx, err := p.readTx(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +116,10 @@ func (p *Referrals) windowLeaderboard(ctx context.Context, appspace string, n, d
 		WHERE w.appspace_id = ? AND w.days = ?
 		ORDER BY w.completed DESC, w.total DESC, w.referrer_id LIMIT ?`)
 	if add.empty() && sub.empty() {
-		return leaderboardRows(ctx, tx, top, appspace, n, limit)
+		if out, err = leaderboardRows(ctx, tx, top, appspace, n, limit); err != nil {
+			return nil, err
+		}
+		return out, addRewardTotals(ctx, tx, appspace, n, out, nil)
 	}
 	// The referrers with referrals on the days that differ, with their
 	// stored counts corrected: + those created on days only in want, -
@@ -143,7 +166,33 @@ func (p *Referrals) windowLeaderboard(ctx context.Context, appspace string, n, d
 		return cmp.Or(cmp.Compare(b.Completed, a.Completed), cmp.Compare(b.Total, a.Total), cmp.Compare(a.ReferrerID, b.ReferrerID))
 	})
 	out = out[:min(limit, len(out))]
-	return out, addNames(ctx, tx, appspace, out)
+	if err := addNames(ctx, tx, appspace, out); err != nil {
+		return nil, err
+	}
+	return out, p.addCorrectedRewards(ctx, tx, appspace, n, add, sub, out)
+}
+
+// addCorrectedRewards sets the reward totals of out's rows, for the window
+// of n days that differs from the stored one by add and sub.
+func (p *Referrals) addCorrectedRewards(ctx context.Context, tx *sqlx.Tx, appspace string, n int64, add, sub span, out []LeaderboardEntry) error {
+	referrers := make([]string, len(out))
+	for i, e := range out {
+		referrers[i] = e.ReferrerID
+	}
+	fix := map[string]rewardTotal{}
+	for _, d := range []struct {
+		s    span
+		sign int64
+	}{{add, 1}, {sub, -1}} {
+		err := rewardsCreated(ctx, tx, tables{}, tx.DriverName(), appspace, d.s, referrers, func(referrer, value string, k int64) {
+			f, units := parseReward(value)
+			totalOf(fix, referrer).add(f, d.sign*k, d.sign*k*units)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return addRewardTotals(ctx, tx, appspace, n, out, fix)
 }
 
 // addNames sets the referrers' names from rm_referrers.

@@ -55,6 +55,9 @@ type LeaderboardEntry struct {
 	Completed    int
 	Pending      int
 	Expired      int
+	// TotalRewardValue sums the reward values of the completed referrals
+	// (of the period) when they are numbers in one format; else nil.
+	TotalRewardValue *string
 }
 
 // StatsQuery asks for the referrals created in [From, To) (either bound

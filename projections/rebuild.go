@@ -79,6 +79,9 @@ func rebuildReferrals(ctx context.Context, store domain.EventStore, db *sqlx.DB,
 	if err := deriveWindows(ctx, db, sp.tables); err != nil {
 		return Checkpoint{}, err
 	}
+	if err := deriveRewardWindows(ctx, db, sp.tables); err != nil {
+		return Checkpoint{}, err
+	}
 	sp.deferWindows, sp.bulk = false, nil
 	if err := analyzeShadow(ctx, db); err != nil {
 		return Checkpoint{}, err

@@ -14,12 +14,14 @@ import (
 const ReferralsName = "referrals"
 
 // Referrals is the referrals projection and its queries. As a Handler it
-// keeps four read models in step with the referral streams: rm_referrals
+// keeps five read models in step with the referral streams: rm_referrals
 // (one row per referral), rm_referrers (counts per referrer, for the
 // all-time leaderboard), rm_referral_days (counts per creation day,
-// status and settlement day, for the stats) and rm_referrer_windows
+// status and settlement day, for the stats), rm_referrer_windows
 // (counts per referrer over the last 7, 30 and 90 days, for the windowed
-// leaderboards). Its queries (List, Leaderboard, Stats) read them.
+// leaderboards) and rm_referrer_rewards (the reward values of each
+// referrer's completed referrals by format, all time and per window).
+// Its queries (List, Leaderboard, Stats) read them.
 type Referrals struct {
 	read   *sqlx.DB
 	tables tables // where Apply writes: the live tables, or a rebuild's
@@ -42,7 +44,7 @@ func (t tables) sql(q string) string {
 }
 
 // readModelTables are the live tables of the referrals projection.
-var readModelTables = []string{"rm_referrals", "rm_referrers", "rm_referral_days", "rm_referrer_windows"}
+var readModelTables = []string{"rm_referrals", "rm_referrers", "rm_referral_days", "rm_referrer_windows", "rm_referrer_rewards"}
 
 // shadowSuffix names a rebuild's tables beside the live ones.
 const shadowSuffix = "_rebuild"
@@ -132,8 +134,9 @@ func (p *Referrals) Apply(ctx context.Context, tx *sqlx.Tx, events []domain.Reco
 		return err
 	}
 	var windows map[windowKey]*referrerDelta
+	rewards := rewardDeltas{}
 	if !p.deferWindows { // before the rows are saved: it reads them as they were
-		if windows, err = windowDeltas(ctx, tx, p.tables, b.changes); err != nil {
+		if windows, err = windowDeltas(ctx, tx, p.tables, b.changes, rewards); err != nil {
 			return err
 		}
 	}
@@ -145,7 +148,11 @@ func (p *Referrals) Apply(ctx context.Context, tx *sqlx.Tx, events []domain.Reco
 	if err != nil {
 		return err
 	}
-	return execAll(ctx, tx, append(stmts, more...))
+	windowRewards, err := saveRewards(tx.DriverName(), p.tables, rewards)
+	if err != nil {
+		return err
+	}
+	return execAll(ctx, tx, append(append(stmts, more...), windowRewards...))
 }
 
 // referralOf returns the referral an event belongs to, if it is an event of

@@ -26,6 +26,7 @@ type batch struct {
 	changes   []change // by key
 	referrers map[referrerKey]*referrerDelta
 	days      map[dayKey]int64
+	rewards   rewardDeltas // all time (days 0) only
 }
 
 // applyBatch applies events to the referrals of keys, as before has them
@@ -59,7 +60,7 @@ func applyBatch(keys []referralKey, before map[referralKey]domain.ReferralView, 
 	}
 
 	slices.SortFunc(keys, compareKeys) // a stable lock order for the upserts
-	b := batch{referrers: map[referrerKey]*referrerDelta{}, days: map[dayKey]int64{}}
+	b := batch{referrers: map[referrerKey]*referrerDelta{}, days: map[dayKey]int64{}, rewards: rewardDeltas{}}
 	for _, k := range keys {
 		after := aggs[k].View()
 		old, existed := before[k]
@@ -83,17 +84,19 @@ func applyBatch(keys []referralKey, before map[referralKey]domain.ReferralView, 
 		if existed {
 			d.add(old.Status, -1)
 			b.days[dayKeyOf(old)]--
+			b.rewards.add(old, 0, -1)
 		} else {
 			d.total++
 		}
 		d.add(after.Status, 1)
 		b.days[dayKeyOf(after)]++
+		b.rewards.add(after, 0, 1)
 	}
 	return b, nil
 }
 
 // statements returns the statements that write the batch's rows, referrer
-// counts and day counts.
+// counts, day counts and all-time reward totals.
 func (b batch) statements(driver string, t tables) ([]stmt, error) {
 	views := make([]domain.ReferralView, len(b.changes))
 	for i, c := range b.changes {
@@ -108,7 +111,11 @@ func (b batch) statements(driver string, t tables) ([]stmt, error) {
 		return nil, err
 	}
 	days, err := saveDays(driver, t, b.days)
-	return append(append(rows, referrers...), days...), err
+	if err != nil {
+		return nil, err
+	}
+	rewards, err := saveRewards(driver, t, b.rewards)
+	return append(append(append(rows, referrers...), days...), rewards...), err
 }
 
 // saveReferrers returns the statements that add the batch's deltas to

@@ -63,11 +63,12 @@ type change struct {
 	now domain.ReferralView
 }
 
-// windowDeltas returns what a batch's changes do to rm_referrer_windows.
-// It reads the appspaces' anchors and, where the batch moves an anchor,
-// the rows of rm_referrals created on the days that leave the windows: it
-// must run before the batch's rows are saved.
-func windowDeltas(ctx context.Context, tx *sqlx.Tx, t tables, changes []change) (map[windowKey]*referrerDelta, error) {
+// windowDeltas returns what a batch's changes do to rm_referrer_windows,
+// and adds what they do to the window rows of rm_referrer_rewards to
+// rewards. It reads the appspaces' anchors and, where the batch moves an
+// anchor, the rows of rm_referrals created on the days that leave the
+// windows: it must run before the batch's rows are saved.
+func windowDeltas(ctx context.Context, tx *sqlx.Tx, t tables, changes []change, rewards rewardDeltas) (map[windowKey]*referrerDelta, error) {
 	var spaces []string
 	moved := map[string]int64{}
 	for _, c := range changes {
@@ -111,6 +112,12 @@ func windowDeltas(ctx context.Context, tx *sqlx.Tx, t tables, changes []change) 
 				[]any{s, out.lo, out.hi}, func(referrer string, st domain.Status, k int64) {
 					delta(windowKey{s, n, referrer}).count(st, -k)
 				})
+			if err == nil {
+				err = rewardsCreated(ctx, tx, t, tx.DriverName(), s, out, nil, func(referrer, value string, k int64) {
+					f, units := parseReward(value)
+					rewards.addFormat(rewardKey{s, n, referrer, f}, -k, -k*units)
+				})
+			}
 			if err != nil {
 				return nil, fmt.Errorf("referrals: roll the %d-day window: %w", n, err)
 			}
@@ -127,8 +134,10 @@ func windowDeltas(ctx context.Context, tx *sqlx.Tx, t tables, changes []change) 
 			k := windowKey{s, n, c.now.ReferrerID}
 			if c.old != nil && had && windowOf(a, n).contains(created) {
 				delta(k).count(c.old.Status, -1)
+				rewards.add(*c.old, n, -1)
 			}
 			delta(k).count(c.now.Status, 1)
+			rewards.add(c.now, n, 1)
 		}
 	}
 	return deltas, nil

@@ -18,12 +18,14 @@ const day = 24 * time.Hour
 
 // windowCounts counts the read model's referrals by referrer over the
 // n-day window as of the UTC day of asOf, by the definition: created on
-// the days D-n .. D. A referrer's name is the one its last referral gave.
+// the days D-n .. D. A referrer's name is the one its last referral gave;
+// its reward total sums the reward values of its completed referrals.
 func (e *rmEnv) windowCounts(tb testing.TB, n int, asOf time.Time) []projections.LeaderboardEntry {
 	tb.Helper()
 	d := asOf.UTC().Truncate(day)
 	lo, hi := d.Add(-time.Duration(n)*day), d.Add(day)
 	counts := map[string]*projections.LeaderboardEntry{}
+	values := map[string][]string{}
 	for _, v := range e.rows(tb) {
 		if v.CreatedAt.Before(lo) || !v.CreatedAt.Before(hi) {
 			continue
@@ -38,6 +40,9 @@ func (e *rmEnv) windowCounts(tb testing.TB, n int, asOf time.Time) []projections
 		switch v.Status {
 		case domain.StatusCompleted:
 			c.Completed++
+			if v.RewardValue != nil {
+				values[v.ReferrerID] = append(values[v.ReferrerID], *v.RewardValue)
+			}
 		case domain.StatusExpired:
 			c.Expired++
 		default:
@@ -46,6 +51,7 @@ func (e *rmEnv) windowCounts(tb testing.TB, n int, asOf time.Time) []projections
 	}
 	var out []projections.LeaderboardEntry
 	for _, c := range counts {
+		c.TotalRewardValue = projections.RewardTotal(values[c.ReferrerID])
 		out = append(out, *c)
 	}
 	slices.SortFunc(out, func(a, b projections.LeaderboardEntry) int {

@@ -70,8 +70,10 @@ type milestoneJSON struct {
 	Timestamp stamp  `json:"timestamp"`
 }
 
-// referralJSON is the referral object of API.md.
+// referralJSON is the referral object of API.md. ID repeats ReferralID:
+// Tolinku's SDKs read a referral's id as "id".
 type referralJSON struct {
+	ID                     string          `json:"id"`
 	ReferralID             string          `json:"referral_id"`
 	ReferralCode           string          `json:"referral_code"`
 	ReferralURL            *string         `json:"referral_url"`
@@ -108,7 +110,7 @@ func referralOf(v domain.ReferralView) referralJSON {
 		meta = json.RawMessage(`{}`)
 	}
 	return referralJSON{
-		ReferralID: v.ReferralID, ReferralCode: v.ReferralCode, ReferralURL: v.ReferralURL,
+		ID: v.ReferralID, ReferralID: v.ReferralID, ReferralCode: v.ReferralCode, ReferralURL: v.ReferralURL,
 		ReferrerID: v.ReferrerID, ReferrerName: v.ReferrerName,
 		ReferredUserID: v.ReferredUserID, ReferredUserName: v.ReferredUserName,
 		Status: v.Status, Milestone: v.Milestone, MilestoneHistory: hist,

@@ -72,6 +72,14 @@ func forEachStore(t *testing.T, f func(t *testing.T, s *stack)) {
 
 func newStack(tb testing.TB, kind string, cfg ...httpapi.Config) *stack {
 	tb.Helper()
+	return newWrappedStack(tb, kind, nil, cfg...)
+}
+
+// newWrappedStack is newStack whose service appends and reads through
+// wrap(store) (when wrap is not nil); the projections and the test's own
+// reads use the store itself.
+func newWrappedStack(tb testing.TB, kind string, wrap func(domain.EventStore) domain.EventStore, cfg ...httpapi.Config) *stack {
+	tb.Helper()
 	s := &stack{}
 	var write, read *sqlx.DB
 	s.store, write, read = storetest.Open(tb, strings.TrimSuffix(kind, "-sequential"))
@@ -79,7 +87,11 @@ func newStack(tb testing.TB, kind string, cfg ...httpapi.Config) *stack {
 		s.store = sequential{s.store}
 	}
 	s.access = sqlstore.NewAccess(write, read)
-	svc := domain.NewService(s.store, domain.ServiceConfig{Now: s.now})
+	svcStore := s.store
+	if wrap != nil {
+		svcStore = wrap(s.store)
+	}
+	svc := domain.NewService(svcStore, domain.ServiceConfig{Now: s.now})
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	readModels := projections.NewReferrals(read)
 	runner, err := projections.NewRunner(s.store, write, readModels, projections.RunnerConfig{Name: projections.ReferralsName})

@@ -32,6 +32,8 @@ type leaderboardJSON struct {
 	CompletedCount int     `json:"completed_count"`
 	Pending        int     `json:"pending"`
 	Expired        int     `json:"expired"`
+	// TotalRewardValue is null unless the values sum (see projections).
+	TotalRewardValue *string `json:"total_reward_value"`
 }
 
 func (s *Server) leaderboard(w http.ResponseWriter, r *http.Request, o domain.Origin) error {
@@ -56,7 +58,8 @@ func (s *Server) leaderboard(w http.ResponseWriter, r *http.Request, o domain.Or
 	out := make([]leaderboardJSON, len(rows))
 	for i, e := range rows {
 		out[i] = leaderboardJSON{Rank: e.Rank, ReferrerID: e.ReferrerID, ReferrerName: e.ReferrerName, Total: e.Total,
-			Completed: e.Completed, CompletedCount: e.Completed, Pending: e.Pending, Expired: e.Expired}
+			Completed: e.Completed, CompletedCount: e.Completed, Pending: e.Pending, Expired: e.Expired,
+			TotalRewardValue: e.TotalRewardValue}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"leaderboard": out, "count": len(out)})
 	return nil

@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -142,6 +143,9 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 }
 
+// readyRetrySeconds is the Retry-After of a failing /readyz.
+const readyRetrySeconds = 5
+
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
@@ -157,7 +161,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		checks[c.Name] = "ok"
 	}
 	if status != http.StatusOK {
-		w.Header().Set("Retry-After", "5") // checks run per request; a few seconds apart is enough
+		// Clients that retry on 503 (Tolinku's SDKs among them) wait this
+		// long rather than hammer a replica that is starting or lagging.
+		w.Header().Set("Retry-After", strconv.Itoa(readyRetrySeconds))
 	}
 	writeJSON(w, status, map[string]any{"ready": status == http.StatusOK, "checks": checks})
 }

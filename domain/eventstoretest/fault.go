@@ -27,10 +27,14 @@ const (
 	// test then opens a new domain.Service over the inner store, as a
 	// restarted process would.
 	Stop
+	// LoseAck writes the trigger append and answers it ErrInjected, then
+	// lets everything through: the acknowledgement of a committed append
+	// was lost (the connection broke after the commit).
+	LoseAck
 )
 
 // FaultStore wraps an event store to break a multi-stream command between
-// its appends. It implements domain.EventStore and nothing else: it hides
+// its appends, or to lose the acknowledgement of an append. It implements domain.EventStore and nothing else: it hides
 // the inner store's domain.MultiAppender, so the domain service appends
 // stream by stream, as it must on EventStoreDB.
 type FaultStore struct {
@@ -103,6 +107,9 @@ func (f *FaultStore) Append(ctx context.Context, stream string, expected domain.
 		f.fired = true
 		f.armed = f.fault == FailNext
 		f.stopped = f.fault == Stop
+		if f.fault == LoseAck {
+			return domain.AppendResult{}, ErrInjected
+		}
 	}
 	return res, nil
 }
