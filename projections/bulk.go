@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -29,7 +30,9 @@ type bulkPreparer interface {
 // the checkpoint row per batch, and its commits do not wait for the disk
 // (a rebuild interrupted starts over anyway). It reads the next batch
 // while it applies the current one and, if the handler is a bulkPreparer,
-// prepares it too. It returns how many events it applied.
+// prepares it too. It returns how many events it applied. A batch that
+// fails stops it (with an *applyError if the handler failed): its caller
+// lets Step isolate the failing events (see bulkAll).
 func (r *Runner) bulk(ctx context.Context, progress func(int)) (applied int, err error) {
 	if _, err := r.Step(ctx); err != nil { // creates the checkpoint; may apply a batch
 		return 0, err
@@ -40,7 +43,11 @@ func (r *Runner) bulk(ctx context.Context, progress func(int)) (applied int, err
 	}
 	applied = int(c.Applied)
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait() // the caller may reset what the preparer uses
+	}()
 	type batch struct {
 		events []domain.RecordedEvent
 		write  func(context.Context, *sqlx.Tx) error
@@ -55,7 +62,9 @@ func (r *Runner) bulk(ctx context.Context, progress func(int)) (applied int, err
 		}
 	}
 	read := make(chan batch, 2)
+	wg.Add(1)
 	go func() {
+		defer wg.Done()
 		defer close(read)
 		after := domain.Position(c.Position)
 		for {
@@ -74,7 +83,9 @@ func (r *Runner) bulk(ctx context.Context, progress func(int)) (applied int, err
 	if pipelined {
 		ch := make(chan batch) // unbuffered: at most one batch prepared ahead
 		prepared = ch
+		wg.Add(1)
 		go func() {
+			defer wg.Done()
 			defer close(ch)
 			for b := range read {
 				if b.err == nil && len(b.events) > 0 {
@@ -123,11 +134,38 @@ func (r *Runner) bulkTx(ctx context.Context, events []domain.RecordedEvent, writ
 			return errors.Join(fmt.Errorf("projection %s: %w", r.cfg.Name, err), tx.Rollback())
 		}
 	}
-	if err := r.applyEvents(ctx, tx, events, time.Now().UnixMilli(), write); err != nil {
+	apply := func(ctx context.Context, tx *sqlx.Tx, _ []domain.RecordedEvent) error { return write(ctx, tx) }
+	if _, err := r.applyEvents(ctx, tx, events, time.Now().UnixMilli(), apply, false); err != nil {
 		return errors.Join(err, tx.Rollback())
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("projection %s: commit: %w", r.cfg.Name, err)
 	}
 	return nil
+}
+
+// bulkAll runs the bulk of a rebuild to the end of the log. When a batch
+// fails to apply (not for a Transient reason), it drops the rows the bulk
+// holds in memory (they may include the failed batch's) and starts the
+// bulk again: its first Step applies that batch with the failing events
+// isolated and quarantined, and the bulk goes on after it.
+func bulkAll(ctx context.Context, r *Runner, p *Referrals, progress func(int)) (int, error) {
+	for {
+		before, err := r.Checkpoint(ctx)
+		if err != nil {
+			return 0, err
+		}
+		applied, err := r.bulk(ctx, progress)
+		if err == nil || !errors.As(err, new(*applyError)) || Transient(err) {
+			return applied, err
+		}
+		p.bulk = nil
+		after, cErr := r.Checkpoint(ctx)
+		if cErr != nil {
+			return applied, errors.Join(err, cErr)
+		}
+		if after.Position == before.Position && after.Applied == before.Applied && before.UpdatedAt == after.UpdatedAt {
+			return applied, err // no progress: do not loop
+		}
+	}
 }

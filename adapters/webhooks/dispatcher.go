@@ -35,6 +35,9 @@ const (
 	metaEvent      = "event"
 	metaReferral   = "referral_code"
 	metaRecordedAt = "recorded_at_ms"
+	// metaStream and metaPosition name the log event, for the quarantine.
+	metaStream   = "stream"
+	metaPosition = "position"
 )
 
 func (w *Webhooks) schema() wsql.SchemaAdapter {
@@ -76,6 +79,8 @@ func (f *Forwarder) Apply(ctx context.Context, tx *sqlx.Tx, events []domain.Reco
 		m.Metadata.Set(metaEvent, out.Type)
 		m.Metadata.Set(metaReferral, out.ReferralCode)
 		m.Metadata.Set(metaRecordedAt, strconv.FormatInt(out.RecordedAt.UnixMilli(), 10))
+		m.Metadata.Set(metaStream, e.Stream)
+		m.Metadata.Set(metaPosition, strconv.FormatUint(e.Position, 10))
 		msgs = append(msgs, m)
 	}
 	if len(msgs) == 0 {
@@ -120,24 +125,16 @@ func (w *Webhooks) runDispatcher(ctx context.Context) error {
 	return nil
 }
 
-// dispatch writes one delivery row per active webhook subscribed to the
-// message's event, in the subscriber's transaction (committed with the
+// dispatchOne writes one delivery row per active webhook subscribed to
+// the message's event, in the subscriber's transaction (committed with the
 // message's ack). Webhooks activated after the event was recorded do not
 // receive it.
-func (w *Webhooks) dispatch(msg *message.Message) error {
-	tx, ok := wsql.TxFromContext(msg.Context())
-	if !ok {
-		return errors.New("webhook dispatcher: the message carries no transaction")
-	}
+func (w *Webhooks) dispatchOne(msg *message.Message, tx *sql.Tx, stmt *sql.Stmt) error {
 	recordedAt, err := strconv.ParseInt(msg.Metadata.Get(metaRecordedAt), 10, 64)
 	if err != nil {
 		return fmt.Errorf("message %s: recorded_at: %w", msg.UUID, err)
 	}
 	event := msg.Metadata.Get(metaEvent)
-	stmt, err := w.dispatchStmt(msg.Context(), tx)
-	if err != nil {
-		return err
-	}
 	now := w.now().UnixMilli()
 	res, err := stmt.ExecContext(msg.Context(), msg.UUID, event, msg.Metadata.Get(metaReferral), string(msg.Payload),
 		w.maxAttempts(), now, now, now, msg.Metadata.Get(metaAppspace), recordedAt, `"`+event+`"`)
@@ -189,7 +186,9 @@ type wakeBackoff struct {
 // HandleError implements wsql.BackoffManager.
 func (b wakeBackoff) HandleError(_ watermill.LoggerAdapter, noMsg bool, err error) time.Duration {
 	if err != nil {
-		b.log.Error("webhook dispatcher: reading the topic failed", err, nil)
+		if !errors.Is(err, context.Canceled) { // shutting down
+			b.log.Error("webhook dispatcher: reading the topic failed", err, nil)
+		}
 		return b.retry
 	}
 	if noMsg {
