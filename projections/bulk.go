@@ -89,7 +89,9 @@ func (r *Runner) bulk(ctx context.Context, progress func(int)) (applied int, err
 			defer close(ch)
 			for b := range read {
 				if b.err == nil && len(b.events) > 0 {
-					b.write, b.err = bp.prepareBulk(ctx, b.events)
+					if b.write, b.err = bp.prepareBulk(ctx, b.events); b.err != nil {
+						b.err = fmt.Errorf("projection %s: prepare from position %d: %w", r.cfg.Name, b.events[0].Position, &applyError{b.err})
+					}
 				}
 				if !send(ch, b) || b.err != nil {
 					return
