@@ -201,7 +201,7 @@ func (c *eventsExportCmd) Run(ctx context.Context, e env) error {
 type projectionsCmd struct {
 	Status  projectionsStatusCmd  `cmd:"" help:"Print each projection's checkpoint, lag and quarantined events."`
 	Rebuild projectionsRebuildCmd `cmd:"" help:"Replay the log into new read-model tables and switch over; serve may keep running."`
-	Retry   projectionsRetryCmd   `cmd:"retry-quarantined" help:"Apply the quarantined events again (after a fix); those that now apply leave the quarantine."`
+	Retry   projectionsRetryCmd   `cmd:"" name:"retry-quarantined" help:"Apply the quarantined events again (after a fix); those that now apply leave the quarantine."`
 }
 
 type projectionsRebuildCmd struct {
