@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/ThreeDotsLabs/watermill"
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v3/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/message"
 
@@ -81,4 +82,23 @@ func (w *Webhooks) savepoint(ctx context.Context, tx *sql.Tx, f func() error) er
 		return fmt.Errorf("release savepoint: %w", err)
 	}
 	return nil
+}
+
+// shutdownLogger is the dispatcher's Watermill logger: an error that is
+// only the cancellation of a shutdown (the subscriber's query or commit
+// cut short) is logged at INFO, so that a clean shutdown logs no ERROR.
+type shutdownLogger struct{ watermill.LoggerAdapter }
+
+// Error implements watermill.LoggerAdapter.
+func (l shutdownLogger) Error(msg string, err error, fields watermill.LogFields) {
+	if errors.Is(err, context.Canceled) {
+		l.LoggerAdapter.Info(msg+" (shutting down)", fields.Add(watermill.LogFields{"err": err.Error()}))
+		return
+	}
+	l.LoggerAdapter.Error(msg, err, fields)
+}
+
+// With implements watermill.LoggerAdapter.
+func (l shutdownLogger) With(fields watermill.LogFields) watermill.LoggerAdapter {
+	return shutdownLogger{l.LoggerAdapter.With(fields)}
 }

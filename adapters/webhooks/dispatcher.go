@@ -3,7 +3,6 @@ package webhooks
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -98,7 +97,7 @@ func (f *Forwarder) Committed() { wake(f.w.dispatchWake) }
 
 // runDispatcher consumes the topic until ctx ends.
 func (w *Webhooks) runDispatcher(ctx context.Context) error {
-	logger := watermill.NewSlogLogger(w.log.With("component", "webhook-dispatcher"))
+	logger := shutdownLogger{watermill.NewSlogLogger(w.log.With("component", "webhook-dispatcher"))}
 	sub, err := wsql.NewSubscriber(w.db.DB, wsql.SubscriberConfig{
 		ConsumerGroup:  consumerGroup,
 		SchemaAdapter:  w.schema(),
@@ -186,9 +185,7 @@ type wakeBackoff struct {
 // HandleError implements wsql.BackoffManager.
 func (b wakeBackoff) HandleError(_ watermill.LoggerAdapter, noMsg bool, err error) time.Duration {
 	if err != nil {
-		if !errors.Is(err, context.Canceled) { // shutting down
-			b.log.Error("webhook dispatcher: reading the topic failed", err, nil)
-		}
+		b.log.Error("webhook dispatcher: reading the topic failed", err, nil)
 		return b.retry
 	}
 	if noMsg {

@@ -2,8 +2,12 @@ package webhooks_test
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -77,6 +81,45 @@ func TestPoisonIsQuarantinedAndOthersDelivered(t *testing.T) {
 		time.Sleep(100 * time.Millisecond) // nothing more should come
 		if n := len(recv.requests()); n != 2 {
 			t.Errorf("%d requests, want 2", n)
+		}
+	})
+}
+
+// lockedBuffer is a log sink for concurrent writers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// A clean shutdown logs no ERROR (the dispatcher used to log its
+// cancelled context as one).
+func TestCleanShutdownLogsNoError(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		var logs lockedBuffer
+		s := newStack(t, kind, webhooks.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		recv := newReceiver(t, nil)
+		s.addWebhook(t, recv.url)
+		for i := range 3 {
+			if _, err := s.svc.CreateReferral(context.Background(), s.origin(), domain.CreateInput{ReferrerID: fmt.Sprint("u", i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		eventually(t, "delivered", 10*time.Second, func() bool { return len(recv.requests()) >= 3 })
+		s.stop()
+		if strings.Contains(logs.String(), "level=ERROR") {
+			t.Errorf("a clean shutdown logged an ERROR:\n%s", logs.String())
 		}
 	})
 }
