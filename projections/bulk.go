@@ -48,57 +48,8 @@ func (r *Runner) bulk(ctx context.Context, progress func(int)) (applied int, err
 		cancel()
 		wg.Wait() // the caller may reset what the preparer uses
 	}()
-	type batch struct {
-		events []domain.RecordedEvent
-		write  func(context.Context, *sqlx.Tx) error
-		err    error
-	}
-	send := func(ch chan<- batch, b batch) bool {
-		select {
-		case ch <- b:
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}
-	read := make(chan batch, 2)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		defer close(read)
-		after := domain.Position(c.Position)
-		for {
-			evs, err := r.store.ReadAll(ctx, domain.ReadAllOptions{After: after, Limit: r.cfg.BatchSize})
-			if err != nil {
-				err = fmt.Errorf("projection %s: read: %w", r.cfg.Name, err)
-			}
-			if !send(read, batch{events: evs, err: err}) || err != nil || len(evs) == 0 {
-				return
-			}
-			after = evs[len(evs)-1].Position
-		}
-	}()
-	prepared := read
+	prepared := r.bulkFeed(ctx, &wg, domain.Position(c.Position))
 	bp, pipelined := r.handler.(bulkPreparer)
-	if pipelined {
-		ch := make(chan batch) // unbuffered: at most one batch prepared ahead
-		prepared = ch
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer close(ch)
-			for b := range read {
-				if b.err == nil && len(b.events) > 0 {
-					if b.write, b.err = bp.prepareBulk(ctx, b.events); b.err != nil {
-						b.err = fmt.Errorf("projection %s: prepare from position %d: %w", r.cfg.Name, b.events[0].Position, &applyError{b.err})
-					}
-				}
-				if !send(ch, b) || b.err != nil {
-					return
-				}
-			}
-		}()
-	}
 	for b := range prepared {
 		if b.err != nil {
 			return applied, b.err
@@ -122,6 +73,65 @@ func (r *Runner) bulk(ctx context.Context, progress func(int)) (applied int, err
 		}
 	}
 	return applied, ctx.Err()
+}
+
+// bulkBatch is a batch of a bulk replay: its events, the writes a
+// bulkPreparer prepared for them, or why it could not be read or prepared.
+type bulkBatch struct {
+	events []domain.RecordedEvent
+	write  func(context.Context, *sqlx.Tx) error
+	err    error
+}
+
+// bulkFeed reads the log after pos in batches, in a goroutine of wg until
+// ctx ends, and if the handler is a bulkPreparer prepares each batch in
+// another. The batches come in log order; the last is empty or failed.
+func (r *Runner) bulkFeed(ctx context.Context, wg *sync.WaitGroup, after domain.Position) <-chan bulkBatch {
+	send := func(ch chan<- bulkBatch, b bulkBatch) bool {
+		select {
+		case ch <- b:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	read := make(chan bulkBatch, 2)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(read)
+		for {
+			evs, err := r.store.ReadAll(ctx, domain.ReadAllOptions{After: after, Limit: r.cfg.BatchSize})
+			if err != nil {
+				err = fmt.Errorf("projection %s: read: %w", r.cfg.Name, err)
+			}
+			if !send(read, bulkBatch{events: evs, err: err}) || err != nil || len(evs) == 0 {
+				return
+			}
+			after = evs[len(evs)-1].Position
+		}
+	}()
+	bp, pipelined := r.handler.(bulkPreparer)
+	if !pipelined {
+		return read
+	}
+	prepared := make(chan bulkBatch) // unbuffered: at most one batch prepared ahead
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(prepared)
+		for b := range read {
+			if b.err == nil && len(b.events) > 0 {
+				if b.write, b.err = bp.prepareBulk(ctx, b.events); b.err != nil {
+					b.err = fmt.Errorf("projection %s: prepare from position %d: %w", r.cfg.Name, b.events[0].Position, &applyError{b.err})
+				}
+			}
+			if !send(prepared, b) || b.err != nil {
+				return
+			}
+		}
+	}()
+	return prepared
 }
 
 // bulkTx runs write and moves the checkpoint past events, in a
