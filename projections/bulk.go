@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -29,7 +30,9 @@ type bulkPreparer interface {
 // the checkpoint row per batch, and its commits do not wait for the disk
 // (a rebuild interrupted starts over anyway). It reads the next batch
 // while it applies the current one and, if the handler is a bulkPreparer,
-// prepares it too. It returns how many events it applied.
+// prepares it too. It returns how many events it applied. A batch that
+// fails stops it (with an *applyError if the handler failed): its caller
+// lets Step isolate the failing events (see bulkAll).
 func (r *Runner) bulk(ctx context.Context, progress func(int)) (applied int, err error) {
 	if _, err := r.Step(ctx); err != nil { // creates the checkpoint; may apply a batch
 		return 0, err
@@ -40,52 +43,13 @@ func (r *Runner) bulk(ctx context.Context, progress func(int)) (applied int, err
 	}
 	applied = int(c.Applied)
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	type batch struct {
-		events []domain.RecordedEvent
-		write  func(context.Context, *sqlx.Tx) error
-		err    error
-	}
-	send := func(ch chan<- batch, b batch) bool {
-		select {
-		case ch <- b:
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}
-	read := make(chan batch, 2)
-	go func() {
-		defer close(read)
-		after := domain.Position(c.Position)
-		for {
-			evs, err := r.store.ReadAll(ctx, domain.ReadAllOptions{After: after, Limit: r.cfg.BatchSize})
-			if err != nil {
-				err = fmt.Errorf("projection %s: read: %w", r.cfg.Name, err)
-			}
-			if !send(read, batch{events: evs, err: err}) || err != nil || len(evs) == 0 {
-				return
-			}
-			after = evs[len(evs)-1].Position
-		}
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait() // the caller may reset what the preparer uses
 	}()
-	prepared := read
+	prepared := r.bulkFeed(ctx, &wg, domain.Position(c.Position))
 	bp, pipelined := r.handler.(bulkPreparer)
-	if pipelined {
-		ch := make(chan batch) // unbuffered: at most one batch prepared ahead
-		prepared = ch
-		go func() {
-			defer close(ch)
-			for b := range read {
-				if b.err == nil && len(b.events) > 0 {
-					b.write, b.err = bp.prepareBulk(ctx, b.events)
-				}
-				if !send(ch, b) || b.err != nil {
-					return
-				}
-			}
-		}()
-	}
 	for b := range prepared {
 		if b.err != nil {
 			return applied, b.err
@@ -111,6 +75,65 @@ func (r *Runner) bulk(ctx context.Context, progress func(int)) (applied int, err
 	return applied, ctx.Err()
 }
 
+// bulkBatch is a batch of a bulk replay: its events, the writes a
+// bulkPreparer prepared for them, or why it could not be read or prepared.
+type bulkBatch struct {
+	events []domain.RecordedEvent
+	write  func(context.Context, *sqlx.Tx) error
+	err    error
+}
+
+// bulkFeed reads the log after pos in batches, in a goroutine of wg until
+// ctx ends, and if the handler is a bulkPreparer prepares each batch in
+// another. The batches come in log order; the last is empty or failed.
+func (r *Runner) bulkFeed(ctx context.Context, wg *sync.WaitGroup, after domain.Position) <-chan bulkBatch {
+	send := func(ch chan<- bulkBatch, b bulkBatch) bool {
+		select {
+		case ch <- b:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	read := make(chan bulkBatch, 2)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(read)
+		for {
+			evs, err := r.store.ReadAll(ctx, domain.ReadAllOptions{After: after, Limit: r.cfg.BatchSize})
+			if err != nil {
+				err = fmt.Errorf("projection %s: read: %w", r.cfg.Name, err)
+			}
+			if !send(read, bulkBatch{events: evs, err: err}) || err != nil || len(evs) == 0 {
+				return
+			}
+			after = evs[len(evs)-1].Position
+		}
+	}()
+	bp, pipelined := r.handler.(bulkPreparer)
+	if !pipelined {
+		return read
+	}
+	prepared := make(chan bulkBatch) // unbuffered: at most one batch prepared ahead
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(prepared)
+		for b := range read {
+			if b.err == nil && len(b.events) > 0 {
+				if b.write, b.err = bp.prepareBulk(ctx, b.events); b.err != nil {
+					b.err = fmt.Errorf("projection %s: prepare from position %d: %w", r.cfg.Name, b.events[0].Position, &applyError{b.err})
+				}
+			}
+			if !send(prepared, b) || b.err != nil {
+				return
+			}
+		}
+	}()
+	return prepared
+}
+
 // bulkTx runs write and moves the checkpoint past events, in a
 // transaction of its own.
 func (r *Runner) bulkTx(ctx context.Context, events []domain.RecordedEvent, write func(context.Context, *sqlx.Tx) error) (err error) {
@@ -123,11 +146,38 @@ func (r *Runner) bulkTx(ctx context.Context, events []domain.RecordedEvent, writ
 			return errors.Join(fmt.Errorf("projection %s: %w", r.cfg.Name, err), tx.Rollback())
 		}
 	}
-	if err := r.applyEvents(ctx, tx, events, time.Now().UnixMilli(), write); err != nil {
+	apply := func(ctx context.Context, tx *sqlx.Tx, _ []domain.RecordedEvent) error { return write(ctx, tx) }
+	if _, err := r.applyEvents(ctx, tx, events, time.Now().UnixMilli(), apply, false); err != nil {
 		return errors.Join(err, tx.Rollback())
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("projection %s: commit: %w", r.cfg.Name, err)
 	}
 	return nil
+}
+
+// bulkAll runs the bulk of a rebuild to the end of the log. When a batch
+// fails to apply (not for a Transient reason), it drops the rows the bulk
+// holds in memory (they may include the failed batch's) and starts the
+// bulk again: its first Step applies that batch with the failing events
+// isolated and quarantined, and the bulk goes on after it.
+func bulkAll(ctx context.Context, r *Runner, p *Referrals, progress func(int)) (int, error) {
+	for {
+		before, err := r.Checkpoint(ctx)
+		if err != nil {
+			return 0, err
+		}
+		applied, err := r.bulk(ctx, progress)
+		if err == nil || !errors.As(err, new(*applyError)) || Transient(err) {
+			return applied, err
+		}
+		p.bulk = nil
+		after, cErr := r.Checkpoint(ctx)
+		if cErr != nil {
+			return applied, errors.Join(err, cErr)
+		}
+		if after.Position == before.Position && after.Applied == before.Applied && before.UpdatedAt == after.UpdatedAt {
+			return applied, err // no progress: do not loop
+		}
+	}
 }

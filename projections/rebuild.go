@@ -48,8 +48,10 @@ func rebuildReferrals(ctx context.Context, store domain.EventStore, db *sqlx.DB,
 	if err := createShadow(ctx, db); err != nil {
 		return Checkpoint{}, err
 	}
-	if _, err := db.ExecContext(ctx, db.Rebind(`DELETE FROM projection_checkpoints WHERE name = ?`), name); err != nil {
-		return Checkpoint{}, fmt.Errorf("rebuild: reset checkpoint: %w", err)
+	for _, q := range []string{`DELETE FROM projection_checkpoints WHERE name = ?`, `DELETE FROM projection_quarantine WHERE projection = ?`} {
+		if _, err := db.ExecContext(ctx, db.Rebind(q), name); err != nil {
+			return Checkpoint{}, fmt.Errorf("rebuild: reset checkpoint: %w", err)
+		}
 	}
 	applied := 0
 	catchUp := func() error {
@@ -70,7 +72,7 @@ func rebuildReferrals(ctx context.Context, store domain.EventStore, db *sqlx.DB,
 	// The bulk without secondary indexes or leaderboard windows, then the
 	// indexes and the windows, then what came in meanwhile, then the
 	// switch-over applies the last few events.
-	if applied, err = r.bulk(ctx, progress); err != nil {
+	if applied, err = bulkAll(ctx, r, sp, progress); err != nil {
 		return Checkpoint{}, fmt.Errorf("rebuild: %w", err)
 	}
 	if err := indexShadow(ctx, db); err != nil {
@@ -125,7 +127,7 @@ func switchOver(ctx context.Context, db *sqlx.DB, r *Runner) (err error) {
 	}
 	now := time.Now().UnixMilli()
 	for {
-		n, err := r.applyBatch(ctx, tx, now)
+		n, _, err := r.applyBatch(ctx, tx, now, true)
 		if err != nil {
 			return fmt.Errorf("rebuild: catch up: %w", err)
 		}
@@ -144,15 +146,17 @@ func switchOver(ctx context.Context, db *sqlx.DB, r *Runner) (err error) {
 			}
 		}
 	}
-	stmts := []string{
-		`DELETE FROM projection_checkpoints WHERE name = ?`,
-		`UPDATE projection_checkpoints SET name = ? WHERE name = ?`,
+	// The live projection's quarantined events were those of the tables
+	// just dropped; the rebuild's are those of the tables now live.
+	for _, q := range []string{`DELETE FROM projection_checkpoints WHERE name = ?`, `DELETE FROM projection_quarantine WHERE projection = ?`} {
+		if _, err := tx.ExecContext(ctx, tx.Rebind(q), ReferralsName); err != nil {
+			return fmt.Errorf("rebuild: move the checkpoint: %w", err)
+		}
 	}
-	if _, err := tx.ExecContext(ctx, tx.Rebind(stmts[0]), ReferralsName); err != nil {
-		return fmt.Errorf("rebuild: move the checkpoint: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, tx.Rebind(stmts[1]), ReferralsName, r.cfg.Name); err != nil {
-		return fmt.Errorf("rebuild: move the checkpoint: %w", err)
+	for _, q := range []string{`UPDATE projection_checkpoints SET name = ? WHERE name = ?`, `UPDATE projection_quarantine SET projection = ? WHERE projection = ?`} {
+		if _, err := tx.ExecContext(ctx, tx.Rebind(q), ReferralsName, r.cfg.Name); err != nil {
+			return fmt.Errorf("rebuild: move the checkpoint: %w", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("rebuild: commit switch-over: %w", err)

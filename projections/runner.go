@@ -84,21 +84,38 @@ func NewRunner(store domain.EventStore, db *sqlx.DB, h Handler, cfg RunnerConfig
 
 func (r *Runner) postgres() bool { return r.db.DriverName() == "postgres" }
 
-// Step applies at most one batch and returns how many events it applied
-// (0 when the projection has caught up with the log). A Runner's Step and
-// Run are not for concurrent use; run two Runners instead.
-func (r *Runner) Step(ctx context.Context) (n int, err error) {
+// Step applies at most one batch and returns how many events it read
+// (0 when the projection has caught up with the log). A batch the handler
+// fails to apply for a reason that is not Transient is applied again, split
+// until each event that fails is alone: those are quarantined (recorded in
+// projection_quarantine and skipped, in the transaction that moves the
+// checkpoint past them) and logged once. A Runner's Step and Run are not
+// for concurrent use; run two Runners instead.
+func (r *Runner) Step(ctx context.Context) (int, error) {
+	n, qs, err := r.step(ctx, false)
+	if err != nil && errors.As(err, new(*applyError)) && !Transient(err) && ctx.Err() == nil {
+		n, qs, err = r.step(ctx, true)
+	}
+	for _, q := range qs {
+		r.log.ErrorContext(ctx, "projection quarantined an event it cannot apply", "projection", r.cfg.Name,
+			"position", q.Position, "event_id", q.EventID, "stream", q.Stream, "type", q.EventType, "err", q.Error)
+	}
+	return n, err
+}
+
+// step is one Step, isolating failing events if isolate is set.
+func (r *Runner) step(ctx context.Context, isolate bool) (n int, qs []Quarantined, err error) {
 	now := time.Now().UnixMilli()
 	if !r.created {
 		if _, err := r.db.ExecContext(ctx, r.db.Rebind(`INSERT INTO projection_checkpoints (name, updated_at)
 			VALUES (?, ?) ON CONFLICT (name) DO NOTHING`), r.cfg.Name, now); err != nil {
-			return 0, fmt.Errorf("projection %s: create checkpoint: %w", r.cfg.Name, err)
+			return 0, nil, fmt.Errorf("projection %s: create checkpoint: %w", r.cfg.Name, err)
 		}
 		r.created = true
 	}
 	tx, err := r.db.BeginTxx(ctx, nil)
 	if err != nil {
-		return 0, fmt.Errorf("projection %s: begin: %w", r.cfg.Name, err)
+		return 0, nil, fmt.Errorf("projection %s: begin: %w", r.cfg.Name, err)
 	}
 	defer func() {
 		if n == 0 || err != nil {
@@ -107,55 +124,64 @@ func (r *Runner) Step(ctx context.Context) (n int, err error) {
 			}
 		}
 	}()
-	if n, err = r.applyBatch(ctx, tx, now); err != nil || n == 0 {
-		return 0, err
+	if n, qs, err = r.applyBatch(ctx, tx, now, isolate); err != nil || n == 0 {
+		return 0, nil, err
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("projection %s: commit: %w", r.cfg.Name, err)
+		return 0, nil, fmt.Errorf("projection %s: commit: %w", r.cfg.Name, err)
 	}
 	if c, ok := r.handler.(Committer); ok {
 		c.Committed()
 	}
-	return n, nil
+	return n, qs, nil
 }
 
 // applyBatch applies the batch after the checkpoint and moves the
-// checkpoint, inside tx, and returns how many events it applied.
-func (r *Runner) applyBatch(ctx context.Context, tx *sqlx.Tx, now int64) (int, error) {
+// checkpoint, inside tx, and returns how many events it read and those it
+// quarantined (isolate: see Step; without it, a failing event fails the
+// batch).
+func (r *Runner) applyBatch(ctx context.Context, tx *sqlx.Tx, now int64, isolate bool) (int, []Quarantined, error) {
 	q := `SELECT position FROM projection_checkpoints WHERE name = ?`
 	if r.postgres() {
 		q += ` FOR UPDATE` // a second runner waits here, then sees this batch's checkpoint
 	}
 	var pos int64
 	if err := tx.GetContext(ctx, &pos, tx.Rebind(q), r.cfg.Name); err != nil {
-		return 0, fmt.Errorf("projection %s: read checkpoint: %w", r.cfg.Name, err)
+		return 0, nil, fmt.Errorf("projection %s: read checkpoint: %w", r.cfg.Name, err)
 	}
 	events, err := r.store.ReadAll(ctx, domain.ReadAllOptions{After: domain.Position(pos), Limit: r.cfg.BatchSize})
 	if err != nil || len(events) == 0 {
-		return 0, err
+		return 0, nil, err
 	}
-	return len(events), r.applyEvents(ctx, tx, events, now, func(ctx context.Context, tx *sqlx.Tx) error {
-		return r.handler.Apply(ctx, tx, events)
-	})
+	qs, err := r.applyEvents(ctx, tx, events, now, r.handler.Apply, isolate)
+	return len(events), qs, err
 }
 
 // applyEvents applies events with apply (the handler's Apply, or a bulk
 // replay's prepared writes) and moves the checkpoint past them, in tx.
-func (r *Runner) applyEvents(ctx context.Context, tx *sqlx.Tx, events []domain.RecordedEvent, now int64, apply func(context.Context, *sqlx.Tx) error) error {
-	if err := apply(ctx, tx); err != nil {
-		return fmt.Errorf("projection %s: apply from position %d: %w", r.cfg.Name, events[0].Position, err)
+// With isolate, it quarantines the events that fail and returns them.
+func (r *Runner) applyEvents(ctx context.Context, tx *sqlx.Tx, events []domain.RecordedEvent, now int64, apply applyFunc, isolate bool) ([]Quarantined, error) {
+	var qs []Quarantined
+	if isolate {
+		var err error
+		if qs, err = r.isolate(ctx, tx, events, now, apply); err != nil {
+			return nil, fmt.Errorf("projection %s: apply from position %d: %w", r.cfg.Name, events[0].Position, err)
+		}
+	} else if err := apply(ctx, tx, events); err != nil {
+		return nil, fmt.Errorf("projection %s: apply from position %d: %w", r.cfg.Name, events[0].Position, &applyError{err})
 	}
 	last := events[len(events)-1]
 	if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE projection_checkpoints
 		SET position = ?, applied = applied + ?, last_event_at = ?, updated_at = ? WHERE name = ?`),
-		int64(last.Position), len(events), last.RecordedAt.UnixMilli(), now, r.cfg.Name); err != nil {
-		return fmt.Errorf("projection %s: save checkpoint: %w", r.cfg.Name, err)
+		int64(last.Position), len(events)-len(qs), last.RecordedAt.UnixMilli(), now, r.cfg.Name); err != nil {
+		return nil, fmt.Errorf("projection %s: save checkpoint: %w", r.cfg.Name, err)
 	}
-	return nil
+	return qs, nil
 }
 
 // Run applies batches until ctx ends, waiting for new events when caught
-// up. A failing batch is retried after a pause; nothing is skipped.
+// up. A batch that fails for a Transient reason is retried after a pause;
+// an event that fails otherwise is quarantined (see Step).
 func (r *Runner) Run(ctx context.Context) error {
 	if r.postgres() {
 		release, err := r.lead(ctx)

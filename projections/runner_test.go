@@ -2,6 +2,7 @@ package projections_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -123,8 +124,8 @@ func TestFailedBatchRollsBackWithItsCheckpoint(t *testing.T) {
 		ids := appendN(t, e.store, "b", 5)
 		poison := ids[3]
 		failing := recorder{fail: func(ev domain.RecordedEvent) error {
-			if ev.ID == poison {
-				return fmt.Errorf("poisoned")
+			if ev.ID == poison { // a transient failure: retried whole, never quarantined
+				return fmt.Errorf("poisoned: %w", projections.Retryable(errors.New("connection lost")))
 			}
 			return nil
 		}}

@@ -5,6 +5,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -28,6 +29,12 @@ type Check struct {
 	Name  string
 	Check func(ctx context.Context) error
 }
+
+// Degraded is what a Check returns when what it checks works, but not
+// fully: /readyz stays 200 and shows "degraded: " and the reason.
+type Degraded struct{ Reason string }
+
+func (d Degraded) Error() string { return "degraded: " + d.Reason }
 
 // Config configures a Server.
 type Config struct {
@@ -152,7 +159,13 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	checks := map[string]string{}
 	status := http.StatusOK
 	for _, c := range s.cfg.Ready {
-		if err := c.Check(ctx); err != nil {
+		err := c.Check(ctx)
+		var degraded Degraded
+		if errors.As(err, &degraded) {
+			checks[c.Name] = degraded.Error()
+			continue
+		}
+		if err != nil {
 			s.log.WarnContext(ctx, "readiness check failed", "check", c.Name, "err", err)
 			checks[c.Name] = "failing"
 			status = http.StatusServiceUnavailable

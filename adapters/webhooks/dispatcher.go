@@ -3,7 +3,6 @@ package webhooks
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -35,6 +34,9 @@ const (
 	metaEvent      = "event"
 	metaReferral   = "referral_code"
 	metaRecordedAt = "recorded_at_ms"
+	// metaStream and metaPosition name the log event, for the quarantine.
+	metaStream   = "stream"
+	metaPosition = "position"
 )
 
 func (w *Webhooks) schema() wsql.SchemaAdapter {
@@ -76,6 +78,8 @@ func (f *Forwarder) Apply(ctx context.Context, tx *sqlx.Tx, events []domain.Reco
 		m.Metadata.Set(metaEvent, out.Type)
 		m.Metadata.Set(metaReferral, out.ReferralCode)
 		m.Metadata.Set(metaRecordedAt, strconv.FormatInt(out.RecordedAt.UnixMilli(), 10))
+		m.Metadata.Set(metaStream, e.Stream)
+		m.Metadata.Set(metaPosition, strconv.FormatUint(e.Position, 10))
 		msgs = append(msgs, m)
 	}
 	if len(msgs) == 0 {
@@ -93,7 +97,7 @@ func (f *Forwarder) Committed() { wake(f.w.dispatchWake) }
 
 // runDispatcher consumes the topic until ctx ends.
 func (w *Webhooks) runDispatcher(ctx context.Context) error {
-	logger := watermill.NewSlogLogger(w.log.With("component", "webhook-dispatcher"))
+	logger := shutdownLogger{watermill.NewSlogLogger(w.log.With("component", "webhook-dispatcher"))}
 	sub, err := wsql.NewSubscriber(w.db.DB, wsql.SubscriberConfig{
 		ConsumerGroup:  consumerGroup,
 		SchemaAdapter:  w.schema(),
@@ -120,24 +124,16 @@ func (w *Webhooks) runDispatcher(ctx context.Context) error {
 	return nil
 }
 
-// dispatch writes one delivery row per active webhook subscribed to the
-// message's event, in the subscriber's transaction (committed with the
+// dispatchOne writes one delivery row per active webhook subscribed to
+// the message's event, in the subscriber's transaction (committed with the
 // message's ack). Webhooks activated after the event was recorded do not
 // receive it.
-func (w *Webhooks) dispatch(msg *message.Message) error {
-	tx, ok := wsql.TxFromContext(msg.Context())
-	if !ok {
-		return errors.New("webhook dispatcher: the message carries no transaction")
-	}
+func (w *Webhooks) dispatchOne(msg *message.Message, tx *sql.Tx, stmt *sql.Stmt) error {
 	recordedAt, err := strconv.ParseInt(msg.Metadata.Get(metaRecordedAt), 10, 64)
 	if err != nil {
 		return fmt.Errorf("message %s: recorded_at: %w", msg.UUID, err)
 	}
 	event := msg.Metadata.Get(metaEvent)
-	stmt, err := w.dispatchStmt(msg.Context(), tx)
-	if err != nil {
-		return err
-	}
 	now := w.now().UnixMilli()
 	res, err := stmt.ExecContext(msg.Context(), msg.UUID, event, msg.Metadata.Get(metaReferral), string(msg.Payload),
 		w.maxAttempts(), now, now, now, msg.Metadata.Get(metaAppspace), recordedAt, `"`+event+`"`)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/referral-ledger/referral-ledger/domain"
+	"github.com/referral-ledger/referral-ledger/projections"
 )
 
 // Webhook event types (API.md, "Webhooks").
@@ -147,7 +148,8 @@ func (r *streamReader) facts(ctx context.Context, e domain.RecordedEvent) (refer
 	if !ok || len(evs) == 0 || evs[len(evs)-1].Version < e.Version {
 		var err error
 		if evs, err = r.store.ReadStream(ctx, e.Stream, 1, 1<<20); err != nil {
-			return referralFacts{}, fmt.Errorf("read %s: %w", e.Stream, err)
+			// The store failed, not the event: retry, never quarantine.
+			return referralFacts{}, fmt.Errorf("read %s: %w", e.Stream, projections.Retryable(err))
 		}
 		if r.cache == nil {
 			r.cache = map[string][]domain.RecordedEvent{}

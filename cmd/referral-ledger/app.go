@@ -164,7 +164,7 @@ func (m *Main) Run(ctx context.Context) error {
 				return -1
 			}
 			return lag.Seconds()
-		}))
+		}), quarantineCollector{m})
 	wh, forwarder, err := m.openWebhooks(reg)
 	if err != nil {
 		return err
@@ -173,13 +173,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Version: version,
 		Ready: []httpapi.Check{
 			{Name: "store", Check: m.ping},
-			{Name: "projections", Check: func(ctx context.Context) error {
-				lag, err := m.projectionLag(ctx)
-				if err == nil && lag > maxReadyLag {
-					err = fmt.Errorf("the %s projection is %s behind the log", projections.ReferralsName, lag.Round(time.Second))
-				}
-				return err
-			}},
+			{Name: "projections", Check: m.projectionsReady},
 		},
 		Metrics:               reg,
 		RateLimit:             m.cfg.RateLimit,

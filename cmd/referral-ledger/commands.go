@@ -204,8 +204,9 @@ func (c *eventsExportCmd) Run(ctx context.Context, e env) error {
 }
 
 type projectionsCmd struct {
-	Status  projectionsStatusCmd  `cmd:"" help:"Print each projection's checkpoint and lag."`
+	Status  projectionsStatusCmd  `cmd:"" help:"Print each projection's checkpoint, lag and quarantined events."`
 	Rebuild projectionsRebuildCmd `cmd:"" help:"Replay the log into new read-model tables and switch over; serve may keep running."`
+	Retry   projectionsRetryCmd   `cmd:"" name:"retry-quarantined" help:"Apply the quarantined events again (after a fix); those that now apply leave the quarantine."`
 }
 
 type projectionsRebuildCmd struct {
@@ -229,7 +230,11 @@ func (c *projectionsRebuildCmd) Run(ctx context.Context, e env) error {
 		}
 		fmt.Fprintf(e.stdout, "rebuilt %s: %d events in %s, now at position %d\n",
 			c.Name, cp.Applied, time.Since(start).Round(time.Millisecond), cp.Position)
-		return nil
+		counts, err := projections.QuarantineCounts(ctx, m.write)
+		if n := counts[c.Name]; n > 0 {
+			fmt.Fprintf(e.stdout, "%d events quarantined: see `projections status`\n", n)
+		}
+		return err
 	})
 }
 
@@ -242,14 +247,21 @@ func (projectionsStatusCmd) Run(ctx context.Context, e env) error {
 			return err
 		}
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "PROJECTION\tPOSITION\tAPPLIED\tLAG")
+		counts, err := projections.QuarantineCounts(ctx, m.write)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(tw, "PROJECTION\tPOSITION\tAPPLIED\tLAG\tQUARANTINED")
 		for _, c := range cs {
 			lag, err := projections.Lag(ctx, m.store, c, time.Now())
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", c.Name, c.Position, c.Applied, lag.Round(time.Millisecond))
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%d\n", c.Name, c.Position, c.Applied, lag.Round(time.Millisecond), counts[c.Name])
 		}
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		return printQuarantine(ctx, m, e)
 	})
 }

@@ -1,0 +1,104 @@
+package webhooks
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/ThreeDotsLabs/watermill"
+	wsql "github.com/ThreeDotsLabs/watermill-sql/v3/pkg/sql"
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/referral-ledger/referral-ledger/domain"
+	"github.com/referral-ledger/referral-ledger/projections"
+)
+
+// DispatcherName names the dispatcher's quarantined messages among the
+// projections' quarantined events.
+const DispatcherName = "webhooks-dispatcher"
+
+// dispatch is the dispatcher's Watermill handler. A message that fails for
+// a reason that is not transient is quarantined and acknowledged: the
+// subscriber would otherwise resend it forever, in a transaction that also
+// holds every message after it. A transient failure nacks it (resent; the
+// subscriber's ack deadline starts a new transaction if this one died). A
+// message the subscriber stops waiting for, at shutdown, is nacked
+// without an error: the router logs every handler error at ERROR.
+func (w *Webhooks) dispatch(msg *message.Message) error {
+	tx, ok := wsql.TxFromContext(msg.Context())
+	if !ok {
+		return errors.New("webhook dispatcher: the message carries no transaction")
+	}
+	stmt, err := w.dispatchStmt(msg.Context(), tx)
+	if err == nil {
+		err = w.savepoint(msg.Context(), tx, func() error { return w.dispatchOne(msg, tx, stmt) })
+	}
+	switch {
+	case err == nil:
+		return nil
+	case msg.Context().Err() != nil:
+		msg.Nack()
+		return nil
+	case projections.Transient(err):
+		return err
+	}
+	pos, _ := strconv.ParseUint(msg.Metadata.Get(metaPosition), 10, 64)
+	e := domain.RecordedEvent{Position: pos, ID: msg.UUID, Stream: msg.Metadata.Get(metaStream), Type: msg.Metadata.Get(metaEvent)}
+	q := projections.QuarantineOf(DispatcherName, e, err, w.now())
+	driver := "postgres"
+	if w.sqlite {
+		driver = "sqlite"
+	}
+	if qErr := projections.Quarantine(msg.Context(), tx, driver, q); qErr != nil {
+		return errors.Join(err, qErr)
+	}
+	w.log.ErrorContext(msg.Context(), "webhook dispatcher quarantined a message it cannot handle",
+		"event_id", msg.UUID, "stream", q.Stream, "position", pos, "err", err)
+	return nil
+}
+
+// savepoint runs f behind a savepoint on PostgreSQL, where a failed
+// statement aborts the whole transaction (and so the batch of messages it
+// holds) unless rolled back to one. A failed SQLite statement undoes only
+// itself.
+func (w *Webhooks) savepoint(ctx context.Context, tx *sql.Tx, f func() error) error {
+	if w.sqlite {
+		return f()
+	}
+	if _, err := tx.ExecContext(ctx, `SAVEPOINT webhook_dispatch`); err != nil {
+		return fmt.Errorf("savepoint: %w", err)
+	}
+	if err := f(); err != nil {
+		for _, q := range []string{`ROLLBACK TO SAVEPOINT webhook_dispatch`, `RELEASE SAVEPOINT webhook_dispatch`} {
+			if _, rbErr := tx.ExecContext(ctx, q); rbErr != nil {
+				return errors.Join(err, fmt.Errorf("%s: %w", q, rbErr))
+			}
+		}
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT webhook_dispatch`); err != nil {
+		return fmt.Errorf("release savepoint: %w", err)
+	}
+	return nil
+}
+
+// shutdownLogger is the dispatcher's Watermill logger: an error that is
+// only the cancellation of a shutdown (the subscriber's query or commit
+// cut short) is logged at INFO, so that a clean shutdown logs no ERROR.
+type shutdownLogger struct{ watermill.LoggerAdapter }
+
+// Error implements watermill.LoggerAdapter.
+func (l shutdownLogger) Error(msg string, err error, fields watermill.LogFields) {
+	if errors.Is(err, context.Canceled) {
+		l.LoggerAdapter.Info(msg+" (shutting down)", fields.Add(watermill.LogFields{"err": err.Error()}))
+		return
+	}
+	l.LoggerAdapter.Error(msg, err, fields)
+}
+
+// With implements watermill.LoggerAdapter.
+func (l shutdownLogger) With(fields watermill.LogFields) watermill.LoggerAdapter {
+	return shutdownLogger{l.LoggerAdapter.With(fields)}
+}
