@@ -18,6 +18,11 @@ for t in "${targets[@]}"; do
   read -r pkg name <<<"$t"
   echo "== $name ($pkg) for $time"
   start=$(date +%s)
-  go test "$pkg" -run "^$name\$" -fuzz "^$name\$" -fuzztime "$time" -parallel 2 2>&1 | grep -Ev '^fuzz: elapsed: [0-9]+s, execs' || true
-  echo "   took $(( $(date +%s) - start ))s"
+  set +e
+  go test "$pkg" -run "^$name\$" -fuzz "^$name\$" -fuzztime "$time" -parallel 2 2>&1 | tail -n 4
+  rc=${PIPESTATUS[0]}
+  set -e
+  echo "   took $(( $(date +%s) - start ))s, exit $rc"
+  [ "$rc" -eq 0 ] || failed=1
 done
+exit "${failed:-0}"
