@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/referral-ledger/referral-ledger/domain"
+	"github.com/referral-ledger/referral-ledger/projections"
 )
 
 // The fuzz targets below send fuzzed requests to the API over real stores
@@ -176,6 +177,15 @@ func (s *fuzzStack) checkCommand(t *testing.T, route uint8, body []byte) {
 		if n == 0 {
 			break
 		}
+	}
+	// A poison event is quarantined rather than retried forever: an
+	// accepted command's events must not need it.
+	counts, err := projections.QuarantineCounts(context.Background(), s.write)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := counts[projections.ReferralsName]; n > 0 {
+		t.Fatalf("%s %s %q: accepted with %d, but %d of its events were quarantined", rt.method, path, body, status, n)
 	}
 }
 
