@@ -52,7 +52,7 @@ func FuzzDecodeEvent(f *testing.F) {
 			t.Fatalf("%s %q: decode(encode(e)) = %#v, want %#v", name, data, again, ev)
 		}
 		created := domain.RecordedEvent{Stream: "a:referral:ABC", Version: 1, Type: domain.TypeReferralCreated, ID: "1",
-			Data: []byte(`{"referral_id":"r","referral_code":"ABC","referrer_id":"u","created_at":"2026-01-01T00:00:00Z"}`),
+			Data:       []byte(`{"referral_id":"r","referral_code":"ABC","referrer_id":"u","created_at":"2026-01-01T00:00:00Z"}`),
 			RecordedAt: time.Unix(0, 0)}
 		next := domain.RecordedEvent{Stream: "a:referral:ABC", Version: 2, Type: name, ID: "2", Data: data, RecordedAt: time.Unix(1, 0)}
 		r, err := domain.LoadReferral("a", []domain.RecordedEvent{created, next})
