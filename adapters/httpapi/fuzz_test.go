@@ -262,6 +262,9 @@ func FuzzQueries(f *testing.F) {
 			if status >= 500 {
 				t.Fatalf("GET %s: status %d %s", p, status, raw)
 			}
+			if status == http.StatusBadRequest && string(raw) == "400 Bad Request" {
+				continue // net/http refused the request line itself; the API never saw it
+			}
 			if status >= 400 && !json.Valid(raw) {
 				t.Fatalf("GET %s: status %d, error body is not JSON: %q", p, status, raw)
 			}
