@@ -24,6 +24,7 @@ type Webhook struct {
 	Active     bool
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+	Isolation
 }
 
 // WebhookInput is a create request (API.md); Active defaults to true.
@@ -32,6 +33,7 @@ type WebhookInput struct {
 	URL    string
 	Events []string
 	Active *bool
+	Limits
 }
 
 // WebhookPatch changes the fields that are set.
@@ -40,6 +42,7 @@ type WebhookPatch struct {
 	URL    *string
 	Events *[]string
 	Active *bool
+	Limits
 }
 
 const (
@@ -63,6 +66,7 @@ type webhookRow struct {
 	CreatedAt            int64          `db:"created_at"`
 	UpdatedAt            int64          `db:"updated_at"`
 	DeletedAt            sql.NullInt64  `db:"deleted_at"`
+	isolationRow
 }
 
 func (r webhookRow) webhook() (Webhook, error) {
@@ -71,11 +75,12 @@ func (r webhookRow) webhook() (Webhook, error) {
 		return Webhook{}, fmt.Errorf("webhook %s: events column: %w", r.ID, err)
 	}
 	return Webhook{ID: r.ID, AppspaceID: r.AppspaceID, Name: r.Name, URL: r.URL, Events: events, Active: r.Active,
-		CreatedAt: time.UnixMilli(r.CreatedAt).UTC(), UpdatedAt: time.UnixMilli(r.UpdatedAt).UTC()}, nil
+		CreatedAt: time.UnixMilli(r.CreatedAt).UTC(), UpdatedAt: time.UnixMilli(r.UpdatedAt).UTC(),
+		Isolation: r.isolation()}, nil
 }
 
 const webhookColumns = `id, appspace_id, name, url, events, active, active_since, secret_sealed,
-	previous_secret_sealed, previous_secret_until, created_at, updated_at, deleted_at`
+	previous_secret_sealed, previous_secret_until, created_at, updated_at, deleted_at, ` + isolationColumns
 
 // Create saves a webhook and returns it with its secret, which is shown
 // only now. Errors: domain.EInvalid.
@@ -84,13 +89,17 @@ func (w *Webhooks) Create(ctx context.Context, appspaceID string, in WebhookInpu
 	if err != nil {
 		return Webhook{}, "", err
 	}
+	if err := in.Limits.validate(); err != nil {
+		return Webhook{}, "", err
+	}
 	secret, err := NewSecret()
 	if err != nil {
 		return Webhook{}, "", err
 	}
 	now := w.now().UnixMilli()
 	row := webhookRow{ID: domain.NewPrefixedID("wh"), AppspaceID: appspaceID, Name: in.Name, URL: in.URL,
-		Events: events, Active: in.Active == nil || *in.Active, CreatedAt: now, UpdatedAt: now}
+		Events: events, Active: in.Active == nil || *in.Active, CreatedAt: now, UpdatedAt: now,
+		isolationRow: newIsolationRow(in.Limits)}
 	if row.Active {
 		row.ActiveSince = sql.NullInt64{Int64: now, Valid: true}
 	}
@@ -99,7 +108,7 @@ func (w *Webhooks) Create(ctx context.Context, appspaceID string, in WebhookInpu
 	}
 	if _, err := w.db.NamedExecContext(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES (:id, :appspace_id, :name,
 		:url, :events, :active, :active_since, :secret_sealed, :previous_secret_sealed, :previous_secret_until,
-		:created_at, :updated_at, :deleted_at)`, row); err != nil {
+		:created_at, :updated_at, :deleted_at, `+isolationValues+`)`, row); err != nil {
 		return Webhook{}, "", fmt.Errorf("save webhook: %w", err)
 	}
 	wh, err := row.webhook()
@@ -187,6 +196,9 @@ func (w *Webhooks) Update(ctx context.Context, appspaceID, id string, p WebhookP
 	if err != nil {
 		return Webhook{}, err
 	}
+	if err := p.Limits.validate(); err != nil {
+		return Webhook{}, err
+	}
 	var out Webhook
 	err = w.inTx(ctx, func(tx *sqlx.Tx) error {
 		r, err := w.load(ctx, tx, appspaceID, id)
@@ -211,6 +223,9 @@ func (w *Webhooks) Update(ctx context.Context, appspaceID, id string, p WebhookP
 		if _, err := tx.NamedExecContext(ctx, `UPDATE webhooks SET name = :name, url = :url, events = :events,
 			active = :active, active_since = :active_since, updated_at = :updated_at WHERE id = :id`, r); err != nil {
 			return fmt.Errorf("update webhook %s: %w", id, err)
+		}
+		if err := w.patchIsolation(ctx, tx, &r, p); err != nil {
+			return err
 		}
 		out, err = r.webhook()
 		return err
