@@ -22,6 +22,8 @@ type WebhookConfig struct {
 	SecretKey string
 	// PollInterval overrides the adapter's idle poll (tests).
 	PollInterval time.Duration
+	// DisableAfter disables an endpoint whose every attempt has failed this long.
+	DisableAfter time.Duration
 }
 
 // forwarderName is the forwarder's checkpoint among the projections'.
@@ -32,12 +34,13 @@ type webhookFlags struct {
 	WebhookTimeout       time.Duration `name:"webhook-timeout" env:"LEDGER_WEBHOOK_TIMEOUT" default:"10s" help:"Timeout of one delivery attempt."`
 	WebhookRetrySchedule string        `name:"webhook-retry-schedule" env:"LEDGER_WEBHOOK_RETRY_SCHEDULE" default:"1m,5m,30m" help:"Waits before each retry."`
 	WebhookAllowPrivate  bool          `name:"webhook-allow-private" env:"LEDGER_WEBHOOK_ALLOW_PRIVATE" help:"Allow http and private addresses (local development and tests only)."`
+	WebhookDisableAfter  time.Duration `name:"webhook-disable-after" env:"LEDGER_WEBHOOK_DISABLE_AFTER" default:"72h" help:"Disable an endpoint whose every delivery attempt has failed for this long."`
 	WebhookSecretKey     string        `name:"webhook-secret-key" env:"LEDGER_WEBHOOK_SECRET_KEY" help:"Base64 of 32 bytes sealing webhook secrets; required with --database-url (embedded: generated into the data directory)."`
 }
 
 func (f webhookFlags) config() WebhookConfig {
 	return WebhookConfig{Timeout: f.WebhookTimeout, RetrySchedule: f.WebhookRetrySchedule,
-		AllowPrivate: f.WebhookAllowPrivate, SecretKey: f.WebhookSecretKey}
+		AllowPrivate: f.WebhookAllowPrivate, SecretKey: f.WebhookSecretKey, DisableAfter: f.WebhookDisableAfter}
 }
 
 // openWebhooks builds the webhooks adapter and the runner of its forwarder.
@@ -66,7 +69,7 @@ func (m *Main) openWebhooks(reg prometheus.Registerer) (*webhooks.Webhooks, *pro
 	}
 	wh, err := webhooks.New(webhooks.Config{DB: m.write, ReadDB: m.read, Events: m.store, Sealer: sealer,
 		Guard: webhooks.Guard{AllowPrivate: c.AllowPrivate}, Timeout: c.Timeout, RetrySchedule: schedule,
-		PollInterval: c.PollInterval, Version: version, Logger: m.log, Metrics: reg})
+		PollInterval: c.PollInterval, DisableAfter: c.DisableAfter, Version: version, Logger: m.log, Metrics: reg})
 	if err != nil {
 		return nil, nil, err
 	}
