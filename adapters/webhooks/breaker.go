@@ -152,7 +152,7 @@ func (w *Webhooks) updateHealth(ctx context.Context, tx *sqlx.Tx, won []recordRo
 	}
 	lock := ""
 	if !w.sqlite {
-		lock = " FOR UPDATE"
+		lock = " FOR NO KEY UPDATE" // the dispatcher's foreign-key checks take KEY SHARE: no conflict
 	}
 	now := w.now()
 	for _, id := range order {
