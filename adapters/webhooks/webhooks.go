@@ -137,6 +137,8 @@ type Webhooks struct {
 	// wake carries "work may be waiting" within the process: the forwarder
 	// wakes the dispatcher, the dispatcher and the API wake the worker.
 	dispatchWake, workWake chan struct{}
+	// freed tells the worker that recorded outcomes freed senders.
+	freed chan struct{}
 	// prepared is the dispatch statement of the subscriber's current transaction.
 	prepared struct {
 		mu   sync.Mutex
@@ -173,7 +175,8 @@ func New(cfg Config) (*Webhooks, error) {
 	}
 	cfg = cfg.breakerDefaults()
 	w := &Webhooks{cfg: cfg, db: cfg.DB, read: cfg.ReadDB, log: cfg.Logger, now: cfg.Now,
-		sqlite: cfg.DB.DriverName() != "postgres", dispatchWake: make(chan struct{}, 1), workWake: make(chan struct{}, 1), ends: newEndpoints()}
+		sqlite: cfg.DB.DriverName() != "postgres", dispatchWake: make(chan struct{}, 1), workWake: make(chan struct{}, 1), ends: newEndpoints(),
+		freed: make(chan struct{}, 1)}
 	w.met = newMetrics(w)
 	if cfg.Metrics != nil {
 		if err := w.met.register(cfg.Metrics); err != nil {

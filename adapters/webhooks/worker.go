@@ -52,7 +52,6 @@ func (w *Webhooks) runWorker(ctx context.Context) error {
 		defer close(recorded)
 		w.recordLoop(results)
 	}()
-	freed := make(chan struct{}, 1)
 	var senders sync.WaitGroup
 	for ctx.Err() == nil {
 		wait := w.cfg.PollInterval
@@ -66,10 +65,9 @@ func (w *Webhooks) runWorker(ctx context.Context) error {
 				senders.Add(1)
 				go func() {
 					defer senders.Done()
-					at := w.attemptDue(context.WithoutCancel(ctx), d)
-					w.ends.done(d.WebhookID)
-					results <- outcome{d: d, at: at}
-					wake(freed)
+					// The endpoint's slot frees when the outcome is recorded
+					// (recordLoop): its breaker has then seen it.
+					results <- outcome{d: d, at: w.attemptDue(context.WithoutCancel(ctx), d)}
 				}()
 			}
 			if !next.IsZero() {
@@ -80,7 +78,7 @@ func (w *Webhooks) runWorker(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 		case <-w.workWake:
-		case <-freed:
+		case <-w.freed:
 		case <-t.C:
 		}
 		t.Stop()
