@@ -14,14 +14,16 @@ import (
 	"github.com/referral-ledger/referral-ledger/domain"
 )
 
-// createIn creates n referrals in appspace as and returns when each
-// create returned, by referral code.
+// createIn creates n referrals in appspace as, for referrers not used
+// before (a referrer's second create returns its first referral and records
+// nothing), and returns when each create returned, by referral code.
 func (s *stack) createIn(tb testing.TB, as string, n int) map[string]time.Time {
 	tb.Helper()
 	out := map[string]time.Time{}
+	batch := domain.NewID()
 	for i := range n {
 		v, err := s.svc.CreateReferral(context.Background(), domain.Origin{AppspaceID: as, RequestID: domain.NewID()},
-			domain.CreateInput{ReferrerID: fmt.Sprintf("u%d", i)})
+			domain.CreateInput{ReferrerID: fmt.Sprintf("u%d-%s", i, batch)})
 		if err != nil {
 			tb.Fatal(err)
 		}
