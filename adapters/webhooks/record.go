@@ -45,7 +45,9 @@ func (w *Webhooks) recordLoop(results <-chan outcome) {
 			time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
 		}
 		for _, o := range batch {
-			w.ends.done(o.d.WebhookID)
+			if !o.freed {
+				w.ends.done(o.d.WebhookID)
+			}
 		}
 		wake(w.freed)
 	}

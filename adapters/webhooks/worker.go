@@ -33,6 +33,9 @@ type due struct {
 type outcome struct {
 	d  due
 	at attemptResult
+	// freed: the attempt's slot was freed when it ended (a success, not a
+	// probe), not when it is recorded.
+	freed bool
 }
 
 // leaseMargin is added to twice the timeout to make a claim's lease: a
@@ -53,9 +56,20 @@ func (w *Webhooks) runWorker(ctx context.Context) error {
 		w.recordLoop(results)
 	}()
 	var senders sync.WaitGroup
+	// Woken only because senders freed, the worker claims once a quarter
+	// of them are free (or the poll interval has passed since its last
+	// claim): a claim per finished request would cost three statements
+	// per delivery.
+	minBatch := max(1, w.cfg.Concurrency/4)
+	var onlyFreed bool
+	var lastClaim time.Time
 	for ctx.Err() == nil {
 		wait := w.cfg.PollInterval
-		if free := w.cfg.Concurrency - w.ends.busy(); free > 0 {
+		free := w.cfg.Concurrency - w.ends.busy()
+		if onlyFreed && free < minBatch && time.Since(lastClaim) < w.cfg.PollInterval {
+			wait = w.cfg.PollInterval - time.Since(lastClaim)
+		} else if free > 0 {
+			lastClaim = time.Now()
 			batch, next, err := w.claim(ctx, free)
 			if err != nil && ctx.Err() == nil {
 				w.log.ErrorContext(ctx, "claim due webhook deliveries", "err", err)
@@ -65,9 +79,17 @@ func (w *Webhooks) runWorker(ctx context.Context) error {
 				senders.Add(1)
 				go func() {
 					defer senders.Done()
-					// The endpoint's slot frees when the outcome is recorded
-					// (recordLoop): its breaker has then seen it.
-					results <- outcome{d: d, at: w.attemptDue(context.WithoutCancel(ctx), d)}
+					o := outcome{d: d, at: w.attemptDue(context.WithoutCancel(ctx), d)}
+					// A failure's slot frees when it is recorded (recordLoop),
+					// so the endpoint's breaker has seen it before the next
+					// attempt starts. A success cannot open the breaker: its
+					// slot frees now, and a healthy endpoint's next claim
+					// does not wait for the recording.
+					if o.freed = o.at.Success && !d.probe; o.freed {
+						w.ends.done(d.WebhookID)
+						wake(w.freed)
+					}
+					results <- o
 				}()
 			}
 			if !next.IsZero() {
@@ -75,10 +97,12 @@ func (w *Webhooks) runWorker(ctx context.Context) error {
 			}
 		}
 		t := time.NewTimer(wait)
+		onlyFreed = false
 		select {
 		case <-ctx.Done():
 		case <-w.workWake:
 		case <-w.freed:
+			onlyFreed = true
 		case <-t.C:
 		}
 		t.Stop()
