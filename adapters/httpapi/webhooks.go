@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -17,12 +18,21 @@ type webhookJSON struct {
 	Active    bool     `json:"active"`
 	CreatedAt stamp    `json:"created_at"`
 	UpdatedAt stamp    `json:"updated_at"`
-	Secret    string   `json:"secret,omitempty"`
+	// Isolation (the endpoint's limits and breaker).
+	MaxInFlight    int      `json:"max_in_flight"`
+	RateLimit      *float64 `json:"rate_limit"`
+	State          string   `json:"state"`
+	FailureStreak  int      `json:"failure_streak"`
+	DisabledReason *string  `json:"disabled_reason"`
+	DisabledAt     *stamp   `json:"disabled_at"`
+	Secret         string   `json:"secret,omitempty"`
 }
 
 func webhookOf(wh webhooks.Webhook) webhookJSON {
 	return webhookJSON{ID: wh.ID, Name: wh.Name, URL: wh.URL, Events: wh.Events, Active: wh.Active,
-		CreatedAt: stamp(wh.CreatedAt), UpdatedAt: stamp(wh.UpdatedAt)}
+		CreatedAt: stamp(wh.CreatedAt), UpdatedAt: stamp(wh.UpdatedAt), MaxInFlight: wh.MaxInFlight,
+		RateLimit: wh.RateLimit, State: wh.State, FailureStreak: wh.FailureStreak,
+		DisabledReason: wh.DisabledReason, DisabledAt: stampPtr(wh.DisabledAt)}
 }
 
 type attemptJSON struct {
@@ -45,6 +55,7 @@ type deliveryJSON struct {
 	NextAttemptAt *stamp        `json:"next_attempt_at"`
 	CreatedAt     stamp         `json:"created_at"`
 	Attempts      []attemptJSON `json:"attempts"`
+	WaitingReason *string       `json:"waiting_reason"`
 }
 
 func deliveriesOf(ds []webhooks.Delivery) []deliveryJSON {
@@ -53,6 +64,9 @@ func deliveriesOf(ds []webhooks.Delivery) []deliveryJSON {
 		out[i] = deliveryJSON{ID: d.ID, WebhookID: d.WebhookID, EventID: d.EventID, Event: d.Event, State: d.State,
 			AttemptCount: d.AttemptCount, NextAttemptAt: stampPtr(d.NextAttemptAt), CreatedAt: stamp(d.CreatedAt),
 			Attempts: make([]attemptJSON, len(d.Attempts))}
+		if d.WaitingReason != "" {
+			out[i].WaitingReason = &d.WaitingReason
+		}
 		for j, a := range d.Attempts {
 			out[i].Attempts[j] = attemptJSON{Attempt: a.Attempt, AttemptedAt: stamp(a.AttemptedAt), StatusCode: a.StatusCode,
 				ResponseTimeMS: a.ResponseTimeMS, Success: a.Success, Error: a.Error, ResponseBody: a.ResponseBody}
@@ -81,6 +95,29 @@ type webhookRequest struct {
 	URL    *string   `json:"url"`
 	Events *[]string `json:"events"`
 	Active *bool     `json:"active"`
+	// MaxInFlight and RateLimit are the endpoint's limits; rate_limit: null
+	// removes the rate limit.
+	MaxInFlight *int              `json:"max_in_flight"`
+	RateLimit   nullable[float64] `json:"rate_limit"`
+}
+
+// limits are the request's isolation settings.
+func (r webhookRequest) limits() webhooks.Limits {
+	return webhooks.Limits{MaxInFlight: r.MaxInFlight, RateLimit: r.RateLimit.Value,
+		ClearRateLimit: r.RateLimit.Set && r.RateLimit.Value == nil}
+}
+
+// nullable is a JSON field that tells absent (Set false) from null
+// (Set, Value nil).
+type nullable[T any] struct {
+	Set   bool
+	Value *T
+}
+
+// UnmarshalJSON implements json.Unmarshaler; it runs only when the field is present.
+func (n *nullable[T]) UnmarshalJSON(b []byte) error {
+	n.Set = true
+	return json.Unmarshal(b, &n.Value)
 }
 
 func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, o domain.Origin) error {
@@ -92,7 +129,7 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, o domain.
 		return domain.Errorf(domain.EInvalid, "name, url and events are required")
 	}
 	wh, secret, err := s.cfg.Webhooks.Create(r.Context(), o.AppspaceID, webhooks.WebhookInput{
-		Name: *req.Name, URL: *req.URL, Events: *req.Events, Active: req.Active})
+		Name: *req.Name, URL: *req.URL, Events: *req.Events, Active: req.Active, Limits: req.limits()})
 	if err != nil {
 		return err
 	}
@@ -139,7 +176,7 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request, o domain.
 		return err
 	}
 	wh, err := s.cfg.Webhooks.Update(r.Context(), o.AppspaceID, id, webhooks.WebhookPatch{
-		Name: req.Name, URL: req.URL, Events: req.Events, Active: req.Active})
+		Name: req.Name, URL: req.URL, Events: req.Events, Active: req.Active, Limits: req.limits()})
 	if err != nil {
 		return err
 	}

@@ -25,7 +25,8 @@ type attemptResult struct {
 	Success      bool
 	Err          string // shown to the webhook's owner
 	ResponseBody string
-	internal     error // logged, never shown
+	RetryAfter   time.Duration // a 429's or 503's Retry-After, bounded
+	internal     error         // logged, never shown
 }
 
 // deliverer makes attempts: sign the stored body for this attempt, POST it,
@@ -68,6 +69,7 @@ func (d *deliverer) attempt(ctx context.Context, target string, secrets []string
 	_ = resp.Body.Close()
 	res.Elapsed = time.Since(t0)
 	res.StatusCode = resp.StatusCode
+	res.RetryAfter = retryAfter(resp, start)
 	res.ResponseBody = string(b)
 	res.Success = resp.StatusCode >= 200 && resp.StatusCode < 300 && readErr == nil
 	switch {

@@ -24,6 +24,10 @@ type Delivery struct {
 	NextAttemptAt *time.Time
 	CreatedAt     time.Time
 	Attempts      []Attempt
+	// WaitingReason says why a pending delivery waits: its endpoint is
+	// disabled, inactive, paused (circuit_open), held by a Retry-After, or
+	// at its in-flight cap or rate limit; empty otherwise.
+	WaitingReason string
 }
 
 // Attempt is one attempt of a delivery.
@@ -142,7 +146,7 @@ func (w *Webhooks) deliveries(ctx context.Context, q string, args ...any) ([]Del
 		d := &out[index[a.DeliveryID]]
 		d.Attempts = append(d.Attempts, at)
 	}
-	return out, nil
+	return out, w.annotateWaiting(ctx, out)
 }
 
 // Retry redelivers a delivery now, with the same event id and body: one

@@ -146,6 +146,12 @@ type receiver struct {
 
 func newReceiver(tb testing.TB, status func(n int) int) *receiver {
 	tb.Helper()
+	return newReceiverWith(tb, status, nil)
+}
+
+// newReceiverWith is newReceiver whose answers also get header's headers.
+func newReceiverWith(tb testing.TB, status func(n int) int, header func(http.Header)) *receiver {
+	tb.Helper()
 	r := &receiver{status: status}
 	if r.status == nil {
 		r.status = func(int) int { return http.StatusOK }
@@ -156,6 +162,9 @@ func newReceiver(tb testing.TB, status func(n int) int) *receiver {
 		r.got = append(r.got, request{Header: req.Header.Clone(), Body: body, At: time.Now()})
 		n := len(r.got)
 		r.mu.Unlock()
+		if header != nil {
+			header(w.Header())
+		}
 		w.WriteHeader(r.status(n))
 		_, _ = w.Write([]byte(`{"ok":true}`))
 	}))

@@ -23,6 +23,7 @@ type Webhook struct {
 	Active     bool
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+	Isolation
 }
 
 // WebhookInput is a create request (API.md); Active defaults to true.
@@ -31,6 +32,7 @@ type WebhookInput struct {
 	URL    string
 	Events []string
 	Active *bool
+	Limits
 }
 
 // WebhookPatch changes the fields that are set.
@@ -39,6 +41,7 @@ type WebhookPatch struct {
 	URL    *string
 	Events *[]string
 	Active *bool
+	Limits
 }
 
 const (
@@ -62,6 +65,7 @@ type webhookRow struct {
 	CreatedAt            int64          `db:"created_at"`
 	UpdatedAt            int64          `db:"updated_at"`
 	DeletedAt            sql.NullInt64  `db:"deleted_at"`
+	isolationRow
 }
 
 func (r webhookRow) webhook() (Webhook, error) {
@@ -70,11 +74,12 @@ func (r webhookRow) webhook() (Webhook, error) {
 		return Webhook{}, fmt.Errorf("webhook %s: events column: %w", r.ID, err)
 	}
 	return Webhook{ID: r.ID, AppspaceID: r.AppspaceID, Name: r.Name, URL: r.URL, Events: events, Active: r.Active,
-		CreatedAt: time.UnixMilli(r.CreatedAt).UTC(), UpdatedAt: time.UnixMilli(r.UpdatedAt).UTC()}, nil
+		CreatedAt: time.UnixMilli(r.CreatedAt).UTC(), UpdatedAt: time.UnixMilli(r.UpdatedAt).UTC(),
+		Isolation: r.isolation()}, nil
 }
 
 const webhookColumns = `id, appspace_id, name, url, events, active, active_since, secret_sealed,
-	previous_secret_sealed, previous_secret_until, created_at, updated_at, deleted_at`
+	previous_secret_sealed, previous_secret_until, created_at, updated_at, deleted_at, ` + isolationColumns
 
 // Create saves a webhook and returns it with its secret, which is shown
 // only now. Errors: domain.EInvalid.
@@ -83,13 +88,17 @@ func (w *Webhooks) Create(ctx context.Context, appspaceID string, in WebhookInpu
 	if err != nil {
 		return Webhook{}, "", err
 	}
+	if err := in.Limits.validate(); err != nil {
+		return Webhook{}, "", err
+	}
 	secret, err := NewSecret()
 	if err != nil {
 		return Webhook{}, "", err
 	}
 	now := w.now().UnixMilli()
 	row := webhookRow{ID: domain.NewPrefixedID("wh"), AppspaceID: appspaceID, Name: in.Name, URL: in.URL,
-		Events: events, Active: in.Active == nil || *in.Active, CreatedAt: now, UpdatedAt: now}
+		Events: events, Active: in.Active == nil || *in.Active, CreatedAt: now, UpdatedAt: now,
+		isolationRow: newIsolationRow(in.Limits)}
 	if row.Active {
 		row.ActiveSince = sql.NullInt64{Int64: now, Valid: true}
 	}
@@ -98,7 +107,7 @@ func (w *Webhooks) Create(ctx context.Context, appspaceID string, in WebhookInpu
 	}
 	if _, err := w.db.NamedExecContext(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES (:id, :appspace_id, :name,
 		:url, :events, :active, :active_since, :secret_sealed, :previous_secret_sealed, :previous_secret_until,
-		:created_at, :updated_at, :deleted_at)`, row); err != nil {
+		:created_at, :updated_at, :deleted_at, `+isolationValues+`)`, row); err != nil {
 		return Webhook{}, "", fmt.Errorf("save webhook: %w", err)
 	}
 	wh, err := row.webhook()
@@ -153,6 +162,9 @@ func (w *Webhooks) Update(ctx context.Context, appspaceID, id string, p WebhookP
 	if err != nil {
 		return Webhook{}, err
 	}
+	if err := p.Limits.validate(); err != nil {
+		return Webhook{}, err
+	}
 	var out Webhook
 	err = w.inTx(ctx, func(tx *sqlx.Tx) error {
 		r, err := w.load(ctx, tx, appspaceID, id)
@@ -177,6 +189,9 @@ func (w *Webhooks) Update(ctx context.Context, appspaceID, id string, p WebhookP
 		if _, err := tx.NamedExecContext(ctx, `UPDATE webhooks SET name = :name, url = :url, events = :events,
 			active = :active, active_since = :active_since, updated_at = :updated_at WHERE id = :id`, r); err != nil {
 			return fmt.Errorf("update webhook %s: %w", id, err)
+		}
+		if err := w.patchIsolation(ctx, tx, &r, p); err != nil {
+			return err
 		}
 		out, err = r.webhook()
 		return err
@@ -203,60 +218,6 @@ func (w *Webhooks) Delete(ctx context.Context, appspaceID, id string) error {
 		}
 		return nil
 	})
-}
-
-// RotateSecret gives a webhook a new secret and returns it (shown only
-// now). For grace after the rotation the old secret signs too. Errors:
-// domain.EInvalid, domain.ENotFound.
-func (w *Webhooks) RotateSecret(ctx context.Context, appspaceID, id string, grace time.Duration) (string, error) {
-	if grace < 0 || grace > MaxGrace {
-		return "", domain.Errorf(domain.EInvalid, "grace_seconds must be between 0 and %d", int(MaxGrace.Seconds()))
-	}
-	secret, err := NewSecret()
-	if err != nil {
-		return "", err
-	}
-	sealed, err := w.cfg.Sealer.Seal(secret, id)
-	if err != nil {
-		return "", err
-	}
-	err = w.inTx(ctx, func(tx *sqlx.Tx) error {
-		r, err := w.load(ctx, tx, appspaceID, id)
-		if err != nil {
-			return err
-		}
-		now := w.now()
-		prev, until := sql.NullString{}, sql.NullInt64{}
-		if grace > 0 {
-			prev = sql.NullString{String: r.SecretSealed, Valid: true}
-			until = sql.NullInt64{Int64: now.Add(grace).UnixMilli(), Valid: true}
-		}
-		_, err = tx.ExecContext(ctx, tx.Rebind(`UPDATE webhooks SET secret_sealed = ?, previous_secret_sealed = ?,
-			previous_secret_until = ?, updated_at = ? WHERE id = ?`), sealed, prev, until, now.UnixMilli(), id)
-		if err != nil {
-			return fmt.Errorf("rotate secret of webhook %s: %w", id, err)
-		}
-		return nil
-	})
-	return secret, err
-}
-
-// secrets returns the secrets that sign for a webhook now: the current one
-// first, then the previous one during a rotation's grace period.
-func (w *Webhooks) secrets(r webhookRow, now time.Time) ([]string, error) {
-	cur, err := w.cfg.Sealer.Open(r.SecretSealed, r.ID)
-	if err != nil {
-		return nil, fmt.Errorf("webhook %s: open secret: %w", r.ID, err)
-	}
-	out := []string{cur}
-	if r.PreviousSecretSealed.Valid && r.PreviousSecretUntil.Valid && now.UnixMilli() < r.PreviousSecretUntil.Int64 {
-		prev, err := w.cfg.Sealer.Open(r.PreviousSecretSealed.String, r.ID)
-		if err != nil {
-			return nil, fmt.Errorf("webhook %s: open previous secret: %w", r.ID, err)
-		}
-		out = append(out, prev)
-	}
-	return out, nil
 }
 
 // inTx runs f in a transaction on the writer.

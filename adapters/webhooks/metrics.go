@@ -54,7 +54,7 @@ func (m *metrics) register(reg prometheus.Registerer) error {
 		}
 		return max(0, time.Since(time.UnixMilli(at.Int64)).Seconds())
 	})
-	for _, c := range []prometheus.Collector{m.queued, m.attempts, m.finished, m.latency, depth, oldest} {
+	for _, c := range []prometheus.Collector{m.queued, m.attempts, m.finished, m.latency, depth, oldest, newEndpointCollector(m.w)} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}

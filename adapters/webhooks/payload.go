@@ -23,7 +23,7 @@ const (
 // EventTypes are the types a webhook can subscribe to; "test" is sent on
 // request whatever a webhook subscribes to.
 var EventTypes = []string{EventReferralCreated, EventReferralCompleted, EventMilestoneReached,
-	EventRewardClaimed, EventReferralExpired}
+	EventRewardClaimed, EventReferralExpired, EventWebhookDisabled}
 
 // webhookType maps a log event type to its webhook event type; events of
 // other types (guards, settings) raise no webhook.

@@ -44,6 +44,12 @@ func (w *Webhooks) recordLoop(results <-chan outcome) {
 			}
 			time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
 		}
+		for _, o := range batch {
+			if !o.freed {
+				w.ends.done(o.d.WebhookID)
+			}
+		}
+		wake(w.freed)
 	}
 }
 
@@ -58,7 +64,8 @@ func (w *Webhooks) record(ctx context.Context, tx *sqlx.Tx, batch []outcome) err
 		}
 		attempt := o.d.AttemptCount + 1
 		state, next := w.nextState(o.d, attempt, o.at)
-		rows[i] = recordRow{id: o.d.ID, prev: o.d.AttemptCount, attempt: attempt, state: state, next: next, at: o.at}
+		rows[i] = recordRow{id: o.d.ID, webhook: o.d.WebhookID, probe: o.d.probe, prev: o.d.AttemptCount, attempt: attempt,
+			state: state, next: next, at: o.at}
 	}
 	var won []recordRow
 	var err error
@@ -67,14 +74,18 @@ func (w *Webhooks) record(ctx context.Context, tx *sqlx.Tx, batch []outcome) err
 	} else {
 		won, err = recordArrays(ctx, tx, rows)
 	}
+	if err != nil {
+		return err
+	}
 	for _, r := range won {
 		w.met.observe(r.at, r.state)
 	}
-	return err
+	return w.updateHealth(ctx, tx, won)
 }
 
 type recordRow struct {
-	id            string
+	id, webhook   string
+	probe         bool
 	prev, attempt int
 	state         string
 	next          *int64
@@ -175,6 +186,9 @@ func (w *Webhooks) nextState(d due, attempt int, at attemptResult) (string, *int
 		return statePending, &t
 	}
 	t := at.At.Add(w.cfg.RetrySchedule[i]).UnixMilli()
+	if at.RetryAfter > 0 { // the receiver said when (429, 503)
+		t = at.At.Add(at.RetryAfter).UnixMilli()
+	}
 	return statePending, &t
 }
 

@@ -65,6 +65,15 @@ type Config struct {
 	Metrics prometheus.Registerer
 	// Now is the clock; time.Now by default.
 	Now func() time.Time
+	// BreakerThreshold is how many consecutive failed attempts open an
+	// endpoint's circuit (state paused); 5 by default.
+	BreakerThreshold int
+	// BreakerCooldown is the first cooling of an open circuit, doubling at
+	// each failed probe up to BreakerMaxCooldown; 30 s and 10 min by default.
+	BreakerCooldown, BreakerMaxCooldown time.Duration
+	// DisableAfter disables an endpoint whose every attempt has failed for
+	// this long (LEDGER_WEBHOOK_DISABLE_AFTER); 72 h by default.
+	DisableAfter time.Duration
 }
 
 // Validate reports a configuration the adapter cannot use.
@@ -78,6 +87,8 @@ func (c Config) Validate() error {
 		return errors.New("webhooks: sealer is nil")
 	case c.Timeout < 0 || c.Concurrency < 0 || c.PollInterval < 0:
 		return errors.New("webhooks: timeout, concurrency and poll interval must not be negative")
+	case c.BreakerThreshold < 0 || c.BreakerCooldown < 0 || c.BreakerMaxCooldown < 0 || c.DisableAfter < 0:
+		return errors.New("webhooks: breaker settings and disable-after must not be negative")
 	}
 	for _, d := range c.RetrySchedule {
 		if d <= 0 {
@@ -119,9 +130,15 @@ type Webhooks struct {
 	sqlite  bool
 	met     *metrics
 	deliver *deliverer
+	// ends counts this replica's requests in flight per endpoint and
+	// meters their rate limits; turn rotates the fair claim's start.
+	ends *endpoints
+	turn int
 	// wake carries "work may be waiting" within the process: the forwarder
 	// wakes the dispatcher, the dispatcher and the API wake the worker.
 	dispatchWake, workWake chan struct{}
+	// freed tells the worker that recorded outcomes freed senders.
+	freed chan struct{}
 	// prepared is the dispatch statement of the subscriber's current transaction.
 	prepared struct {
 		mu   sync.Mutex
@@ -156,8 +173,10 @@ func New(cfg Config) (*Webhooks, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	cfg = cfg.breakerDefaults()
 	w := &Webhooks{cfg: cfg, db: cfg.DB, read: cfg.ReadDB, log: cfg.Logger, now: cfg.Now,
-		sqlite: cfg.DB.DriverName() != "postgres", dispatchWake: make(chan struct{}, 1), workWake: make(chan struct{}, 1)}
+		sqlite: cfg.DB.DriverName() != "postgres", dispatchWake: make(chan struct{}, 1), workWake: make(chan struct{}, 1), ends: newEndpoints(),
+		freed: make(chan struct{}, 1)}
 	w.met = newMetrics(w)
 	if cfg.Metrics != nil {
 		if err := w.met.register(cfg.Metrics); err != nil {

@@ -25,104 +25,142 @@ type due struct {
 	url     string
 	secrets []string
 	loadErr error
+	// probe is set when this attempt decides an open breaker.
+	probe bool
 }
 
 // outcome is an attempt of a claimed delivery, to record.
 type outcome struct {
 	d  due
 	at attemptResult
+	// freed: the attempt's slot was freed when it ended (a success, not a
+	// probe), not when it is recorded.
+	freed bool
 }
 
 // leaseMargin is added to twice the timeout to make a claim's lease: a
 // delivery claimed by a replica that died becomes due again when its lease
-// ends. A claimed delivery waits at most one timeout for a free sender
-// (claims are twice the senders) and takes at most one to attempt.
+// ends. A claimed delivery starts at once (the worker claims only for free
+// senders) and takes at most one timeout to attempt.
 const leaseMargin = 10 * time.Second
 
 // runWorker delivers due deliveries until ctx ends, then finishes and
-// records the attempts in flight.
+// records the attempts in flight. Each claimed delivery gets its own
+// sender; at most Concurrency are in flight, and at most an endpoint's
+// max_in_flight to one endpoint, so a slow endpoint holds only its own.
 func (w *Webhooks) runWorker(ctx context.Context) error {
-	jobs := make(chan due)
 	results := make(chan outcome, 2*w.cfg.Concurrency)
-	var senders sync.WaitGroup
-	for range w.cfg.Concurrency {
-		senders.Add(1)
-		go func() {
-			defer senders.Done()
-			for d := range jobs {
-				results <- outcome{d: d, at: w.attemptDue(context.WithoutCancel(ctx), d)}
-			}
-		}()
-	}
 	recorded := make(chan struct{})
 	go func() {
 		defer close(recorded)
 		w.recordLoop(results)
 	}()
-
-	err := w.claimLoop(ctx, jobs)
-	close(jobs)
+	var senders sync.WaitGroup
+	// Woken only because senders freed, the worker claims once a quarter
+	// of them are free (or the poll interval has passed since its last
+	// claim): a claim per finished request would cost three statements
+	// per delivery.
+	minBatch := max(1, w.cfg.Concurrency/4)
+	var onlyFreed bool
+	var lastClaim time.Time
+	for ctx.Err() == nil {
+		wait := w.cfg.PollInterval
+		free := w.cfg.Concurrency - w.ends.busy()
+		if onlyFreed && free < minBatch && time.Since(lastClaim) < w.cfg.PollInterval {
+			wait = w.cfg.PollInterval - time.Since(lastClaim)
+		} else if free > 0 {
+			lastClaim = time.Now()
+			batch, next, err := w.claim(ctx, free)
+			if err != nil && ctx.Err() == nil {
+				w.log.ErrorContext(ctx, "claim due webhook deliveries", "err", err)
+				wait = time.Second
+			}
+			for _, d := range batch {
+				senders.Add(1)
+				go func() {
+					defer senders.Done()
+					o := outcome{d: d, at: w.attemptDue(context.WithoutCancel(ctx), d)}
+					// A failure's slot frees when it is recorded (recordLoop),
+					// so the endpoint's breaker has seen it before the next
+					// attempt starts. A success cannot open the breaker: its
+					// slot frees now, and a healthy endpoint's next claim
+					// does not wait for the recording.
+					if o.freed = o.at.Success && !d.probe; o.freed {
+						w.ends.done(d.WebhookID)
+						wake(w.freed)
+					}
+					results <- o
+				}()
+			}
+			if !next.IsZero() {
+				wait = min(wait, max(time.Millisecond, next.Sub(w.now())))
+			}
+		}
+		t := time.NewTimer(wait)
+		onlyFreed = false
+		select {
+		case <-ctx.Done():
+		case <-w.workWake:
+		case <-w.freed:
+			onlyFreed = true
+		case <-t.C:
+		}
+		t.Stop()
+	}
 	senders.Wait()
 	close(results)
 	<-recorded
-	return err
-}
-
-// claimLoop claims due deliveries and hands them to the senders.
-func (w *Webhooks) claimLoop(ctx context.Context, jobs chan<- due) error {
-	limit := 2 * w.cfg.Concurrency
-	for ctx.Err() == nil {
-		batch, err := w.claim(ctx, limit)
-		if err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			w.log.ErrorContext(ctx, "claim due webhook deliveries", "err", err)
-			sleep(ctx, time.Second)
-			continue
-		}
-		for _, d := range batch {
-			select {
-			case jobs <- d:
-			case <-ctx.Done():
-				// Not attempted: it is due again when its lease ends, or
-				// at once for the next process if we release it now.
-				w.release(d)
-			}
-		}
-		if len(batch) < limit {
-			t := time.NewTimer(w.cfg.PollInterval)
-			select {
-			case <-ctx.Done():
-			case <-w.workWake:
-			case <-t.C:
-			}
-			t.Stop()
-		}
-	}
 	return nil
 }
 
-// claim takes up to limit due deliveries of active webhooks and leases
-// them: other workers skip them until the lease ends.
-func (w *Webhooks) claim(ctx context.Context, limit int) ([]due, error) {
+// claim takes up to budget due deliveries, shared fairly between the
+// endpoints and appspaces that have some (see share), and counts them in
+// flight. next is when a rate-limited endpoint gets its next token.
+func (w *Webhooks) claim(ctx context.Context, budget int) (batch []due, next time.Time, err error) {
 	now := w.now()
-	lease := now.Add(2*w.cfg.Timeout + leaseMargin).UnixMilli()
-	pick := `SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
-		WHERE d.state = 'pending' AND d.next_attempt_at <= ? AND w.active
-		ORDER BY d.next_attempt_at LIMIT ?`
-	if !w.sqlite {
-		pick += ` FOR UPDATE OF d SKIP LOCKED`
+	cands, err := w.candidates(ctx, now.UnixMilli())
+	if err != nil || len(cands) == 0 {
+		return nil, next, err
 	}
-	var out []due
-	err := sqlx.SelectContext(ctx, w.db, &out, w.db.Rebind(`UPDATE webhook_deliveries SET next_attempt_at = ?, updated_at = ?
-		WHERE id IN (`+pick+`)
-		RETURNING id, webhook_id, event_id, event_type, body, attempt_count, schedule_from, max_attempts`),
-		lease, now.UnixMilli(), now.UnixMilli(), limit)
-	if err != nil {
-		return nil, fmt.Errorf("claim deliveries: %w", err)
+	for i := range cands {
+		c := &cands[i]
+		var at time.Time
+		c.slots, at = w.ends.slots(c.ID, c.MaxInFlight, c.RateLimit.Float64, now)
+		if !at.IsZero() && (next.IsZero() || at.Before(next)) {
+			next = at
+		}
+		if c.State == breakerPaused && c.slots > 0 {
+			// The cooling ended: one probe decides.
+			if c.probe, err = w.takeProbe(ctx, *c, now); err != nil {
+				return nil, next, err
+			}
+			c.slots = 0
+			if c.probe {
+				c.slots = 1
+			}
+		}
 	}
-	return out, w.attach(ctx, out)
+	w.turn++
+	cands = share(cands, budget, w.turn)
+	if batch, err = w.claimFor(ctx, cands, now); err != nil && len(batch) == 0 {
+		return nil, next, err
+	}
+	probes := map[string]bool{}
+	for _, c := range cands {
+		probes[c.ID] = c.probe
+	}
+	for i := range batch {
+		batch[i].probe = probes[batch[i].WebhookID]
+		w.ends.start(batch[i].WebhookID, 1)
+	}
+	// The deliveries are leased: send them even if reading their webhooks
+	// failed (each then fails as an internal error and is retried).
+	if aerr := w.attach(ctx, batch); aerr != nil {
+		for i := range batch {
+			batch[i].loadErr = aerr
+		}
+	}
+	return batch, next, err
 }
 
 // attach gives claimed deliveries their webhook's URL and secrets, read
@@ -162,17 +200,6 @@ func (w *Webhooks) attach(ctx context.Context, batch []due) error {
 		batch[i].url, batch[i].secrets, batch[i].loadErr = t.url, t.secrets, t.err
 	}
 	return nil
-}
-
-// release makes a claimed, unattempted delivery due now.
-func (w *Webhooks) release(d due) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	now := w.now().UnixMilli()
-	if _, err := w.db.ExecContext(ctx, w.db.Rebind(`UPDATE webhook_deliveries SET next_attempt_at = ?, updated_at = ?
-		WHERE id = ? AND state = 'pending' AND attempt_count = ?`), now, now, d.ID, d.AttemptCount); err != nil {
-		w.log.Warn("release webhook delivery", "delivery", d.ID, "err", err)
-	}
 }
 
 // attemptDue makes one attempt of a claimed delivery.

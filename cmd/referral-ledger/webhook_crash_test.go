@@ -22,8 +22,13 @@ func TestWebhookScheduleSurvivesSIGKILL(t *testing.T) {
 	for _, profile := range serveProfiles {
 		t.Run(profile.name, func(t *testing.T) {
 			t.Parallel()
+			// The receiver fails 40 requests in a row (two per event) on
+			// purpose: this test is about the retry schedule, so the circuit
+			// breaker (which would pause the endpoint after 5 failures and
+			// let one probe through per cooling) is set above that streak.
 			env := append(profile.env(t), "LEDGER_RATE_LIMIT=0", "LEDGER_WEBHOOK_ALLOW_PRIVATE=true",
-				"LEDGER_WEBHOOK_RETRY_SCHEDULE=700ms,700ms,700ms", "LEDGER_WEBHOOK_TIMEOUT=2s")
+				"LEDGER_WEBHOOK_RETRY_SCHEDULE=700ms,700ms,700ms", "LEDGER_WEBHOOK_TIMEOUT=2s",
+				"LEDGER_WEBHOOK_BREAKER_THRESHOLD=100")
 			recv := newFlakyReceiver(t, 2)
 			addr := freeAddr(t)
 			srv, key := startServeEnv(t, bin, env, addr)

@@ -22,6 +22,12 @@ type WebhookConfig struct {
 	SecretKey string
 	// PollInterval overrides the adapter's idle poll (tests).
 	PollInterval time.Duration
+	// DisableAfter disables an endpoint whose every attempt has failed this long.
+	DisableAfter time.Duration
+	// BreakerThreshold, BreakerCooldown and BreakerMaxCooldown tune the
+	// circuit breaker (0: the adapter's defaults).
+	BreakerThreshold                    int
+	BreakerCooldown, BreakerMaxCooldown time.Duration
 }
 
 // forwarderName is the forwarder's checkpoint among the projections'.
@@ -29,15 +35,21 @@ const forwarderName = "webhooks"
 
 // webhookFlags are serve's webhook flags.
 type webhookFlags struct {
-	WebhookTimeout       time.Duration `name:"webhook-timeout" env:"LEDGER_WEBHOOK_TIMEOUT" default:"10s" help:"Timeout of one delivery attempt."`
-	WebhookRetrySchedule string        `name:"webhook-retry-schedule" env:"LEDGER_WEBHOOK_RETRY_SCHEDULE" default:"1m,5m,30m" help:"Waits before each retry."`
-	WebhookAllowPrivate  bool          `name:"webhook-allow-private" env:"LEDGER_WEBHOOK_ALLOW_PRIVATE" help:"Allow http and private addresses (local development and tests only)."`
-	WebhookSecretKey     string        `name:"webhook-secret-key" env:"LEDGER_WEBHOOK_SECRET_KEY" help:"Base64 of 32 bytes sealing webhook secrets; required with --database-url (embedded: generated into the data directory)."`
+	WebhookTimeout            time.Duration `name:"webhook-timeout" env:"LEDGER_WEBHOOK_TIMEOUT" default:"10s" help:"Timeout of one delivery attempt."`
+	WebhookRetrySchedule      string        `name:"webhook-retry-schedule" env:"LEDGER_WEBHOOK_RETRY_SCHEDULE" default:"1m,5m,30m" help:"Waits before each retry."`
+	WebhookAllowPrivate       bool          `name:"webhook-allow-private" env:"LEDGER_WEBHOOK_ALLOW_PRIVATE" help:"Allow http and private addresses (local development and tests only)."`
+	WebhookDisableAfter       time.Duration `name:"webhook-disable-after" env:"LEDGER_WEBHOOK_DISABLE_AFTER" default:"72h" help:"Disable an endpoint whose every delivery attempt has failed for this long."`
+	WebhookBreakerThreshold   int           `name:"webhook-breaker-threshold" env:"LEDGER_WEBHOOK_BREAKER_THRESHOLD" default:"5" help:"Consecutive failed attempts that pause an endpoint (open its circuit)."`
+	WebhookBreakerCooldown    time.Duration `name:"webhook-breaker-cooldown" env:"LEDGER_WEBHOOK_BREAKER_COOLDOWN" default:"30s" help:"First pause of an endpoint whose circuit opened; doubles after each failed probe."`
+	WebhookBreakerMaxCooldown time.Duration `name:"webhook-breaker-max-cooldown" env:"LEDGER_WEBHOOK_BREAKER_MAX_COOLDOWN" default:"10m" help:"Longest pause of an endpoint whose circuit opened."`
+	WebhookSecretKey          string        `name:"webhook-secret-key" env:"LEDGER_WEBHOOK_SECRET_KEY" help:"Base64 of 32 bytes sealing webhook secrets; required with --database-url (embedded: generated into the data directory)."`
 }
 
 func (f webhookFlags) config() WebhookConfig {
 	return WebhookConfig{Timeout: f.WebhookTimeout, RetrySchedule: f.WebhookRetrySchedule,
-		AllowPrivate: f.WebhookAllowPrivate, SecretKey: f.WebhookSecretKey}
+		AllowPrivate: f.WebhookAllowPrivate, SecretKey: f.WebhookSecretKey, DisableAfter: f.WebhookDisableAfter,
+		BreakerThreshold: f.WebhookBreakerThreshold, BreakerCooldown: f.WebhookBreakerCooldown,
+		BreakerMaxCooldown: f.WebhookBreakerMaxCooldown}
 }
 
 // openWebhooks builds the webhooks adapter and the runner of its forwarder.
@@ -66,7 +78,8 @@ func (m *Main) openWebhooks(reg prometheus.Registerer) (*webhooks.Webhooks, *pro
 	}
 	wh, err := webhooks.New(webhooks.Config{DB: m.write, ReadDB: m.read, Events: m.store, Sealer: sealer,
 		Guard: webhooks.Guard{AllowPrivate: c.AllowPrivate}, Timeout: c.Timeout, RetrySchedule: schedule,
-		PollInterval: c.PollInterval, Version: version, Logger: m.log, Metrics: reg})
+		PollInterval: c.PollInterval, DisableAfter: c.DisableAfter, BreakerThreshold: c.BreakerThreshold,
+		BreakerCooldown: c.BreakerCooldown, BreakerMaxCooldown: c.BreakerMaxCooldown, Version: version, Logger: m.log, Metrics: reg})
 	if err != nil {
 		return nil, nil, err
 	}

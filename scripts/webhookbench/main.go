@@ -10,23 +10,22 @@
 //     delay from each append's return to its webhook's arrival.
 //
 //     go run ./scripts/webhookbench -events 20000 -rate 200 -duration 10s
+//
+// With -slow, a second endpoint that answers after -slow-delay takes every
+// event beside the fast one, and only the latency run is made: the figures
+// are the fast endpoint's, which the slow one must not delay.
 package main
 
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"log"
-	"net"
-	"net/http"
 	"os"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/referral-ledger/referral-ledger/adapters/webhooks"
@@ -40,12 +39,19 @@ func main() {
 	rate := flag.Int("rate", 200, "creates per second for the latency run")
 	duration := flag.Duration("duration", 10*time.Second, "length of the latency run")
 	concurrency := flag.Int("concurrency", 32, "requests the worker keeps in flight")
+	// 32: before endpoints had their own cap, one endpoint could take all
+	// 32 senders; the healthy figures compare like with like.
+	maxInFlight := flag.Int("max-in-flight", 32, "the fast endpoint's max_in_flight")
+	slow := flag.Bool("slow", false, "add a slow endpoint beside the fast one; latency run only")
+	slowDelay := flag.Duration("slow-delay", 5*time.Second, "how long the slow endpoint takes to answer")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the runs here")
 	only := flag.String("store", "", "sqlite or postgres (empty: both)")
 	pgURL := flag.String("pg", os.Getenv("LEDGER_TEST_DATABASE_URL"), "PostgreSQL URL (empty: SQLite only)")
 	flag.Parse()
 	ctx := context.Background()
+	defer benchkit.StartProfile(*cpuProfile)()
 
-	recv := startReceiver()
+	recv := startReceiver(0)
 	raw := recv.rawRate(*concurrency, 3*time.Second)
 	fmt.Printf("receiver raw rate (plain Go HTTP loop, %d in flight, 3s): %.0f requests/s\n\n", *concurrency, raw)
 	fmt.Printf("%-9s %8s %10s %8s %10s %10s   %s\n", "store", "events", "delivered", "secs", "per s", "vs raw", "CPU (ledger + postgres)")
@@ -56,13 +62,22 @@ func main() {
 	}
 	var lat []latency
 	benchkit.ForEachStore(ctx, *pgURL, *only, func(st benchkit.Store) {
-		b := newBench(ctx, st, recv, *concurrency)
-		b.throughput(*events, raw)
+		b := newBench(ctx, st, recv, *concurrency, *maxInFlight)
+		if *slow {
+			b.addSlow(startReceiver(*slowDelay))
+			b.start()
+		} else {
+			b.throughput(*events, raw)
+		}
 		lags, sent := b.latency(*rate, *duration)
 		lat = append(lat, latency{st.Name, lags, sent})
 		b.stop()
 	})
-	fmt.Printf("\nappend returned -> webhook received, %d creates/s for %s\n", *rate, *duration)
+	what := "webhook"
+	if *slow {
+		what = fmt.Sprintf("fast webhook (beside one answering after %s)", *slowDelay)
+	}
+	fmt.Printf("\nappend returned -> %s received, %d creates/s for %s\n", what, *rate, *duration)
 	fmt.Printf("%-9s %8s %8s %8s %8s %8s\n", "store", "received", "p50", "p90", "p99", "max")
 	for _, l := range lat {
 		slices.Sort(l.lags)
@@ -77,68 +92,6 @@ func main() {
 	}
 }
 
-// receiver counts requests and notes when each referral code arrived.
-type receiver struct {
-	url     string
-	count   atomic.Int64
-	mu      sync.Mutex
-	arrived map[string]time.Time
-}
-
-func startReceiver() *receiver {
-	r := &receiver{arrived: map[string]time.Time{}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	r.url = "http://" + ln.Addr().String() + "/hooks"
-	go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) { //nolint:errcheck // runs until exit
-		body, _ := io.ReadAll(req.Body)
-		if req.Header.Get("X-Webhook-Event") == "referral.created" {
-			var b struct {
-				Data struct {
-					Code string `json:"referral_code"`
-				} `json:"data"`
-			}
-			if json.Unmarshal(body, &b) == nil {
-				r.mu.Lock()
-				r.arrived[b.Data.Code] = time.Now()
-				r.mu.Unlock()
-			}
-		}
-		r.count.Add(1)
-	}))
-	return r
-}
-
-// rawRate is the receiver's rate under a plain loop of POSTs with a body
-// like a delivery's.
-func (r *receiver) rawRate(concurrency int, d time.Duration) float64 {
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency}}
-	body := []byte(`{"id":"0193a0b4-7c1e-7000-8000-000000000000","event":"referral.created","timestamp":"2026-11-27T00:00:00.000Z","data":{"referral_code":"ABCDEFGHIJ","referrer_id":"user-1","referral_url":null}}`)
-	var n atomic.Int64
-	deadline := time.Now().Add(d)
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for time.Now().Before(deadline) {
-				resp, err := client.Post(r.url, "application/json", bytes.NewReader(body))
-				if err != nil {
-					log.Fatal(err)
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				n.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	return float64(n.Load()) / time.Since(start).Seconds()
-}
-
 type bench struct {
 	ctx    context.Context
 	st     benchkit.Store
@@ -150,7 +103,7 @@ type bench struct {
 }
 
 // newBench starts the pipeline on st with one webhook to the receiver.
-func newBench(ctx context.Context, st benchkit.Store, recv *receiver, concurrency int) *bench {
+func newBench(ctx context.Context, st benchkit.Store, recv *receiver, concurrency, maxInFlight int) *bench {
 	sealer, err := webhooks.NewSealer(bytes.Repeat([]byte{1}, 32))
 	if err != nil {
 		log.Fatal(err)
@@ -161,10 +114,18 @@ func newBench(ctx context.Context, st benchkit.Store, recv *receiver, concurrenc
 		log.Fatal(err)
 	}
 	b := &bench{ctx: ctx, st: st, recv: recv, wh: wh, as: domain.NewPrefixedID("as")}
-	if _, _, err := wh.Create(ctx, b.as, webhooks.WebhookInput{Name: "bench", URL: recv.url, Events: webhooks.EventTypes}); err != nil {
+	if _, _, err := wh.Create(ctx, b.as, webhooks.WebhookInput{Name: "bench", URL: recv.url, Events: webhooks.EventTypes,
+		Limits: webhooks.Limits{MaxInFlight: &maxInFlight}}); err != nil {
 		log.Fatal(err)
 	}
 	return b
+}
+
+// addSlow adds an endpoint at recv (default limits) for every event.
+func (b *bench) addSlow(recv *receiver) {
+	if _, _, err := b.wh.Create(b.ctx, b.as, webhooks.WebhookInput{Name: "slow", URL: recv.url, Events: webhooks.EventTypes}); err != nil {
+		log.Fatal(err)
+	}
 }
 
 func (b *bench) start() {

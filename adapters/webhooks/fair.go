@@ -1,0 +1,145 @@
+package webhooks
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// candidate is an endpoint with due deliveries that may be sent to now.
+type candidate struct {
+	ID          string          `db:"id"`
+	AppspaceID  string          `db:"appspace_id"`
+	MaxInFlight int             `db:"max_in_flight"`
+	RateLimit   sql.NullFloat64 `db:"rate_limit"`
+	State       string          `db:"state"`
+	PausedUntil sql.NullInt64   `db:"paused_until"`
+	slots       int
+	probe       bool
+}
+
+// candidates are the endpoints with due deliveries that are not disabled,
+// held by a Retry-After, or paused with their cooling still running (a
+// paused one whose cooling ended gets its probe).
+func (w *Webhooks) candidates(ctx context.Context, now int64) ([]candidate, error) {
+	var out []candidate
+	err := sqlx.SelectContext(ctx, w.db, &out, w.db.Rebind(`SELECT w.id, w.appspace_id, w.max_in_flight, w.rate_limit,
+		w.state, w.paused_until FROM webhooks w
+		WHERE w.active AND w.deleted_at IS NULL AND w.state <> 'disabled'
+		AND (w.paused_until IS NULL OR w.paused_until <= ?) AND (w.hold_until IS NULL OR w.hold_until <= ?)
+		AND EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.webhook_id = w.id AND d.state = 'pending'
+			AND d.next_attempt_at <= ?)`), now, now, now)
+	if err != nil {
+		return nil, fmt.Errorf("endpoints with due deliveries: %w", err)
+	}
+	return out, nil
+}
+
+// share gives each candidate its slots (what its cap and rate limit
+// allow), then deals budget out round-robin: one delivery per appspace in
+// turn, and within an appspace one per endpoint in turn, so neither a busy
+// endpoint nor a busy appspace takes the senders. turn rotates who starts.
+// It returns the candidates that got slots.
+func share(cands []candidate, budget, turn int) []candidate {
+	byAppspace := map[string][]int{}
+	var appspaces []string
+	for i, c := range cands {
+		if c.slots <= 0 {
+			continue
+		}
+		if _, ok := byAppspace[c.AppspaceID]; !ok {
+			appspaces = append(appspaces, c.AppspaceID)
+		}
+		byAppspace[c.AppspaceID] = append(byAppspace[c.AppspaceID], i)
+	}
+	slices.Sort(appspaces)
+	given := make([]int, len(cands))
+	next := map[string]int{}
+	for budget > 0 {
+		dealt := false
+		for k := range appspaces {
+			as := appspaces[(k+turn)%len(appspaces)]
+			idx := byAppspace[as]
+			for range idx { // the appspace's next endpoint with slots left
+				i := idx[(next[as]+turn)%len(idx)]
+				next[as]++
+				if given[i] < cands[i].slots {
+					given[i]++
+					budget--
+					dealt = true
+					break
+				}
+			}
+			if budget == 0 {
+				break
+			}
+		}
+		if !dealt {
+			break
+		}
+	}
+	var out []candidate
+	for i, c := range cands {
+		if given[i] > 0 {
+			c.slots = given[i]
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// claimFor leases up to c.slots due deliveries of each candidate, oldest
+// due first: other workers skip them until the lease ends.
+func (w *Webhooks) claimFor(ctx context.Context, cands []candidate, now time.Time) ([]due, error) {
+	lease := now.Add(2*w.cfg.Timeout + leaseMargin).UnixMilli()
+	const returning = ` RETURNING id, webhook_id, event_id, event_type, body, attempt_count, schedule_from, max_attempts`
+	var out []due
+	if w.sqlite {
+		for _, c := range cands {
+			var got []due
+			err := sqlx.SelectContext(ctx, w.db, &got, `UPDATE webhook_deliveries SET next_attempt_at = ?, updated_at = ?
+				WHERE id IN (SELECT id FROM webhook_deliveries WHERE webhook_id = ? AND state = 'pending'
+				AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?)`+returning,
+				lease, now.UnixMilli(), c.ID, now.UnixMilli(), c.slots)
+			if err != nil {
+				return out, fmt.Errorf("claim deliveries of %s: %w", c.ID, err)
+			}
+			out = append(out, got...)
+		}
+		return out, nil
+	}
+	ids, limits := make([]string, len(cands)), make([]int64, len(cands))
+	for i, c := range cands {
+		ids[i], limits[i] = c.ID, int64(c.slots)
+	}
+	// One statement for every endpoint: a LATERAL pick per endpoint with its
+	// own LIMIT; SKIP LOCKED lets replicas claim side by side.
+	err := sqlx.SelectContext(ctx, w.db, &out, `UPDATE webhook_deliveries SET next_attempt_at = $1, updated_at = $2
+		WHERE id IN (SELECT p.id FROM unnest($3::text[], $4::int[]) AS c (id, n)
+			CROSS JOIN LATERAL (SELECT d.id FROM webhook_deliveries d WHERE d.webhook_id = c.id AND d.state = 'pending'
+				AND d.next_attempt_at <= $2 ORDER BY d.next_attempt_at LIMIT c.n FOR UPDATE SKIP LOCKED) p)`+returning,
+		lease, now.UnixMilli(), pq.Array(ids), pq.Array(limits))
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	return out, nil
+}
+
+// takeProbe leases the probe of a paused endpoint whose cooling ended:
+// one replica wins it, and the endpoint stays closed to others until the
+// probe's outcome is recorded or its lease ends.
+func (w *Webhooks) takeProbe(ctx context.Context, c candidate, now time.Time) (bool, error) {
+	lease := now.Add(2*w.cfg.Timeout + leaseMargin).UnixMilli()
+	res, err := w.db.ExecContext(ctx, w.db.Rebind(`UPDATE webhooks SET paused_until = ?
+		WHERE id = ? AND state = 'paused' AND paused_until = ?`), lease, c.ID, c.PausedUntil.Int64)
+	if err != nil {
+		return false, fmt.Errorf("take the probe of %s: %w", c.ID, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
