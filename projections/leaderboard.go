@@ -14,8 +14,15 @@ import (
 	"github.com/referral-ledger/referral-ledger/domain"
 )
 
-// periodDays are the leaderboard periods other than "all", in days.
-var periodDays = map[string]int64{Period7d: 7, Period30d: 30, Period90d: 90}
+// periodDays are the leaderboard periods other than "all", in days: one
+// per window of windowDays, named "<n>d".
+var periodDays = func() map[string]int64 {
+	m := make(map[string]int64, len(windowDays))
+	for _, n := range windowDays {
+		m[fmt.Sprintf("%dd", n)] = n
+	}
+	return m
+}()
 
 // Leaderboard ranks an appspace's referrers by completed desc, total desc,
 // referrer_id asc (byte order). Period "all" (or empty) reads the running
@@ -184,7 +191,7 @@ func (p *Referrals) addCorrectedRewards(ctx context.Context, tx *sqlx.Tx, appspa
 		s    span
 		sign int64
 	}{{add, 1}, {sub, -1}} {
-		err := rewardsCreated(ctx, tx, tables{}, tx.DriverName(), appspace, d.s, referrers, func(referrer, value string, k int64) {
+		err := rewardsCreated(ctx, tx, liveTables, tx.DriverName(), appspace, d.s, referrers, func(referrer, value string, k int64) {
 			f, units := parseReward(value)
 			totalOf(fix, referrer).add(f, d.sign*k, d.sign*k*units)
 		})
