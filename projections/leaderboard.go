@@ -132,20 +132,7 @@ func (p *Referrals) windowLeaderboard(ctx context.Context, appspace string, n, d
 	// stored counts corrected: + those created on days only in want, -
 	// those only in have.
 	// Names come last, for the top rows only.
-	fixed, err := leaderboardRows(ctx, tx, tx.Rebind(`SELECT c.referrer_id, NULL,
-			COALESCE(w.total, 0) + c.total, COALESCE(w.completed, 0) + c.completed,
-			COALESCE(w.pending, 0) + c.pending, COALESCE(w.expired, 0) + c.expired
-		FROM (SELECT referrer_id, SUM(s) AS total,
-				SUM(CASE WHEN status = 'completed' THEN s ELSE 0 END) AS completed,
-				SUM(CASE WHEN status = 'pending' THEN s ELSE 0 END) AS pending,
-				SUM(CASE WHEN status = 'expired' THEN s ELSE 0 END) AS expired
-			FROM (SELECT referrer_id, status, 1 AS s FROM rm_referrals
-					WHERE appspace_id = ? AND created_at >= ? AND created_at < ?
-				UNION ALL SELECT referrer_id, status, -1 FROM rm_referrals
-					WHERE appspace_id = ? AND created_at >= ? AND created_at < ?) d
-			GROUP BY referrer_id) c
-		LEFT JOIN rm_referrer_windows w ON w.appspace_id = ? AND w.days = ? AND w.referrer_id = c.referrer_id`),
-		appspace, add.lo, add.hi, appspace, sub.lo, sub.hi, appspace, n)
+	fixed, err := correctedCounts(ctx, tx, appspace, n, add, sub)
 	if err != nil {
 		return nil, err
 	}
@@ -177,6 +164,26 @@ func (p *Referrals) windowLeaderboard(ctx context.Context, appspace string, n, d
 		return nil, err
 	}
 	return out, p.addCorrectedRewards(ctx, tx, appspace, n, add, sub, out)
+}
+
+// correctedCounts returns the stored window counts of the referrers with
+// referrals created in add or sub, corrected by those referrals: + those
+// created in add, - those in sub. Names are left NULL.
+func correctedCounts(ctx context.Context, tx *sqlx.Tx, appspace string, n int64, add, sub span) ([]LeaderboardEntry, error) {
+	return leaderboardRows(ctx, tx, tx.Rebind(`SELECT c.referrer_id, NULL,
+			COALESCE(w.total, 0) + c.total, COALESCE(w.completed, 0) + c.completed,
+			COALESCE(w.pending, 0) + c.pending, COALESCE(w.expired, 0) + c.expired
+		FROM (SELECT referrer_id, SUM(s) AS total,
+				SUM(CASE WHEN status = 'completed' THEN s ELSE 0 END) AS completed,
+				SUM(CASE WHEN status = 'pending' THEN s ELSE 0 END) AS pending,
+				SUM(CASE WHEN status = 'expired' THEN s ELSE 0 END) AS expired
+			FROM (SELECT referrer_id, status, 1 AS s FROM rm_referrals
+					WHERE appspace_id = ? AND created_at >= ? AND created_at < ?
+				UNION ALL SELECT referrer_id, status, -1 FROM rm_referrals
+					WHERE appspace_id = ? AND created_at >= ? AND created_at < ?) d
+			GROUP BY referrer_id) c
+		LEFT JOIN rm_referrer_windows w ON w.appspace_id = ? AND w.days = ? AND w.referrer_id = c.referrer_id`),
+		appspace, add.lo, add.hi, appspace, sub.lo, sub.hi, appspace, n)
 }
 
 // addCorrectedRewards sets the reward totals of out's rows, for the window

@@ -73,17 +73,7 @@ func rebuildReferrals(ctx context.Context, store domain.EventStore, db *sqlx.DB,
 	if applied, err = bulkAll(ctx, r, sp, progress); err != nil {
 		return Checkpoint{}, fmt.Errorf("rebuild: %w", err)
 	}
-	if err := indexShadow(ctx, db); err != nil {
-		return Checkpoint{}, err
-	}
-	if err := deriveWindows(ctx, db, sp.tables); err != nil {
-		return Checkpoint{}, err
-	}
-	if err := deriveRewardWindows(ctx, db, sp.tables); err != nil {
-		return Checkpoint{}, err
-	}
-	sp.deferWindows, sp.bulk = false, nil
-	if err := analyzeShadow(ctx, db); err != nil {
+	if err := completeShadow(ctx, db, sp); err != nil {
 		return Checkpoint{}, err
 	}
 	if err := catchUp(); err != nil {
@@ -97,6 +87,23 @@ func rebuildReferrals(ctx context.Context, store domain.EventStore, db *sqlx.DB,
 		return Checkpoint{}, err
 	}
 	return live.Checkpoint(ctx)
+}
+
+// completeShadow gives the rebuild's tables what the bulk left out: the
+// secondary indexes, the leaderboard and reward windows, the planner's
+// statistics. From then on sp applies events as the live projection does.
+func completeShadow(ctx context.Context, db *sqlx.DB, sp *Referrals) error {
+	if err := indexShadow(ctx, db); err != nil {
+		return err
+	}
+	if err := deriveWindows(ctx, db, sp.tables); err != nil {
+		return err
+	}
+	if err := deriveRewardWindows(ctx, db, sp.tables); err != nil {
+		return err
+	}
+	sp.deferWindows, sp.bulk = false, nil
+	return analyzeShadow(ctx, db)
 }
 
 // switchOver applies what the rebuild still lacks and swaps its tables in,

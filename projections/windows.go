@@ -83,18 +83,7 @@ type change struct {
 // anchor, the rows of rm_referrals created on the days that leave the
 // windows: it must run before the batch's rows are saved.
 func windowDeltas(ctx context.Context, tx *sqlx.Tx, t tables, changes []change, rewards rewardDeltas) (map[windowKey]*referrerDelta, error) {
-	var spaces []string
-	moved := map[string]int64{}
-	for _, c := range changes {
-		day := dayStart(c.now.CreatedAt.UnixMilli())
-		a, seen := moved[c.now.AppspaceID]
-		if !seen {
-			spaces = append(spaces, c.now.AppspaceID)
-		}
-		if !seen || day > a {
-			moved[c.now.AppspaceID] = day
-		}
-	}
+	spaces, moved := latestDays(changes)
 	anchors, err := loadAnchors(ctx, tx, t, spaces)
 	if err != nil {
 		return nil, err
@@ -155,6 +144,24 @@ func windowDeltas(ctx context.Context, tx *sqlx.Tx, t tables, changes []change, 
 		}
 	}
 	return deltas, nil
+}
+
+// latestDays returns the appspaces of changes, in order, and the latest
+// creation day of each one's changed referrals.
+func latestDays(changes []change) ([]string, map[string]int64) {
+	var spaces []string
+	moved := map[string]int64{}
+	for _, c := range changes {
+		day := dayStart(c.now.CreatedAt.UnixMilli())
+		a, seen := moved[c.now.AppspaceID]
+		if !seen {
+			spaces = append(spaces, c.now.AppspaceID)
+		}
+		if !seen || day > a {
+			moved[c.now.AppspaceID] = day
+		}
+	}
+	return spaces, moved
 }
 
 // loadAnchors returns the anchor day of each appspace that has referrals.
