@@ -3,6 +3,7 @@ package domain
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -77,89 +78,84 @@ func (s *Service) createOnce(ctx context.Context, o Origin, in CreateInput) (Cre
 	if !st.ReferralsEnabled {
 		return CreateResult{}, Errorf(EReferralsDisabled, "referrals are disabled for this appspace"), nil
 	}
-	now := s.clock()
-	referrerStream := ReferrerStream(o.AppspaceID, in.ReferrerID)
-	rec, e, found, err := s.readLast(ctx, referrerStream)
+	ref, last, err := s.loadReferrer(ctx, o.AppspaceID, in.ReferrerID)
 	if err != nil {
 		return CreateResult{}, nil, err
+	}
+	now := s.clock()
+	d, verdict := ref.decideCreate(last, st.ReferralMaxPerUser, now, func() *ReferralCreated { return s.newCreated(st, in, now) })
+	if d.pending != nil {
+		return CreateResult{Referral: d.pending.View()}, nil, nil
+	}
+	appends, err := createAppends(o, ref, d)
+	if err == nil {
+		err = s.appendAll(ctx, appends)
+	}
+	switch {
+	case err != nil || verdict != nil:
+		return CreateResult{}, verdict, err
+	case d.finish != nil:
+		return CreateResult{Referral: d.finish.View()}, nil, nil
+	}
+	return CreateResult{Referral: d.issue.View(), Created: true}, nil, nil
+}
+
+// loadReferrer loads a referrer from its stream's last event, and the
+// referral of the code it issued last (nil when none).
+func (s *Service) loadReferrer(ctx context.Context, appspaceID, referrerID string) (*Referrer, *Referral, error) {
+	var evs []RecordedEvent
+	switch rec, err := s.store.ReadLast(ctx, ReferrerStream(appspaceID, referrerID)); {
+	case errors.Is(err, ErrStreamNotFound):
+	case err != nil:
+		return nil, nil, fmt.Errorf("read last of %s: %w", ReferrerStream(appspaceID, referrerID), err)
+	default:
+		evs = []RecordedEvent{rec}
+	}
+	ref, err := LoadReferrer(appspaceID, referrerID, evs)
+	if err != nil {
+		return nil, nil, err
+	}
+	code, ok := ref.LastCode()
+	if !ok {
+		return ref, nil, nil
+	}
+	last, err := s.loadReferral(ctx, appspaceID, code)
+	return ref, last, err
+}
+
+// createAppends encodes a create's decision. A finished reservation's
+// event ID derives from the reservation's, so this and the create that
+// reserved it append one event. A new code goes to the referrer's stream
+// first: a crash before the referral stream is written leaves a
+// reservation that the next create finishes.
+func createAppends(o Origin, ref *Referrer, d createDecision) ([]StreamAppend, error) {
+	if d.finish != nil {
+		code, _ := ref.LastCode()
+		evs, err := encode(o, d.finish.Changes(), DerivedID(ref.lastID, "created"))
+		return []StreamAppend{{Stream: ReferralStream(o.AppspaceID, code), Expected: NoStream(), Events: evs}}, err
 	}
 	var appends []StreamAppend
-	var prev ReferrerCodeIssued
-	if found {
-		issued, ok := e.(*ReferrerCodeIssued)
-		if !ok {
-			return CreateResult{}, nil, fmt.Errorf("referrer stream %s holds a %s event", referrerStream, rec.Type)
-		}
-		prev = *issued
-		last, err := s.loadReferral(ctx, o.AppspaceID, prev.ReferralCode)
+	if d.settle != nil {
+		evs, err := encode(o, d.settle.Changes())
 		if err != nil {
-			return CreateResult{}, nil, err
+			return nil, err
 		}
-		switch {
-		case !last.Exists():
-			// Another create reserved the code on the referrer's stream
-			// and has not created the referral yet, or died before it did:
-			// finish it. The event ID derives from the reservation's, so
-			// this and that create's append are one event. This call did
-			// not issue the code, so it reports created: false.
-			r := &Referral{v: ReferralView{AppspaceID: o.AppspaceID}}
-			r.record(&prev.Created)
-			evs, err := encode(o, r.Changes(), DerivedID(rec.ID, "created"))
-			if err != nil {
-				return CreateResult{}, nil, err
-			}
-			err = s.appendAll(ctx, []StreamAppend{{Stream: ReferralStream(o.AppspaceID, prev.ReferralCode), Expected: NoStream(), Events: evs}})
-			return CreateResult{Referral: r.View()}, nil, err
-		case last.v.ReferrerID != in.ReferrerID:
-			// A code collision left a reservation for a code that another
-			// referrer owns: it is not this referrer's referral and counts
-			// for nothing.
-		default:
-			loaded := last.Version()
-			last.ExpireIfDue(now)
-			if last.v.Status == StatusPending {
-				return CreateResult{Referral: last.View()}, nil, nil
-			}
-			if len(last.Changes()) > 0 {
-				evs, err := encode(o, last.Changes())
-				if err != nil {
-					return CreateResult{}, nil, err
-				}
-				appends = append(appends, StreamAppend{Stream: ReferralStream(o.AppspaceID, prev.ReferralCode), Expected: Exact(loaded), Events: evs})
-			}
-			if last.v.Status == StatusCompleted {
-				prev.CompletedBefore++
-			}
-		}
+		appends = append(appends, StreamAppend{Stream: ReferralStream(o.AppspaceID, d.settle.v.ReferralCode),
+			Expected: Exact(d.settle.Version() - Revision(len(d.settle.Changes()))), Events: evs})
 	}
-	// Expired referrals do not count; there is no pending one here.
-	active := prev.CompletedBefore
-	if max := st.ReferralMaxPerUser; max != nil && active >= *max {
-		verdict := Errorf(EMaxReferralsReached, "referrer %s has reached the limit of %d referrals", in.ReferrerID, *max)
-		return CreateResult{}, verdict, s.appendAll(ctx, appends)
+	if d.issue == nil {
+		return appends, nil
 	}
-	r := &Referral{v: ReferralView{AppspaceID: o.AppspaceID}}
-	r.record(s.newCreated(st, in, now))
-	issued := &ReferrerCodeIssued{ReferralCode: r.v.ReferralCode, CompletedBefore: active, Issued: prev.Issued + 1, Created: *r.changes[0].(*ReferralCreated)}
 	issuedID := NewID()
-	issuedEvs, err := encode(o, []Event{issued}, issuedID)
+	issuedEvs, err := encode(o, ref.Changes(), issuedID)
 	if err != nil {
-		return CreateResult{}, nil, err
+		return nil, err
 	}
-	createdEvs, err := encode(o, r.Changes(), DerivedID(issuedID, "created"))
-	if err != nil {
-		return CreateResult{}, nil, err
-	}
-	// The referrer's stream first: a crash before the referral stream is
-	// written leaves a reservation that the next create completes.
-	appends = append(appends,
-		StreamAppend{Stream: referrerStream, Expected: Exact(rec.Version), Events: issuedEvs},
-		StreamAppend{Stream: ReferralStream(o.AppspaceID, r.v.ReferralCode), Expected: NoStream(), Events: createdEvs},
-	)
-	if err := s.appendAll(ctx, appends); err != nil {
-		return CreateResult{}, nil, err
-	}
-	return CreateResult{Referral: r.View(), Created: true}, nil, nil
+	createdEvs, err := encode(o, d.issue.Changes(), DerivedID(issuedID, "created"))
+	return append(appends,
+		StreamAppend{Stream: ref.Stream(), Expected: Exact(ref.Version()), Events: issuedEvs},
+		StreamAppend{Stream: ReferralStream(o.AppspaceID, d.issue.v.ReferralCode), Expected: NoStream(), Events: createdEvs},
+	), err
 }
 
 func (s *Service) newCreated(st Settings, in CreateInput, now time.Time) *ReferralCreated {

@@ -156,3 +156,7 @@ func ValidateMetadata(raw json.RawMessage) error {
 	}
 	return nil
 }
+
+// TimeFormat is the timestamp format of the API and of webhook payloads:
+// RFC 3339 in UTC with milliseconds. Format a UTC time with it.
+const TimeFormat = "2006-01-02T15:04:05.000Z"

@@ -12,9 +12,9 @@ import (
 	"github.com/referral-ledger/referral-ledger/domain"
 )
 
-// bulkPreparer is a Handler that can apply a bulk replay's batches in
-// memory ahead of their transactions, so that preparing the next batch
-// overlaps with the database writing this one.
+// bulkPreparer applies a bulk replay's batches in memory ahead of their
+// transactions, so that preparing the next batch overlaps with the
+// database writing this one. The rebuild passes its *Referrals to bulk.
 type bulkPreparer interface {
 	// prepareBulk applies a batch and returns its writes, which the runner
 	// runs in the batch's transaction. It is called for each batch in log
@@ -29,11 +29,11 @@ type bulkPreparer interface {
 // a runner that is alone on its checkpoint (a rebuild's): it does not lock
 // the checkpoint row per batch, and its commits do not wait for the disk
 // (a rebuild interrupted starts over anyway). It reads the next batch
-// while it applies the current one and, if the handler is a bulkPreparer,
-// prepares it too. It returns how many events it applied. A batch that
+// while it applies the current one, and prep (the runner's handler seen
+// as a bulkPreparer) prepares it too. It returns how many events it applied. A batch that
 // fails stops it (with an *applyError if the handler failed): its caller
 // lets Step isolate the failing events (see bulkAll).
-func (r *Runner) bulk(ctx context.Context, progress func(int)) (applied int, err error) {
+func (r *Runner) bulk(ctx context.Context, prep bulkPreparer, progress func(int)) (applied int, err error) {
 	if _, err := r.Step(ctx); err != nil { // creates the checkpoint; may apply a batch
 		return 0, err
 	}
@@ -48,8 +48,7 @@ func (r *Runner) bulk(ctx context.Context, progress func(int)) (applied int, err
 		cancel()
 		wg.Wait() // the caller may reset what the preparer uses
 	}()
-	prepared := r.bulkFeed(ctx, &wg, domain.Position(c.Position))
-	bp, pipelined := r.handler.(bulkPreparer)
+	prepared := r.bulkFeed(ctx, &wg, prep, domain.Position(c.Position))
 	for b := range prepared {
 		if b.err != nil {
 			return applied, b.err
@@ -57,16 +56,10 @@ func (r *Runner) bulk(ctx context.Context, progress func(int)) (applied int, err
 		if len(b.events) == 0 {
 			return applied, nil
 		}
-		write := b.write
-		if write == nil {
-			write = func(ctx context.Context, tx *sqlx.Tx) error { return r.handler.Apply(ctx, tx, b.events) }
-		}
-		if err := r.bulkTx(ctx, b.events, write); err != nil {
+		if err := r.bulkTx(ctx, b.events, b.write); err != nil {
 			return applied, err
 		}
-		if pipelined {
-			bp.bulkCommitted()
-		}
+		prep.bulkCommitted()
 		applied += len(b.events)
 		if progress != nil {
 			progress(applied)
@@ -75,8 +68,8 @@ func (r *Runner) bulk(ctx context.Context, progress func(int)) (applied int, err
 	return applied, ctx.Err()
 }
 
-// bulkBatch is a batch of a bulk replay: its events, the writes a
-// bulkPreparer prepared for them, or why it could not be read or prepared.
+// bulkBatch is a batch of a bulk replay: its events, the writes prepared
+// for them, or why it could not be read or prepared.
 type bulkBatch struct {
 	events []domain.RecordedEvent
 	write  func(context.Context, *sqlx.Tx) error
@@ -84,9 +77,9 @@ type bulkBatch struct {
 }
 
 // bulkFeed reads the log after pos in batches, in a goroutine of wg until
-// ctx ends, and if the handler is a bulkPreparer prepares each batch in
-// another. The batches come in log order; the last is empty or failed.
-func (r *Runner) bulkFeed(ctx context.Context, wg *sync.WaitGroup, after domain.Position) <-chan bulkBatch {
+// ctx ends, and prep prepares each batch in another. The batches come in
+// log order; the last is empty or failed.
+func (r *Runner) bulkFeed(ctx context.Context, wg *sync.WaitGroup, prep bulkPreparer, after domain.Position) <-chan bulkBatch {
 	send := func(ch chan<- bulkBatch, b bulkBatch) bool {
 		select {
 		case ch <- b:
@@ -111,10 +104,6 @@ func (r *Runner) bulkFeed(ctx context.Context, wg *sync.WaitGroup, after domain.
 			after = evs[len(evs)-1].Position
 		}
 	}()
-	bp, pipelined := r.handler.(bulkPreparer)
-	if !pipelined {
-		return read
-	}
 	prepared := make(chan bulkBatch) // unbuffered: at most one batch prepared ahead
 	wg.Add(1)
 	go func() {
@@ -122,7 +111,7 @@ func (r *Runner) bulkFeed(ctx context.Context, wg *sync.WaitGroup, after domain.
 		defer close(prepared)
 		for b := range read {
 			if b.err == nil && len(b.events) > 0 {
-				if b.write, b.err = bp.prepareBulk(ctx, b.events); b.err != nil {
+				if b.write, b.err = prep.prepareBulk(ctx, b.events); b.err != nil {
 					b.err = fmt.Errorf("projection %s: prepare from position %d: %w", r.cfg.Name, b.events[0].Position, &applyError{b.err})
 				}
 			}
@@ -167,7 +156,7 @@ func bulkAll(ctx context.Context, r *Runner, p *Referrals, progress func(int)) (
 		if err != nil {
 			return 0, err
 		}
-		applied, err := r.bulk(ctx, progress)
+		applied, err := r.bulk(ctx, p, progress)
 		if err == nil || !errors.As(err, new(*applyError)) || Transient(err) {
 			return applied, err
 		}

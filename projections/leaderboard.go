@@ -14,8 +14,15 @@ import (
 	"github.com/referral-ledger/referral-ledger/domain"
 )
 
-// periodDays are the leaderboard periods other than "all", in days.
-var periodDays = map[string]int64{Period7d: 7, Period30d: 30, Period90d: 90}
+// periodDays are the leaderboard periods other than "all", in days: one
+// per window of windowDays, named "<n>d".
+var periodDays = func() map[string]int64 {
+	m := make(map[string]int64, len(windowDays))
+	for _, n := range windowDays {
+		m[fmt.Sprintf("%dd", n)] = n
+	}
+	return m
+}()
 
 // Leaderboard ranks an appspace's referrers by completed desc, total desc,
 // referrer_id asc (byte order). Period "all" (or empty) reads the running
@@ -125,20 +132,7 @@ func (p *Referrals) windowLeaderboard(ctx context.Context, appspace string, n, d
 	// stored counts corrected: + those created on days only in want, -
 	// those only in have.
 	// Names come last, for the top rows only.
-	fixed, err := leaderboardRows(ctx, tx, tx.Rebind(`SELECT c.referrer_id, NULL,
-			COALESCE(w.total, 0) + c.total, COALESCE(w.completed, 0) + c.completed,
-			COALESCE(w.pending, 0) + c.pending, COALESCE(w.expired, 0) + c.expired
-		FROM (SELECT referrer_id, SUM(s) AS total,
-				SUM(CASE WHEN status = 'completed' THEN s ELSE 0 END) AS completed,
-				SUM(CASE WHEN status = 'pending' THEN s ELSE 0 END) AS pending,
-				SUM(CASE WHEN status = 'expired' THEN s ELSE 0 END) AS expired
-			FROM (SELECT referrer_id, status, 1 AS s FROM rm_referrals
-					WHERE appspace_id = ? AND created_at >= ? AND created_at < ?
-				UNION ALL SELECT referrer_id, status, -1 FROM rm_referrals
-					WHERE appspace_id = ? AND created_at >= ? AND created_at < ?) d
-			GROUP BY referrer_id) c
-		LEFT JOIN rm_referrer_windows w ON w.appspace_id = ? AND w.days = ? AND w.referrer_id = c.referrer_id`),
-		appspace, add.lo, add.hi, appspace, sub.lo, sub.hi, appspace, n)
+	fixed, err := correctedCounts(ctx, tx, appspace, n, add, sub)
 	if err != nil {
 		return nil, err
 	}
@@ -172,6 +166,26 @@ func (p *Referrals) windowLeaderboard(ctx context.Context, appspace string, n, d
 	return out, p.addCorrectedRewards(ctx, tx, appspace, n, add, sub, out)
 }
 
+// correctedCounts returns the stored window counts of the referrers with
+// referrals created in add or sub, corrected by those referrals: + those
+// created in add, - those in sub. Names are left NULL.
+func correctedCounts(ctx context.Context, tx *sqlx.Tx, appspace string, n int64, add, sub span) ([]LeaderboardEntry, error) {
+	return leaderboardRows(ctx, tx, tx.Rebind(`SELECT c.referrer_id, NULL,
+			COALESCE(w.total, 0) + c.total, COALESCE(w.completed, 0) + c.completed,
+			COALESCE(w.pending, 0) + c.pending, COALESCE(w.expired, 0) + c.expired
+		FROM (SELECT referrer_id, SUM(s) AS total,
+				SUM(CASE WHEN status = 'completed' THEN s ELSE 0 END) AS completed,
+				SUM(CASE WHEN status = 'pending' THEN s ELSE 0 END) AS pending,
+				SUM(CASE WHEN status = 'expired' THEN s ELSE 0 END) AS expired
+			FROM (SELECT referrer_id, status, 1 AS s FROM rm_referrals
+					WHERE appspace_id = ? AND created_at >= ? AND created_at < ?
+				UNION ALL SELECT referrer_id, status, -1 FROM rm_referrals
+					WHERE appspace_id = ? AND created_at >= ? AND created_at < ?) d
+			GROUP BY referrer_id) c
+		LEFT JOIN rm_referrer_windows w ON w.appspace_id = ? AND w.days = ? AND w.referrer_id = c.referrer_id`),
+		appspace, add.lo, add.hi, appspace, sub.lo, sub.hi, appspace, n)
+}
+
 // addCorrectedRewards sets the reward totals of out's rows, for the window
 // of n days that differs from the stored one by add and sub.
 func (p *Referrals) addCorrectedRewards(ctx context.Context, tx *sqlx.Tx, appspace string, n int64, add, sub span, out []LeaderboardEntry) error {
@@ -184,7 +198,7 @@ func (p *Referrals) addCorrectedRewards(ctx context.Context, tx *sqlx.Tx, appspa
 		s    span
 		sign int64
 	}{{add, 1}, {sub, -1}} {
-		err := rewardsCreated(ctx, tx, tables{}, tx.DriverName(), appspace, d.s, referrers, func(referrer, value string, k int64) {
+		err := rewardsCreated(ctx, tx, liveTables, tx.DriverName(), appspace, d.s, referrers, func(referrer, value string, k int64) {
 			f, units := parseReward(value)
 			totalOf(fix, referrer).add(f, d.sign*k, d.sign*k*units)
 		})

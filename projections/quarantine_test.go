@@ -13,6 +13,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
+	"github.com/referral-ledger/referral-ledger/adapters/storetest"
 	"github.com/referral-ledger/referral-ledger/domain"
 	"github.com/referral-ledger/referral-ledger/projections"
 )
@@ -152,46 +153,43 @@ func scenario(t *testing.T, kind string, e *rmEnv) (other *rmEnv, mine, theirs, 
 func TestRunnerQuarantinesPoison(t *testing.T) {
 	t.Parallel()
 	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	for _, kind := range []string{"sqlite", "postgres"} {
-		t.Run(kind, func(t *testing.T) {
-			t.Parallel()
-			e := newRMEnv(t, kind, start)
-			other, mine, theirs, bad := scenario(t, kind, e)
-			e.projectAll(t, e.runner)
-			if got := quarantinedIDs(t, e.write, projections.ReferralsName); !slices.Equal(got, bad) {
-				t.Errorf("quarantined %v, want %v", got, bad)
-			}
-			e.checkRows(t, mine)
-			e.checkCounts(t)
-			other.checkRows(t, theirs)
-			other.checkCounts(t)
-			c, err := e.runner.Checkpoint(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if want := e.logLength(t) - int64(len(bad)); c.Applied != want {
-				t.Errorf("applied %d, want %d", c.Applied, want)
-			}
+	storetest.ForEach(t, func(t *testing.T, kind string) {
+		e := newRMEnv(t, kind, start)
+		other, mine, theirs, bad := scenario(t, kind, e)
+		e.projectAll(t, e.runner)
+		if got := quarantinedIDs(t, e.write, projections.ReferralsName); !slices.Equal(got, bad) {
+			t.Errorf("quarantined %v, want %v", got, bad)
+		}
+		e.checkRows(t, mine)
+		e.checkCounts(t)
+		other.checkRows(t, theirs)
+		other.checkCounts(t)
+		c, err := e.runner.Checkpoint(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := e.logLength(t) - int64(len(bad)); c.Applied != want {
+			t.Errorf("applied %d, want %d", c.Applied, want)
+		}
 
-			// Retried, the poison still fails: it stays, with the new error.
-			res, err := projections.RetryQuarantined(context.Background(), e.store, e.write, projections.ReferralsName, e.rm)
-			if err != nil {
-				t.Fatal(err)
+		// Retried, the poison still fails: it stays, with the new error.
+		res, err := projections.RetryQuarantined(context.Background(), e.store, e.write, projections.ReferralsName, e.rm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res != (projections.RetryResult{Failing: len(bad)}) {
+			t.Errorf("retry: %+v, want %d failing", res, len(bad))
+		}
+		qs, err := projections.QuarantinedEvents(context.Background(), e.write, projections.ReferralsName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range qs {
+			if q.RetriedAt == nil || q.Error == "" {
+				t.Errorf("a failed retry left %+v", q)
 			}
-			if res != (projections.RetryResult{Failing: len(bad)}) {
-				t.Errorf("retry: %+v, want %d failing", res, len(bad))
-			}
-			qs, err := projections.QuarantinedEvents(context.Background(), e.write, projections.ReferralsName)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, q := range qs {
-				if q.RetriedAt == nil || q.Error == "" {
-					t.Errorf("a failed retry left %+v", q)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 // A rebuild meets the poison events too: it finishes, quarantines them
@@ -199,29 +197,26 @@ func TestRunnerQuarantinesPoison(t *testing.T) {
 func TestRebuildQuarantinesPoison(t *testing.T) {
 	t.Parallel()
 	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	for _, kind := range []string{"sqlite", "postgres"} {
-		t.Run(kind, func(t *testing.T) {
-			t.Parallel()
-			e := newRMEnv(t, kind, start)
-			other, mine, theirs, bad := scenario(t, kind, e)
-			for i := range 6 {
-				mine = append(mine, e.create(t, fmt.Sprintf("more-%d", i), nil, ""))
-			}
-			if _, err := projections.RebuildReferralsInBatches(context.Background(), e.store, e.write, e.rm, nil, 3); err != nil {
-				t.Fatal(err)
-			}
-			if got := quarantinedIDs(t, e.write, projections.ReferralsName); !slices.Equal(got, bad) {
-				t.Errorf("quarantined %v, want %v", got, bad)
-			}
-			if got := quarantinedIDs(t, e.write, ""); !slices.Equal(got, bad) {
-				t.Errorf("all quarantined %v, want %v (the rebuild's own name left behind?)", got, bad)
-			}
-			e.checkRows(t, mine)
-			e.checkCounts(t)
-			other.checkRows(t, theirs)
-			other.checkCounts(t)
-		})
-	}
+	storetest.ForEach(t, func(t *testing.T, kind string) {
+		e := newRMEnv(t, kind, start)
+		other, mine, theirs, bad := scenario(t, kind, e)
+		for i := range 6 {
+			mine = append(mine, e.create(t, fmt.Sprintf("more-%d", i), nil, ""))
+		}
+		if _, err := projections.RebuildReferralsInBatches(context.Background(), e.store, e.write, e.rm, nil, 3); err != nil {
+			t.Fatal(err)
+		}
+		if got := quarantinedIDs(t, e.write, projections.ReferralsName); !slices.Equal(got, bad) {
+			t.Errorf("quarantined %v, want %v", got, bad)
+		}
+		if got := quarantinedIDs(t, e.write, ""); !slices.Equal(got, bad) {
+			t.Errorf("all quarantined %v, want %v (the rebuild's own name left behind?)", got, bad)
+		}
+		e.checkRows(t, mine)
+		e.checkCounts(t)
+		other.checkRows(t, theirs)
+		other.checkCounts(t)
+	})
 }
 
 // A handler that fails on an event until it is fixed: the runner

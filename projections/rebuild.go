@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"regexp"
-	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -75,17 +73,7 @@ func rebuildReferrals(ctx context.Context, store domain.EventStore, db *sqlx.DB,
 	if applied, err = bulkAll(ctx, r, sp, progress); err != nil {
 		return Checkpoint{}, fmt.Errorf("rebuild: %w", err)
 	}
-	if err := indexShadow(ctx, db); err != nil {
-		return Checkpoint{}, err
-	}
-	if err := deriveWindows(ctx, db, sp.tables); err != nil {
-		return Checkpoint{}, err
-	}
-	if err := deriveRewardWindows(ctx, db, sp.tables); err != nil {
-		return Checkpoint{}, err
-	}
-	sp.deferWindows, sp.bulk = false, nil
-	if err := analyzeShadow(ctx, db); err != nil {
+	if err := completeShadow(ctx, db, sp); err != nil {
 		return Checkpoint{}, err
 	}
 	if err := catchUp(); err != nil {
@@ -99,6 +87,23 @@ func rebuildReferrals(ctx context.Context, store domain.EventStore, db *sqlx.DB,
 		return Checkpoint{}, err
 	}
 	return live.Checkpoint(ctx)
+}
+
+// completeShadow gives the rebuild's tables what the bulk left out: the
+// secondary indexes, the leaderboard and reward windows, the planner's
+// statistics. From then on sp applies events as the live projection does.
+func completeShadow(ctx context.Context, db *sqlx.DB, sp *Referrals) error {
+	if err := indexShadow(ctx, db); err != nil {
+		return err
+	}
+	if err := deriveWindows(ctx, db, sp.tables); err != nil {
+		return err
+	}
+	if err := deriveRewardWindows(ctx, db, sp.tables); err != nil {
+		return err
+	}
+	sp.deferWindows, sp.bulk = false, nil
+	return analyzeShadow(ctx, db)
 }
 
 // switchOver applies what the rebuild still lacks and swaps its tables in,
@@ -135,10 +140,11 @@ func switchOver(ctx context.Context, db *sqlx.DB, r *Runner) (err error) {
 			break
 		}
 	}
-	for _, t := range readModelTables {
+	rebuilt := rebuildTables.all()
+	for i, t := range liveTables.all() {
 		for _, q := range []string{
 			`ALTER TABLE ` + t + ` RENAME TO ` + t + `_old`,
-			`ALTER TABLE ` + t + shadowSuffix + ` RENAME TO ` + t,
+			`ALTER TABLE ` + rebuilt[i] + ` RENAME TO ` + t,
 			`DROP TABLE ` + t + `_old`,
 		} {
 			if _, err := tx.ExecContext(ctx, q); err != nil {
@@ -164,46 +170,33 @@ func switchOver(ctx context.Context, db *sqlx.DB, r *Runner) (err error) {
 	return nil
 }
 
-// createShadow (re)creates empty copies of the live read-model tables
-// under the rebuild's names, with their primary keys but without their
-// other indexes: indexShadow adds those once the bulk of the log is in,
-// which is much faster than keeping them up to date row by row.
+// createShadow (re)creates empty rebuild tables beside the live read
+// models, with their primary keys but without their other indexes:
+// indexShadow adds those once the bulk of the log is in.
 func createShadow(ctx context.Context, db *sqlx.DB) error {
-	for _, t := range readModelTables {
-		shadow := t + shadowSuffix
-		if _, err := db.ExecContext(ctx, `DROP TABLE IF EXISTS `+shadow); err != nil {
-			return fmt.Errorf("rebuild: drop %s: %w", shadow, err)
+	for _, t := range rebuildTables.all() {
+		if _, err := db.ExecContext(ctx, `DROP TABLE IF EXISTS `+t); err != nil {
+			return fmt.Errorf("rebuild: drop %s: %w", t, err)
 		}
-		if db.DriverName() != "postgres" {
-			if err := copySQLiteSchema(ctx, db, t, shadow, "table"); err != nil {
-				return err
-			}
-			continue
+	}
+	ddl := sqliteRebuildTables
+	if db.DriverName() == "postgres" {
+		ddl = postgresRebuildTables
+	}
+	for _, q := range ddl {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("rebuild: create tables: %w", err)
 		}
-		if _, err := db.ExecContext(ctx, `CREATE TABLE `+shadow+` (LIKE `+t+` INCLUDING ALL EXCLUDING INDEXES)`); err != nil {
-			return fmt.Errorf("rebuild: create %s: %w", shadow, err)
-		}
-		if err := copyPostgresIndexes(ctx, db, t, shadow, true); err != nil {
-			return err
-		}
+	}
+	if db.DriverName() == "postgres" {
+		return createIndexes(ctx, db, postgresRebuildKeys)
 	}
 	return nil
 }
 
 // indexShadow gives the rebuild's tables the live tables' other indexes.
 func indexShadow(ctx context.Context, db *sqlx.DB) error {
-	for _, t := range readModelTables {
-		var err error
-		if db.DriverName() == "postgres" {
-			err = copyPostgresIndexes(ctx, db, t, t+shadowSuffix, false)
-		} else {
-			err = copySQLiteSchema(ctx, db, t, t+shadowSuffix, "index")
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return createIndexes(ctx, db, rebuildIndexes)
 }
 
 // analyzeShadow gathers the planner statistics of the rebuild's tables on
@@ -213,77 +206,9 @@ func analyzeShadow(ctx context.Context, db *sqlx.DB) error {
 	if db.DriverName() != "postgres" {
 		return nil
 	}
-	for _, t := range readModelTables {
-		if _, err := db.ExecContext(ctx, `ANALYZE `+t+shadowSuffix); err != nil {
-			return fmt.Errorf("rebuild: analyze %s: %w", t+shadowSuffix, err)
-		}
-	}
-	return nil
-}
-
-var postgresIndex = regexp.MustCompile(`^CREATE (UNIQUE )?INDEX \S+ ON (ONLY )?\S+ `)
-
-// copyPostgresIndexes creates on table to the indexes of table from: its
-// primary key (as the primary key) or its other indexes. New names carry
-// the time, so they never meet the names a previous rebuild left.
-func copyPostgresIndexes(ctx context.Context, db *sqlx.DB, from, to string, primary bool) error {
-	var defs []string
-	if err := db.SelectContext(ctx, &defs, `SELECT pg_get_indexdef(indexrelid) FROM pg_index
-		WHERE indrelid = $1::regclass AND indisprimary = $2 ORDER BY indexrelid`, from, primary); err != nil {
-		return fmt.Errorf("rebuild: read the indexes of %s: %w", from, err)
-	}
-	for i, def := range defs {
-		m := postgresIndex.FindStringSubmatch(def)
-		if m == nil {
-			return fmt.Errorf("rebuild: cannot copy index of %s: %s", from, def)
-		}
-		name := fmt.Sprintf("%s_%x_%d", to, time.Now().UnixNano(), i)
-		q := postgresIndex.ReplaceAllString(def, `CREATE `+m[1]+`INDEX `+name+` ON `+to+` `)
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("rebuild: index %s: %w", to, err)
-		}
-		if primary {
-			if _, err := db.ExecContext(ctx, `ALTER TABLE `+to+` ADD PRIMARY KEY USING INDEX `+name); err != nil {
-				return fmt.Errorf("rebuild: primary key of %s: %w", to, err)
-			}
-		}
-	}
-	return nil
-}
-
-var (
-	sqliteTable = regexp.MustCompile(`^CREATE TABLE "?\w+"?`)
-	sqliteIndex = regexp.MustCompile(`^CREATE (UNIQUE )?INDEX "?(\w+)"? ON "?\w+"?`)
-)
-
-// copySQLiteSchema creates on table to what SQLite's stored schema says
-// of table from: the table itself (kind "table", with its primary key) or
-// its indexes (kind "index"). Index names toggle a suffix so a later
-// rebuild, whose live indexes carry it, picks names that are free again.
-func copySQLiteSchema(ctx context.Context, db *sqlx.DB, from, to, kind string) error {
-	var defs []string
-	if err := db.SelectContext(ctx, &defs, `SELECT sql FROM sqlite_master
-		WHERE tbl_name = ? AND type = ? AND sql IS NOT NULL ORDER BY name`, from, kind); err != nil {
-		return fmt.Errorf("rebuild: read the schema of %s: %w", from, err)
-	}
-	if kind == "table" && len(defs) == 0 {
-		return fmt.Errorf("rebuild: table %s does not exist", from)
-	}
-	for _, def := range defs {
-		q := sqliteTable.ReplaceAllString(def, `CREATE TABLE "`+to+`"`)
-		if kind == "index" {
-			m := sqliteIndex.FindStringSubmatch(def)
-			if m == nil {
-				return fmt.Errorf("rebuild: cannot copy index of %s: %s", from, def)
-			}
-			name := m[2] + shadowSuffix
-			if strings.HasSuffix(m[2], shadowSuffix) {
-				name = strings.TrimSuffix(m[2], shadowSuffix)
-			}
-			q = sqliteIndex.ReplaceAllString(def, `CREATE `+m[1]+`INDEX "`+name+`" ON "`+to+`"`)
-		}
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("rebuild: create %s: %w", to, err)
+	for _, t := range rebuildTables.all() {
+		if _, err := db.ExecContext(ctx, `ANALYZE `+t); err != nil {
+			return fmt.Errorf("rebuild: analyze %s: %w", t, err)
 		}
 	}
 	return nil

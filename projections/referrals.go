@@ -3,7 +3,6 @@ package projections
 import (
 	"cmp"
 	"context"
-	"strings"
 
 	"github.com/jmoiron/sqlx"
 
@@ -32,36 +31,50 @@ type Referrals struct {
 }
 
 // tables names the read models Apply writes. Queries always read the live
-// tables; a rebuild writes shadow tables and then renames them live.
-type tables struct{ rename *strings.Replacer }
-
-// sql names q's tables as t says.
-func (t tables) sql(q string) string {
-	if t.rename == nil {
-		return q
-	}
-	return t.rename.Replace(q)
+// tables; a rebuild writes rebuildTables and then renames them live. The
+// statements put these names in with fmt.Sprintf: they are one of the two
+// fixed sets below, never input.
+type tables struct {
+	referrals, referrers, days, windows, rewards string
 }
 
-// readModelTables are the live tables of the referrals projection.
-var readModelTables = []string{"rm_referrals", "rm_referrers", "rm_referral_days", "rm_referrer_windows", "rm_referrer_rewards"}
+// liveTables are the live tables of the referrals projection.
+var liveTables = tables{
+	referrals: "rm_referrals",
+	referrers: "rm_referrers",
+	days:      "rm_referral_days",
+	windows:   "rm_referrer_windows",
+	rewards:   "rm_referrer_rewards",
+}
 
-// shadowSuffix names a rebuild's tables beside the live ones.
+// rebuildTables are a rebuild's tables beside the live ones: the live
+// names with shadowSuffix.
+var rebuildTables = tables{
+	referrals: "rm_referrals_rebuild",
+	referrers: "rm_referrers_rebuild",
+	days:      "rm_referral_days_rebuild",
+	windows:   "rm_referrer_windows_rebuild",
+	rewards:   "rm_referrer_rewards_rebuild",
+}
+
+// all returns the five names in one order.
+func (t tables) all() []string {
+	return []string{t.referrals, t.referrers, t.days, t.windows, t.rewards}
+}
+
+// shadowSuffix names a rebuild's tables (and, every other rebuild, their
+// indexes) beside the live ones.
 const shadowSuffix = "_rebuild"
 
 // shadow returns the projection writing to the rebuild's tables.
 func (p *Referrals) shadow() *Referrals {
-	var pairs []string
-	for _, t := range readModelTables {
-		pairs = append(pairs, t, t+shadowSuffix)
-	}
-	return &Referrals{read: p.read, tables: tables{rename: strings.NewReplacer(pairs...)}}
+	return &Referrals{read: p.read, tables: rebuildTables}
 }
 
 // NewReferrals returns the projection; its queries read through read (on
 // SQLite the read-only pool, on PostgreSQL the one pool). Apply writes
 // through the transaction it is given.
-func NewReferrals(read *sqlx.DB) *Referrals { return &Referrals{read: read} }
+func NewReferrals(read *sqlx.DB) *Referrals { return &Referrals{read: read, tables: liveTables} }
 
 // referralKey names a referral: its appspace and code.
 type referralKey struct{ appspace, code string }

@@ -135,14 +135,14 @@ func saveReferrers(driver string, t tables, deltas map[referrerKey]*referrerDelt
 		d := deltas[k]
 		rows[i] = []any{k.appspace, k.referrer, d.name, d.total, d.completed, d.pending, d.expired}
 	}
-	return upsert(driver, "save referrers", t.sql(`INSERT INTO rm_referrers
-		(appspace_id, referrer_id, referrer_name, total, completed, pending, expired) VALUES `), rows,
-		t.sql(` ON CONFLICT (appspace_id, referrer_id) DO UPDATE SET
-		referrer_name = COALESCE(excluded.referrer_name, rm_referrers.referrer_name),
-		total = rm_referrers.total + excluded.total,
-		completed = rm_referrers.completed + excluded.completed,
-		pending = rm_referrers.pending + excluded.pending,
-		expired = rm_referrers.expired + excluded.expired`))
+	return upsert(driver, "save referrers", fmt.Sprintf(`INSERT INTO %s
+		(appspace_id, referrer_id, referrer_name, total, completed, pending, expired)`, t.referrers), rows,
+		fmt.Sprintf(` ON CONFLICT (appspace_id, referrer_id) DO UPDATE SET
+		referrer_name = COALESCE(excluded.referrer_name, %[1]s.referrer_name),
+		total = %[1]s.total + excluded.total,
+		completed = %[1]s.completed + excluded.completed,
+		pending = %[1]s.pending + excluded.pending,
+		expired = %[1]s.expired + excluded.expired`, t.referrers))
 }
 
 // saveDays returns the statements that add the batch's deltas to
@@ -163,6 +163,6 @@ func saveDays(driver string, t tables, deltas map[dayKey]int64) ([]stmt, error) 
 	for i, k := range keys {
 		rows[i] = []any{k.appspace, k.createdDay, string(k.status), k.settledDay, deltas[k]}
 	}
-	return upsert(driver, "save day counts", t.sql(`INSERT INTO rm_referral_days (appspace_id, created_day, status, settled_day, n) VALUES `), rows,
-		t.sql(` ON CONFLICT (appspace_id, created_day, status, settled_day) DO UPDATE SET n = rm_referral_days.n + excluded.n`))
+	return upsert(driver, "save day counts", fmt.Sprintf(`INSERT INTO %s (appspace_id, created_day, status, settled_day, n)`, t.days), rows,
+		fmt.Sprintf(` ON CONFLICT (appspace_id, created_day, status, settled_day) DO UPDATE SET n = %[1]s.n + excluded.n`, t.days))
 }

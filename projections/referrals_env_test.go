@@ -53,12 +53,9 @@ type rmEnv struct {
 // store, appspace and clock (at start).
 func forEachReadStore(t *testing.T, start time.Time, f func(t *testing.T, e *rmEnv)) {
 	t.Helper()
-	for _, kind := range []string{"sqlite", "postgres"} {
-		t.Run(kind, func(t *testing.T) {
-			t.Parallel()
-			f(t, newRMEnv(t, kind, start))
-		})
-	}
+	storetest.ForEach(t, func(t *testing.T, kind string) {
+		f(t, newRMEnv(t, kind, start))
+	})
 }
 
 func newRMEnv(tb testing.TB, kind string, start time.Time) *rmEnv {

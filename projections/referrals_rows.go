@@ -124,8 +124,8 @@ func loadReferrals(ctx context.Context, tx queryer, t tables, keys []referralKey
 		for i, k := range keys {
 			spaces[i], codes[i] = k.appspace, k.code
 		}
-		q := t.sql(`SELECT ` + prefixed("r.", referralColumns) + ` FROM unnest($1::text[], $2::text[]) AS k (appspace_id, code)
-			JOIN rm_referrals r ON r.appspace_id = k.appspace_id AND r.referral_code = k.code`)
+		q := `SELECT ` + prefixed("r.", referralColumns) + ` FROM unnest($1::text[], $2::text[]) AS k (appspace_id, code)
+			JOIN ` + t.referrals + ` r ON r.appspace_id = k.appspace_id AND r.referral_code = k.code`
 		err := scanReferrals(ctx, tx, q, []any{pq.Array(spaces), pq.Array(codes)}, func(v domain.ReferralView) {
 			out[referralKey{v.AppspaceID, v.ReferralCode}] = v
 		})
@@ -140,8 +140,8 @@ func loadReferrals(ctx context.Context, tx queryer, t tables, keys []referralKey
 			args = append(args, k.appspace, k.code)
 		}
 		// A join, not "(a, b) IN (VALUES ...)": SQLite scans the table for that.
-		q := t.sql(`SELECT ` + prefixed("r.", referralColumns) + ` FROM (VALUES ` + placeholders(len(chunk), 2) + `) AS k
-			JOIN rm_referrals r ON r.appspace_id = k.column1 AND r.referral_code = k.column2`)
+		q := `SELECT ` + prefixed("r.", referralColumns) + ` FROM (VALUES ` + placeholders(len(chunk), 2) + `) AS k
+			JOIN ` + t.referrals + ` r ON r.appspace_id = k.column1 AND r.referral_code = k.column2`
 		if err := scanReferrals(ctx, tx, tx.Rebind(q), args, func(v domain.ReferralView) {
 			out[referralKey{v.AppspaceID, v.ReferralCode}] = v
 		}); err != nil {
@@ -180,7 +180,7 @@ func saveReferrals(driver string, t tables, views []domain.ReferralView) ([]stmt
 		}
 		rows[i] = vals
 	}
-	return upsert(driver, "save rows", t.sql(`INSERT INTO rm_referrals (`+referralColumns+`) VALUES `), rows,
+	return upsert(driver, "save rows", `INSERT INTO `+t.referrals+` (`+referralColumns+`)`, rows,
 		` ON CONFLICT (appspace_id, referral_code) DO UPDATE SET `+referralUpdates)
 }
 

@@ -29,20 +29,7 @@ func (p *Referrals) Stats(ctx context.Context, q StatsQuery) (Stats, error) {
 	if q.From != nil && q.To != nil && q.To.Before(*q.From) {
 		return Stats{}, domain.Errorf(domain.EInvalid, "to is before from")
 	}
-	// The window in unix ms, [lo, hi), cut at AsOf.
-	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
-	if q.From != nil {
-		lo = ceilMillis(*q.From)
-	}
-	if q.To != nil {
-		hi = ceilMillis(*q.To)
-	}
-	asOf, asOfDay := int64(math.MaxInt64), int64(math.MaxInt64)
-	if q.AsOf != nil {
-		asOf = q.AsOf.UnixMilli()
-		asOfDay = dayStart(asOf)
-		hi = min(hi, asOf+1)
-	}
+	lo, hi, asOf, asOfDay := statsWindow(q)
 	if lo >= hi {
 		return Stats{}, nil
 	}
@@ -99,6 +86,25 @@ func (p *Referrals) Stats(ctx context.Context, q StatsQuery) (Stats, error) {
 		st.ConversionRate = float64(st.Completed) / float64(st.Total)
 	}
 	return st, nil
+}
+
+// statsWindow returns q's window in unix ms, [lo, hi), cut at AsOf, and
+// AsOf and its day's start (MaxInt64 without AsOf).
+func statsWindow(q StatsQuery) (lo, hi, asOf, asOfDay int64) {
+	lo, hi = int64(math.MinInt64), int64(math.MaxInt64)
+	if q.From != nil {
+		lo = ceilMillis(*q.From)
+	}
+	if q.To != nil {
+		hi = ceilMillis(*q.To)
+	}
+	asOf, asOfDay = int64(math.MaxInt64), int64(math.MaxInt64)
+	if q.AsOf != nil {
+		asOf = q.AsOf.UnixMilli()
+		asOfDay = dayStart(asOf)
+		hi = min(hi, asOf+1)
+	}
+	return lo, hi, asOf, asOfDay
 }
 
 // sumStats adds up the (total, completed, expired) rows of query.

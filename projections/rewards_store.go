@@ -30,10 +30,10 @@ func saveRewards(driver string, t tables, deltas rewardDeltas) ([]stmt, error) {
 		d := deltas[k]
 		rows[i] = []any{k.appspace, k.days, k.referrer, k.format.prefix, k.format.suffix, k.format.decimals, d.n, d.units}
 	}
-	return upsert(driver, "save reward totals", t.sql(`INSERT INTO rm_referrer_rewards
-		(appspace_id, days, referrer_id, prefix, suffix, decimals, n, units) VALUES `), rows,
-		t.sql(` ON CONFLICT (appspace_id, days, referrer_id, prefix, suffix, decimals) DO UPDATE SET
-		n = rm_referrer_rewards.n + excluded.n, units = rm_referrer_rewards.units + excluded.units`))
+	return upsert(driver, "save reward totals", fmt.Sprintf(`INSERT INTO %s
+		(appspace_id, days, referrer_id, prefix, suffix, decimals, n, units)`, t.rewards), rows,
+		fmt.Sprintf(` ON CONFLICT (appspace_id, days, referrer_id, prefix, suffix, decimals) DO UPDATE SET
+		n = %[1]s.n + excluded.n, units = %[1]s.units + excluded.units`, t.rewards))
 }
 
 // addRewardTotals sets the TotalRewardValue of out's rows from their
@@ -94,7 +94,7 @@ func rewardsCreated(ctx context.Context, q sqlx.QueryerContext, t tables, driver
 	if s.empty() {
 		return nil
 	}
-	query := `SELECT referrer_id, reward_value, COUNT(*) FROM rm_referrals
+	query := `SELECT referrer_id, reward_value, COUNT(*) FROM ` + t.referrals + `
 		WHERE appspace_id = ? AND created_at >= ? AND created_at < ? AND status = 'completed' AND reward_value IS NOT NULL`
 	args := []any{appspace, s.lo, s.hi}
 	if referrers != nil {
@@ -106,7 +106,7 @@ func rewardsCreated(ctx context.Context, q sqlx.QueryerContext, t tables, driver
 			args = append(args, r)
 		}
 	}
-	query = sqlx.Rebind(sqlx.BindType(driver), t.sql(query+` GROUP BY referrer_id, reward_value`))
+	query = sqlx.Rebind(sqlx.BindType(driver), query+` GROUP BY referrer_id, reward_value`)
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return err
@@ -123,8 +123,8 @@ func rewardsCreated(ctx context.Context, q sqlx.QueryerContext, t tables, driver
 	return rows.Err()
 }
 
-// deriveRewardWindows fills rm_referrer_rewards' window rows (days 7, 30,
-// 90) from rm_referrals, as of each appspace's anchor: a rebuild's way,
+// deriveRewardWindows fills rm_referrer_rewards' window rows (windowDays)
+// from rm_referrals, as of each appspace's anchor: a rebuild's way,
 // like deriveWindows. The values are parsed here, so the rows are read
 // grouped by value and written back in batches.
 func deriveRewardWindows(ctx context.Context, db *sqlx.DB, t tables) error {
@@ -135,13 +135,13 @@ func deriveRewardWindows(ctx context.Context, db *sqlx.DB, t tables) error {
 		Value    string `db:"reward_value"`
 		N        int64  `db:"n"`
 	}
-	err := db.SelectContext(ctx, &rows, t.sql(`SELECT r.appspace_id, p.days, r.referrer_id, r.reward_value, COUNT(*) AS n
-		FROM (SELECT appspace_id, MAX(created_day) AS anchor FROM rm_referral_days GROUP BY appspace_id) a
-		CROSS JOIN (SELECT 7 AS days UNION ALL SELECT 30 UNION ALL SELECT 90) p
-		JOIN rm_referrals r ON r.appspace_id = a.appspace_id
+	err := db.SelectContext(ctx, &rows, fmt.Sprintf(`SELECT r.appspace_id, p.days, r.referrer_id, r.reward_value, COUNT(*) AS n
+		FROM (SELECT appspace_id, MAX(created_day) AS anchor FROM %s GROUP BY appspace_id) a
+		CROSS JOIN (%s) p
+		JOIN %s r ON r.appspace_id = a.appspace_id
 			AND r.created_at >= a.anchor - p.days * CAST(86400000 AS BIGINT) AND r.created_at < a.anchor + 86400000
 		WHERE r.status = 'completed' AND r.reward_value IS NOT NULL
-		GROUP BY r.appspace_id, p.days, r.referrer_id, r.reward_value`))
+		GROUP BY r.appspace_id, p.days, r.referrer_id, r.reward_value`, t.days, windowDaysTable(), t.referrals))
 	if err != nil {
 		return fmt.Errorf("rebuild: derive the reward windows: %w", err)
 	}

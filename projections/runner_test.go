@@ -43,17 +43,14 @@ type env struct {
 
 func forEachStore(t *testing.T, f func(t *testing.T, e env)) {
 	t.Helper()
-	for _, kind := range []string{"sqlite", "postgres"} {
-		t.Run(kind, func(t *testing.T) {
-			t.Parallel()
-			store, write, _ := storetest.Open(t, kind)
-			e := env{store: store, db: write}
-			if _, err := e.db.Exec(`CREATE TABLE test_applied (event_id TEXT PRIMARY KEY)`); err != nil {
-				t.Fatal(err)
-			}
-			f(t, e)
-		})
-	}
+	storetest.ForEach(t, func(t *testing.T, kind string) {
+		store, write, _ := storetest.Open(t, kind)
+		e := env{store: store, db: write}
+		if _, err := e.db.Exec(`CREATE TABLE test_applied (event_id TEXT PRIMARY KEY)`); err != nil {
+			t.Fatal(err)
+		}
+		f(t, e)
+	})
 }
 
 func appendN(t *testing.T, s domain.EventStore, prefix string, n int) []string {

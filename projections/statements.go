@@ -3,7 +3,6 @@ package projections
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -16,18 +15,10 @@ type stmt struct {
 	what string // what it writes, for its error
 	q    string
 	args []any
-	// after says the statement must see the effects of those before it;
-	// the others touch tables no statement before them touches.
-	after bool
 }
 
-// execAll runs stmts in order through tx. On PostgreSQL, statements that
-// need not see each other's effects run as one, in data-modifying WITH
-// clauses: one round trip instead of one each.
+// execAll runs stmts in order through tx.
 func execAll(ctx context.Context, tx *sqlx.Tx, stmts []stmt) error {
-	if tx.DriverName() == "postgres" {
-		stmts = combine(stmts)
-	}
 	for _, s := range stmts {
 		if _, err := tx.ExecContext(ctx, s.q, s.args...); err != nil {
 			return fmt.Errorf("referrals: %s: %w", s.what, err)
@@ -36,58 +27,17 @@ func execAll(ctx context.Context, tx *sqlx.Tx, stmts []stmt) error {
 	return nil
 }
 
-var pgParam = regexp.MustCompile(`\$(\d+)`)
-
-// combine merges runs of PostgreSQL statements that need not see each
-// other's effects: all but the last of a run become WITH clauses of the
-// last, their parameters renumbered to follow the ones before.
-func combine(stmts []stmt) []stmt {
-	var out []stmt
-	for i := 0; i < len(stmts); {
-		j := i + 1
-		for j < len(stmts) && !stmts[j].after {
-			j++
-		}
-		if j == i+1 {
-			out = append(out, stmts[i])
-			i = j
-			continue
-		}
-		var q strings.Builder
-		var args []any
-		var what []string
-		for k, s := range stmts[i:j] {
-			shift := len(args)
-			body := pgParam.ReplaceAllStringFunc(s.q, func(p string) string {
-				n, _ := strconv.Atoi(p[1:]) // the pattern's digits
-				return "$" + strconv.Itoa(n+shift)
-			})
-			switch {
-			case k == 0:
-				fmt.Fprintf(&q, "WITH w%d AS (%s)", k, body)
-			case k < j-i-1:
-				fmt.Fprintf(&q, ", w%d AS (%s)", k, body)
-			default:
-				q.WriteString(" " + body)
-			}
-			args = append(args, s.args...)
-			what = append(what, s.what)
-		}
-		out = append(out, stmt{what: strings.Join(what, ", "), q: q.String(), args: args})
-		i = j
-	}
-	return out
-}
-
-// upsert returns the statements that run head + VALUES lists + tail for
-// rows on driver ("postgres" or SQLite's), as few as the parameter limit
-// allows. Every row has the same number of values.
-func upsert(driver, what, head string, rows [][]any, tail string) ([]stmt, error) {
+// upsert returns the statements that insert rows on driver ("postgres" or
+// SQLite's), as few as the parameter limit allows: insert names the table
+// and its columns ("INSERT INTO t (a, b)"), the rows follow as a VALUES
+// list (SQLite) or as unnested arrays (PostgreSQL), then onConflict.
+// Every row has the same number of values.
+func upsert(driver, what, insert string, rows [][]any, onConflict string) ([]stmt, error) {
 	if len(rows) == 0 {
 		return nil, nil
 	}
 	if driver == "postgres" {
-		s, err := upsertColumns(what, head, rows, tail)
+		s, err := upsertColumns(what, insert, rows, onConflict)
 		return []stmt{s}, err
 	}
 	width := len(rows[0])
@@ -97,7 +47,7 @@ func upsert(driver, what, head string, rows [][]any, tail string) ([]stmt, error
 		for _, r := range chunk {
 			args = append(args, r...)
 		}
-		out = append(out, stmt{what: what, q: head + placeholders(len(chunk), width) + tail, args: args})
+		out = append(out, stmt{what: what, q: insert + " VALUES " + placeholders(len(chunk), width) + onConflict, args: args})
 	}
 	return out, nil
 }
@@ -126,7 +76,7 @@ func placeholders(n, width int) string {
 // encoding then cost the same for ten rows as for ten thousand, where a
 // VALUES list costs per parameter. The arrays are encoded here, as array
 // literals, not by the driver when the statement runs.
-func upsertColumns(what, head string, rows [][]any, tail string) (stmt, error) {
+func upsertColumns(what, insert string, rows [][]any, onConflict string) (stmt, error) {
 	width := len(rows[0])
 	args := make([]any, width)
 	casts := make([]string, width)
@@ -168,7 +118,7 @@ func upsertColumns(what, head string, rows [][]any, tail string) (stmt, error) {
 			casts[j] = fmt.Sprintf("$%d::bigint[]", j+1)
 		}
 	}
-	q := strings.TrimSuffix(strings.TrimSpace(head), "VALUES") + " SELECT * FROM unnest(" + strings.Join(casts, ", ") + ")" + tail
+	q := insert + " SELECT * FROM unnest(" + strings.Join(casts, ", ") + ")" + onConflict
 	return stmt{what: what, q: q, args: args}, nil
 }
 

@@ -15,8 +15,22 @@ import (
 )
 
 // windowDays are the lengths, in days, of the windowed leaderboards that
-// rm_referrer_windows keeps.
+// rm_referrer_windows and rm_referrer_rewards keep: the one home of the
+// window sizes. The leaderboard periods ("7d", ...), the rebuild's
+// derivations (windowDaysTable) and the roll in Apply all read it. The
+// migrations that first filled the tables wrote the sizes out as they
+// were then; they have run and stay as they are.
 var windowDays = []int64{7, 30, 90}
+
+// windowDaysTable is windowDays as a one-column SQL table of "days":
+// SELECT 7 AS days UNION ALL SELECT 30 ...
+func windowDaysTable() string {
+	parts := make([]string, len(windowDays))
+	for i, n := range windowDays {
+		parts[i] = fmt.Sprintf("SELECT %d AS days", n)
+	}
+	return strings.Join(parts, " UNION ALL ")
+}
 
 // A window of n days as of day D holds the referrals created on the UTC
 // days D-n .. D: the n whole days before D and D itself. As of now, it
@@ -69,18 +83,7 @@ type change struct {
 // anchor, the rows of rm_referrals created on the days that leave the
 // windows: it must run before the batch's rows are saved.
 func windowDeltas(ctx context.Context, tx *sqlx.Tx, t tables, changes []change, rewards rewardDeltas) (map[windowKey]*referrerDelta, error) {
-	var spaces []string
-	moved := map[string]int64{}
-	for _, c := range changes {
-		day := dayStart(c.now.CreatedAt.UnixMilli())
-		a, seen := moved[c.now.AppspaceID]
-		if !seen {
-			spaces = append(spaces, c.now.AppspaceID)
-		}
-		if !seen || day > a {
-			moved[c.now.AppspaceID] = day
-		}
-	}
+	spaces, moved := latestDays(changes)
 	anchors, err := loadAnchors(ctx, tx, t, spaces)
 	if err != nil {
 		return nil, err
@@ -107,8 +110,8 @@ func windowDeltas(ctx context.Context, tx *sqlx.Tx, t tables, changes []change, 
 			if out.empty() {
 				continue
 			}
-			err := countCreated(ctx, tx, tx.Rebind(t.sql(`SELECT referrer_id, status, COUNT(*) FROM rm_referrals
-				WHERE appspace_id = ? AND created_at >= ? AND created_at < ? GROUP BY referrer_id, status`)),
+			err := countCreated(ctx, tx, tx.Rebind(`SELECT referrer_id, status, COUNT(*) FROM `+t.referrals+`
+				WHERE appspace_id = ? AND created_at >= ? AND created_at < ? GROUP BY referrer_id, status`),
 				[]any{s, out.lo, out.hi}, func(referrer string, st domain.Status, k int64) {
 					delta(windowKey{s, n, referrer}).count(st, -k)
 				})
@@ -143,6 +146,24 @@ func windowDeltas(ctx context.Context, tx *sqlx.Tx, t tables, changes []change, 
 	return deltas, nil
 }
 
+// latestDays returns the appspaces of changes, in order, and the latest
+// creation day of each one's changed referrals.
+func latestDays(changes []change) ([]string, map[string]int64) {
+	var spaces []string
+	moved := map[string]int64{}
+	for _, c := range changes {
+		day := dayStart(c.now.CreatedAt.UnixMilli())
+		a, seen := moved[c.now.AppspaceID]
+		if !seen {
+			spaces = append(spaces, c.now.AppspaceID)
+		}
+		if !seen || day > a {
+			moved[c.now.AppspaceID] = day
+		}
+	}
+	return spaces, moved
+}
+
 // loadAnchors returns the anchor day of each appspace that has referrals.
 // One MAX per appspace, not a GROUP BY, so each reads one index entry.
 func loadAnchors(ctx context.Context, tx *sqlx.Tx, t tables, spaces []string) (map[string]int64, error) {
@@ -152,8 +173,8 @@ func loadAnchors(ctx context.Context, tx *sqlx.Tx, t tables, spaces []string) (m
 		parts := make([]string, len(chunk))
 		for i, s := range chunk {
 			args = append(args, s, s)
-			parts[i] = t.sql(`SELECT CAST(? AS TEXT) AS appspace_id,
-				(SELECT MAX(created_day) FROM rm_referral_days WHERE appspace_id = ?) AS anchor`)
+			parts[i] = `SELECT CAST(? AS TEXT) AS appspace_id,
+				(SELECT MAX(created_day) FROM ` + t.days + ` WHERE appspace_id = ?) AS anchor`
 		}
 		var rows []struct {
 			Appspace string        `db:"appspace_id"`
@@ -211,17 +232,17 @@ func saveWindows(driver string, t tables, deltas map[windowKey]*referrerDelta) (
 		d := deltas[k]
 		rows[i] = []any{k.appspace, k.days, k.referrer, d.total, d.completed, d.pending, d.expired}
 	}
-	stmts, err := upsert(driver, "save windows", t.sql(`INSERT INTO rm_referrer_windows
-		(appspace_id, days, referrer_id, total, completed, pending, expired) VALUES `), rows,
-		t.sql(` ON CONFLICT (appspace_id, days, referrer_id) DO UPDATE SET
-		total = rm_referrer_windows.total + excluded.total,
-		completed = rm_referrer_windows.completed + excluded.completed,
-		pending = rm_referrer_windows.pending + excluded.pending,
-		expired = rm_referrer_windows.expired + excluded.expired`))
+	stmts, err := upsert(driver, "save windows", fmt.Sprintf(`INSERT INTO %s
+		(appspace_id, days, referrer_id, total, completed, pending, expired)`, t.windows), rows,
+		fmt.Sprintf(` ON CONFLICT (appspace_id, days, referrer_id) DO UPDATE SET
+		total = %[1]s.total + excluded.total,
+		completed = %[1]s.completed + excluded.completed,
+		pending = %[1]s.pending + excluded.pending,
+		expired = %[1]s.expired + excluded.expired`, t.windows))
 	for k := range shrunk {
 		// completed = 0 too, so the rank index finds the rows.
-		stmts = append(stmts, stmt{what: "prune windows", q: sqlx.Rebind(sqlx.BindType(driver), t.sql(`DELETE FROM rm_referrer_windows
-			WHERE appspace_id = ? AND days = ? AND completed = 0 AND total = 0`)), args: []any{k.appspace, k.days}, after: true})
+		stmts = append(stmts, stmt{what: "prune windows", q: sqlx.Rebind(sqlx.BindType(driver), `DELETE FROM `+t.windows+`
+			WHERE appspace_id = ? AND days = ? AND completed = 0 AND total = 0`), args: []any{k.appspace, k.days}})
 	}
 	return stmts, err
 }
@@ -231,17 +252,17 @@ func saveWindows(driver string, t tables, deltas map[windowKey]*referrerDelta) (
 // one statement after the bulk of the log instead of a roll per day. Its
 // window lengths are windowDays.
 func deriveWindows(ctx context.Context, db sqlx.ExecerContext, t tables) error {
-	_, err := db.ExecContext(ctx, t.sql(`INSERT INTO rm_referrer_windows
+	_, err := db.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %s
 		(appspace_id, days, referrer_id, total, completed, pending, expired)
 		SELECT r.appspace_id, p.days, r.referrer_id, COUNT(*),
 			SUM(CASE WHEN r.status = 'completed' THEN 1 ELSE 0 END),
 			SUM(CASE WHEN r.status = 'pending' THEN 1 ELSE 0 END),
 			SUM(CASE WHEN r.status = 'expired' THEN 1 ELSE 0 END)
-		FROM (SELECT appspace_id, MAX(created_day) AS anchor FROM rm_referral_days GROUP BY appspace_id) a
-		CROSS JOIN (SELECT 7 AS days UNION ALL SELECT 30 UNION ALL SELECT 90) p
-		JOIN rm_referrals r ON r.appspace_id = a.appspace_id
+		FROM (SELECT appspace_id, MAX(created_day) AS anchor FROM %s GROUP BY appspace_id) a
+		CROSS JOIN (%s) p
+		JOIN %s r ON r.appspace_id = a.appspace_id
 			AND r.created_at >= a.anchor - p.days * CAST(86400000 AS BIGINT) AND r.created_at < a.anchor + 86400000
-		GROUP BY r.appspace_id, p.days, r.referrer_id`))
+		GROUP BY r.appspace_id, p.days, r.referrer_id`, t.windows, t.days, windowDaysTable(), t.referrals))
 	if err != nil {
 		return fmt.Errorf("rebuild: derive the leaderboard windows: %w", err)
 	}

@@ -1,7 +1,7 @@
 // Package crashrepair_test shows that the domain service's two-stream
 // commands survive a crash between their appends on the SQL stores, with
 // their multi-stream transaction hidden, as on EventStoreDB: the next
-// command repairs the state and no invariant of DESIGN.md breaks. The
+// command repairs the state and no invariant (docs/architecture.md) breaks. The
 // protocol is the domain service's (docs/decisions.md, "Two-stream
 // commands"); eventstoretest.FaultStore breaks the commands.
 package crashrepair_test

@@ -7,7 +7,7 @@ import (
 )
 
 // checkInvariants reads the appspace's log and fails the test where it
-// breaks an invariant of DESIGN.md that two-stream commands could break:
+// breaks an invariant that two-stream commands could break (docs/architecture.md lists them all):
 //   - event IDs are unique (a retried append was recognised, not repeated);
 //   - each code has one referral stream, created once, by its first event
 //     (code uniqueness);

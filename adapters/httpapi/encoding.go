@@ -11,14 +11,11 @@ import (
 	"github.com/referral-ledger/referral-ledger/domain"
 )
 
-// timeFormat is the API's timestamp format: RFC 3339, UTC, milliseconds.
-const timeFormat = "2006-01-02T15:04:05.000Z"
-
 // stamp is a timestamp in the API's format.
 type stamp time.Time
 
 func (t stamp) MarshalJSON() ([]byte, error) {
-	return []byte(`"` + time.Time(t).UTC().Format(timeFormat) + `"`), nil
+	return []byte(`"` + time.Time(t).UTC().Format(domain.TimeFormat) + `"`), nil
 }
 
 func stampPtr(t *time.Time) *stamp {
@@ -70,7 +67,7 @@ type milestoneJSON struct {
 	Timestamp stamp  `json:"timestamp"`
 }
 
-// referralJSON is the referral object of API.md. ID repeats ReferralID:
+// referralJSON is the API's referral object. ID repeats ReferralID:
 // Tolinku's SDKs read a referral's id as "id".
 type referralJSON struct {
 	ID                     string          `json:"id"`

@@ -62,12 +62,9 @@ type sequential struct{ domain.EventStore }
 // SQLite without multi-stream appends.
 func forEachStore(t *testing.T, f func(t *testing.T, s *stack)) {
 	t.Helper()
-	for _, kind := range []string{"sqlite", "postgres", "sqlite-sequential"} {
-		t.Run(kind, func(t *testing.T) {
-			t.Parallel()
-			f(t, newStack(t, kind))
-		})
-	}
+	storetest.ForKinds(t, append(storetest.Kinds, "sqlite-sequential"), func(t *testing.T, kind string) {
+		f(t, newStack(t, kind))
+	})
 }
 
 func newStack(tb testing.TB, kind string, cfg ...httpapi.Config) *stack {

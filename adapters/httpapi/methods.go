@@ -54,7 +54,7 @@ func (s *Server) noRoute(w http.ResponseWriter, r *http.Request, _ domain.Origin
 	if len(allow) == 0 {
 		return domain.Errorf(domain.ENotFound, "no such endpoint: %s %s", r.Method, r.URL.Path)
 	}
-	// API.md's codes have no method_not_allowed: the request is invalid,
+	// The API's error codes have no method_not_allowed: the request is invalid,
 	// and the status says how.
 	w.Header().Set("Allow", strings.Join(allow, ", "))
 	writeJSON(w, http.StatusMethodNotAllowed, errorBody{

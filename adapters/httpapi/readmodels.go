@@ -175,7 +175,7 @@ func csvRow(v domain.ReferralView) []string {
 		if t == nil {
 			return ""
 		}
-		return t.UTC().Format(timeFormat)
+		return t.UTC().Format(domain.TimeFormat)
 	}
 	row := []string{v.ReferralID, v.ReferralCode, str(v.ReferralURL), v.ReferrerID, str(v.ReferrerName),
 		str(v.ReferredUserID), str(v.ReferredUserName), string(v.Status), str(v.Milestone), str(v.RewardType),

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/referral-ledger/referral-ledger/adapters/httpapi"
+	"github.com/referral-ledger/referral-ledger/adapters/storetest"
 	"github.com/referral-ledger/referral-ledger/domain"
 	"github.com/referral-ledger/referral-ledger/domain/eventstoretest"
 )
@@ -85,69 +86,66 @@ func (f *faultSwitch) WaitForEvents(ctx context.Context, opts domain.ReadAllOpti
 // stream and answers 200, and a retry of the command appends nothing.
 func TestLostAcknowledgementAnswers200(t *testing.T) {
 	t.Parallel()
-	for _, kind := range []string{"sqlite", "postgres"} {
-		t.Run(kind, func(t *testing.T) {
-			t.Parallel()
-			sw := &faultSwitch{}
-			s := newWrappedStack(t, kind, func(inner domain.EventStore) domain.EventStore {
-				sw.inner = inner
-				return sw
-			})
-			code := ""
-			steps := []struct {
-				name, method, path, category string
-				body                         func() map[string]any
-			}{
-				{"settings", "PUT", "/v1/api/referral/settings", "settings", func() map[string]any {
-					return map[string]any{"reward_type": "credit", "reward_value": "$5",
-						"referral_milestones": []string{"signed_up", "paid"}, "referral_reward_milestone": "paid"}
-				}},
-				{"create, referrer stream", "POST", "/v1/api/referral/create", "referrer", func() map[string]any {
-					return map[string]any{"user_id": "rita"}
-				}},
-				{"milestone, referee guard", "POST", "/v1/api/referral/milestone", "referee", func() map[string]any {
-					return map[string]any{"referral_code": code, "milestone": "signed_up", "referred_user_id": "sam"}
-				}},
-				{"complete", "POST", "/v1/api/referral/complete", "referral", func() map[string]any {
-					return map[string]any{"referral_code": code, "milestone": "paid"}
-				}},
-				{"claim", "POST", "/v1/api/referral/claim-reward", "referral", func() map[string]any {
-					return map[string]any{"referral_code": code}
-				}},
-				{"create, referral stream", "POST", "/v1/api/referral/create", "referral", func() map[string]any {
-					return map[string]any{"user_id": "tess"}
-				}},
-			}
-			for _, st := range steps {
-				fault := sw.arm(st.category)
-				status, first := s.call(t, s.key, st.method, st.path, st.body())
-				if !fault.Fired() {
-					t.Fatalf("%s: no append to a %s stream", st.name, st.category)
-				}
-				if status != http.StatusOK {
-					t.Fatalf("%s with its acknowledgement lost: %d %v, want 200", st.name, status, first)
-				}
-				if strings.HasPrefix(st.name, "create") {
-					if first["created"] != true {
-						t.Errorf("%s: created = %v, want true", st.name, first["created"])
-					}
-					code = first["referral_code"].(string)
-				}
-				before := len(s.events(t, s.space))
-				again := s.must(t, http.StatusOK, st.method, st.path, st.body())
-				if after := len(s.events(t, s.space)); after != before {
-					t.Errorf("%s: the retry appended %d events", st.name, after-before)
-				}
-				delete(first, "created")
-				delete(again, "created")
-				if !equalJSON(first, again) {
-					t.Errorf("%s: retry answered %v, first call %v", st.name, again, first)
-				}
-			}
-			got := s.must(t, http.StatusOK, "GET", "/v1/api/referral/"+code, nil)
-			if got["status"] != "pending" || got["referrer_id"] != "tess" {
-				t.Errorf("the last referral: %v", got)
-			}
+	storetest.ForEach(t, func(t *testing.T, kind string) {
+		sw := &faultSwitch{}
+		s := newWrappedStack(t, kind, func(inner domain.EventStore) domain.EventStore {
+			sw.inner = inner
+			return sw
 		})
-	}
+		code := ""
+		steps := []struct {
+			name, method, path, category string
+			body                         func() map[string]any
+		}{
+			{"settings", "PUT", "/v1/api/referral/settings", "settings", func() map[string]any {
+				return map[string]any{"reward_type": "credit", "reward_value": "$5",
+					"referral_milestones": []string{"signed_up", "paid"}, "referral_reward_milestone": "paid"}
+			}},
+			{"create, referrer stream", "POST", "/v1/api/referral/create", "referrer", func() map[string]any {
+				return map[string]any{"user_id": "rita"}
+			}},
+			{"milestone, referee guard", "POST", "/v1/api/referral/milestone", "referee", func() map[string]any {
+				return map[string]any{"referral_code": code, "milestone": "signed_up", "referred_user_id": "sam"}
+			}},
+			{"complete", "POST", "/v1/api/referral/complete", "referral", func() map[string]any {
+				return map[string]any{"referral_code": code, "milestone": "paid"}
+			}},
+			{"claim", "POST", "/v1/api/referral/claim-reward", "referral", func() map[string]any {
+				return map[string]any{"referral_code": code}
+			}},
+			{"create, referral stream", "POST", "/v1/api/referral/create", "referral", func() map[string]any {
+				return map[string]any{"user_id": "tess"}
+			}},
+		}
+		for _, st := range steps {
+			fault := sw.arm(st.category)
+			status, first := s.call(t, s.key, st.method, st.path, st.body())
+			if !fault.Fired() {
+				t.Fatalf("%s: no append to a %s stream", st.name, st.category)
+			}
+			if status != http.StatusOK {
+				t.Fatalf("%s with its acknowledgement lost: %d %v, want 200", st.name, status, first)
+			}
+			if strings.HasPrefix(st.name, "create") {
+				if first["created"] != true {
+					t.Errorf("%s: created = %v, want true", st.name, first["created"])
+				}
+				code = first["referral_code"].(string)
+			}
+			before := len(s.events(t, s.space))
+			again := s.must(t, http.StatusOK, st.method, st.path, st.body())
+			if after := len(s.events(t, s.space)); after != before {
+				t.Errorf("%s: the retry appended %d events", st.name, after-before)
+			}
+			delete(first, "created")
+			delete(again, "created")
+			if !equalJSON(first, again) {
+				t.Errorf("%s: retry answered %v, first call %v", st.name, again, first)
+			}
+		}
+		got := s.must(t, http.StatusOK, "GET", "/v1/api/referral/"+code, nil)
+		if got["status"] != "pending" || got["referrer_id"] != "tess" {
+			t.Errorf("the last referral: %v", got)
+		}
+	})
 }

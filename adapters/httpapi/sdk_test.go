@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"github.com/referral-ledger/referral-ledger/adapters/storetest"
 	"net/http"
 	"testing"
 )
@@ -71,57 +72,54 @@ func checkShape(tb testing.TB, what string, obj any, shape sdkShape) {
 // JSON types they declare, on both stores.
 func TestSDKResponseShapes(t *testing.T) {
 	t.Parallel()
-	for _, kind := range []string{"sqlite", "postgres"} {
-		t.Run(kind, func(t *testing.T) {
-			t.Parallel()
-			s := newStack(t, kind)
-			s.setSettings(t, map[string]any{"reward_type": "credit", "reward_value": "$5",
-				"referral_url_template": "https://example.com/ref/{code}"})
-			created := s.must(t, http.StatusOK, "POST", "/v1/api/referral/create", map[string]any{"user_id": "uma", "user_name": "Uma"})
-			checkShape(t, "create", created, sdkCreateResult)
-			code := created["referral_code"].(string)
-			s.create(t, "vic") // a referrer with nothing completed: a null total
+	storetest.ForEach(t, func(t *testing.T, kind string) {
+		s := newStack(t, kind)
+		s.setSettings(t, map[string]any{"reward_type": "credit", "reward_value": "$5",
+			"referral_url_template": "https://example.com/ref/{code}"})
+		created := s.must(t, http.StatusOK, "POST", "/v1/api/referral/create", map[string]any{"user_id": "uma", "user_name": "Uma"})
+		checkShape(t, "create", created, sdkCreateResult)
+		code := created["referral_code"].(string)
+		s.create(t, "vic") // a referrer with nothing completed: a null total
 
-			ms := s.must(t, http.StatusOK, "POST", "/v1/api/referral/milestone",
-				map[string]any{"referral_code": code, "milestone": "signed_up", "referred_user_id": "wes"})
-			checkShape(t, "milestone", ms["referral"], sdkMilestone)
-			info := s.must(t, http.StatusOK, "GET", "/v1/api/referral/"+code, nil)
-			checkShape(t, "referral info", info, sdkReferralInfo)
-			for _, h := range info["milestone_history"].([]any) {
-				checkShape(t, "milestone_history entry", h, sdkHistoryEntry)
+		ms := s.must(t, http.StatusOK, "POST", "/v1/api/referral/milestone",
+			map[string]any{"referral_code": code, "milestone": "signed_up", "referred_user_id": "wes"})
+		checkShape(t, "milestone", ms["referral"], sdkMilestone)
+		info := s.must(t, http.StatusOK, "GET", "/v1/api/referral/"+code, nil)
+		checkShape(t, "referral info", info, sdkReferralInfo)
+		for _, h := range info["milestone_history"].([]any) {
+			checkShape(t, "milestone_history entry", h, sdkHistoryEntry)
+		}
+		done := s.must(t, http.StatusOK, "POST", "/v1/api/referral/complete",
+			map[string]any{"referral_code": code, "milestone": "completed", "referred_user_name": "Wes"})
+		checkShape(t, "complete", done["referral"], sdkComplete)
+		for _, r := range []map[string]any{ms, done} {
+			if ref := r["referral"].(map[string]any); ref["id"] != created["referral_id"] {
+				t.Errorf("referral.id %v, want the referral_id %v", ref["id"], created["referral_id"])
 			}
-			done := s.must(t, http.StatusOK, "POST", "/v1/api/referral/complete",
-				map[string]any{"referral_code": code, "milestone": "completed", "referred_user_name": "Wes"})
-			checkShape(t, "complete", done["referral"], sdkComplete)
-			for _, r := range []map[string]any{ms, done} {
-				if ref := r["referral"].(map[string]any); ref["id"] != created["referral_id"] {
-					t.Errorf("referral.id %v, want the referral_id %v", ref["id"], created["referral_id"])
-				}
-			}
+		}
 
-			s.project(t)
-			for _, period := range []string{"all", "7d", "30d", "90d"} {
-				out := s.must(t, http.StatusOK, "GET", "/v1/api/referral/leaderboard?period="+period, nil)
-				rows, _ := out["leaderboard"].([]any)
-				if len(rows) != 2 {
-					t.Fatalf("%s leaderboard: %v, want 2 rows", period, out)
-				}
-				for _, row := range rows {
-					checkShape(t, period+" leaderboard entry", row, sdkLeaderboardEntry)
-				}
-				if got := rows[0].(map[string]any)["total_reward_value"]; got != "$5" {
-					t.Errorf("%s leaderboard: uma's total_reward_value %v, want $5", period, got)
-				}
-				if got := rows[1].(map[string]any)["total_reward_value"]; got != nil {
-					t.Errorf("%s leaderboard: vic's total_reward_value %v, want null", period, got)
-				}
+		s.project(t)
+		for _, period := range []string{"all", "7d", "30d", "90d"} {
+			out := s.must(t, http.StatusOK, "GET", "/v1/api/referral/leaderboard?period="+period, nil)
+			rows, _ := out["leaderboard"].([]any)
+			if len(rows) != 2 {
+				t.Fatalf("%s leaderboard: %v, want 2 rows", period, out)
 			}
+			for _, row := range rows {
+				checkShape(t, period+" leaderboard entry", row, sdkLeaderboardEntry)
+			}
+			if got := rows[0].(map[string]any)["total_reward_value"]; got != "$5" {
+				t.Errorf("%s leaderboard: uma's total_reward_value %v, want $5", period, got)
+			}
+			if got := rows[1].(map[string]any)["total_reward_value"]; got != nil {
+				t.Errorf("%s leaderboard: vic's total_reward_value %v, want null", period, got)
+			}
+		}
 
-			status, body := s.call(t, s.key, "GET", "/v1/api/referral/NOSUCHCODE", nil)
-			if status != http.StatusNotFound {
-				t.Errorf("unknown code: %d, want 404", status)
-			}
-			checkShape(t, "error body", body, sdkError)
-		})
-	}
+		status, body := s.call(t, s.key, "GET", "/v1/api/referral/NOSUCHCODE", nil)
+		if status != http.StatusNotFound {
+			t.Errorf("unknown code: %d, want 404", status)
+		}
+		checkShape(t, "error body", body, sdkError)
+	})
 }

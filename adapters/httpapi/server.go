@@ -1,5 +1,5 @@
 // Package httpapi is the ledger's HTTP API: the referral, settings, events
-// and audit endpoints of API.md, API key authentication with scopes,
+// and audit endpoints, API key authentication with scopes,
 // appspace isolation, the error format and request limits.
 package httpapi
 

@@ -351,53 +351,50 @@ func (f *failingReads) ReadAll(ctx context.Context, opts domain.ReadAllOptions) 
 // status line is sent, with a last error line after.
 func TestEventsStreamReportsFailures(t *testing.T) {
 	t.Parallel()
-	for _, kind := range []string{"sqlite", "postgres"} {
-		t.Run(kind, func(t *testing.T) {
-			t.Parallel()
-			store, write, read := storetest.Open(t, kind)
-			access := sqlstore.NewAccess(write, read)
-			as, err := access.CreateAppspace(context.Background(), "default")
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, key, err := access.CreateKey(context.Background(), as.ID, domain.RoleServer, "test")
-			if err != nil {
-				t.Fatal(err)
-			}
-			faulty := &failingReads{EventStore: store, failFrom: 1 << 30}
-			log := slog.New(slog.NewTextHandler(io.Discard, nil))
-			srv := httptest.NewServer(httpapi.New(domain.NewService(faulty, domain.ServiceConfig{}), access, log, httpapi.Config{}))
-			t.Cleanup(srv.Close)
-			s := &stack{url: srv.URL, key: key, store: store}
-			s.create(t, "ava")
-			s.events(t, as.ID) // the create is readable in the log
+	storetest.ForEach(t, func(t *testing.T, kind string) {
+		store, write, read := storetest.Open(t, kind)
+		access := sqlstore.NewAccess(write, read)
+		as, err := access.CreateAppspace(context.Background(), "default")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, key, err := access.CreateKey(context.Background(), as.ID, domain.RoleServer, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		faulty := &failingReads{EventStore: store, failFrom: 1 << 30}
+		log := slog.New(slog.NewTextHandler(io.Discard, nil))
+		srv := httptest.NewServer(httpapi.New(domain.NewService(faulty, domain.ServiceConfig{}), access, log, httpapi.Config{}))
+		t.Cleanup(srv.Close)
+		s := &stack{url: srv.URL, key: key, store: store}
+		s.create(t, "ava")
+		s.events(t, as.ID) // the create is readable in the log
 
-			atomic.StoreInt32(&faulty.calls, 0)
-			atomic.StoreInt32(&faulty.failFrom, 1) // the first read fails
-			resp := s.get(t, context.Background(), key, "/v1/api/events", "application/x-ndjson")
-			var out map[string]any
-			_ = json.NewDecoder(resp.Body).Decode(&out)
-			if resp.StatusCode != http.StatusInternalServerError || out["code"] != "internal" {
-				t.Errorf("first read fails: got %d %v, want 500 internal", resp.StatusCode, out)
-			}
+		atomic.StoreInt32(&faulty.calls, 0)
+		atomic.StoreInt32(&faulty.failFrom, 1) // the first read fails
+		resp := s.get(t, context.Background(), key, "/v1/api/events", "application/x-ndjson")
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		if resp.StatusCode != http.StatusInternalServerError || out["code"] != "internal" {
+			t.Errorf("first read fails: got %d %v, want 500 internal", resp.StatusCode, out)
+		}
 
-			atomic.StoreInt32(&faulty.calls, 0)
-			atomic.StoreInt32(&faulty.failFrom, 2) // the read after the first batch fails
-			resp = s.get(t, context.Background(), key, "/v1/api/events", "application/x-ndjson")
-			var lines []map[string]any
-			for sc := bufio.NewScanner(resp.Body); sc.Scan(); {
-				var l map[string]any
-				if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-					t.Fatalf("line %q: %v", sc.Bytes(), err)
-				}
-				lines = append(lines, l)
+		atomic.StoreInt32(&faulty.calls, 0)
+		atomic.StoreInt32(&faulty.failFrom, 2) // the read after the first batch fails
+		resp = s.get(t, context.Background(), key, "/v1/api/events", "application/x-ndjson")
+		var lines []map[string]any
+		for sc := bufio.NewScanner(resp.Body); sc.Scan(); {
+			var l map[string]any
+			if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+				t.Fatalf("line %q: %v", sc.Bytes(), err)
 			}
-			if resp.StatusCode != http.StatusOK || len(lines) < 2 {
-				t.Fatalf("later read fails: status %d, lines %v", resp.StatusCode, lines)
-			}
-			if last := lines[len(lines)-1]; last["code"] != "internal" || last["error"] == nil || lines[0]["type"] == nil {
-				t.Errorf("later read fails: lines %v, want events then an error line", lines)
-			}
-		})
-	}
+			lines = append(lines, l)
+		}
+		if resp.StatusCode != http.StatusOK || len(lines) < 2 {
+			t.Fatalf("later read fails: status %d, lines %v", resp.StatusCode, lines)
+		}
+		if last := lines[len(lines)-1]; last["code"] != "internal" || last["error"] == nil || lines[0]["type"] == nil {
+			t.Errorf("later read fails: lines %v, want events then an error line", lines)
+		}
+	})
 }

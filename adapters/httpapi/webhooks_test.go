@@ -49,7 +49,7 @@ func (r *hookReceiver) requests() []hookRequest {
 	return append([]hookRequest(nil), r.got...)
 }
 
-// TestWebhookEndpoints walks every webhook endpoint of API.md.
+// TestWebhookEndpoints walks every webhook endpoint of the API.
 func TestWebhookEndpoints(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *stack) {
 		recv := newHookReceiver(t)

@@ -2,37 +2,19 @@ package sqlstore_test
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/referral-ledger/referral-ledger/adapters/postgres"
-	"github.com/referral-ledger/referral-ledger/adapters/postgres/pgtest"
-	"github.com/referral-ledger/referral-ledger/adapters/sqlite"
 	"github.com/referral-ledger/referral-ledger/adapters/sqlstore"
+	"github.com/referral-ledger/referral-ledger/adapters/storetest"
 	"github.com/referral-ledger/referral-ledger/domain"
 )
 
 func forEachDialect(t *testing.T, f func(t *testing.T, a *sqlstore.Access)) {
 	t.Helper()
-	ctx := context.Background()
-	t.Run("sqlite", func(t *testing.T) {
-		t.Parallel()
-		st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "ledger.db")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		f(t, sqlstore.NewAccess(st.WriteDB(), st.DB()))
-	})
-	t.Run("postgres", func(t *testing.T) {
-		t.Parallel()
-		st, err := postgres.Open(ctx, postgres.Config{URL: pgtest.SchemaURL(t)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		f(t, sqlstore.NewAccess(st.DB(), st.DB()))
+	storetest.ForEach(t, func(t *testing.T, kind string) {
+		_, write, read := storetest.Open(t, kind)
+		f(t, sqlstore.NewAccess(write, read))
 	})
 }
 

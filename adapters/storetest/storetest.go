@@ -6,6 +6,7 @@ package storetest
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/jmoiron/sqlx"
@@ -40,4 +41,32 @@ func Open(tb testing.TB, kind string) (domain.EventStore, *sqlx.DB, *sqlx.DB) {
 	}
 	tb.Fatalf("storetest: unknown store kind %q", kind)
 	return nil, nil, nil
+}
+
+// Kinds are the store kinds Open knows, in the order ForEach runs them.
+var Kinds = []string{"sqlite", "postgres"}
+
+// ForEach runs f as a parallel subtest, named for the kind, on each of
+// Kinds. f opens what it needs (Open, or a package's own stack on top of
+// it). On PostgreSQL the subtest skips with a one-line reason when
+// LEDGER_TEST_DATABASE_URL is unset, before f runs.
+func ForEach(t *testing.T, f func(t *testing.T, kind string)) {
+	t.Helper()
+	ForKinds(t, Kinds, f)
+}
+
+// ForKinds is ForEach over kinds: Kinds plus a package's own variants
+// ("sqlite-sequential", ...). A kind whose name starts with "postgres"
+// needs the PostgreSQL server.
+func ForKinds(t *testing.T, kinds []string, f func(t *testing.T, kind string)) {
+	t.Helper()
+	for _, kind := range kinds {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			if strings.HasPrefix(kind, "postgres") {
+				pgtest.BaseURL(t) // skips when the variable is unset
+			}
+			f(t, kind)
+		})
+	}
 }

@@ -1,5 +1,5 @@
 // Command referral-ledger runs the Referral Ledger service and its
-// administration commands. See README.md and API.md.
+// administration commands. README.md walks through running it.
 package main
 
 import (

@@ -55,6 +55,17 @@ func testReadStream(t *testing.T, h func(tb testing.TB) Harness) {
 		positions[e.Position] = true
 	}
 
+	testReadStreamRanges(t, s, stream, all)
+	t.Run("unknown stream", func(t *testing.T) {
+		got, err := s.ReadStream(ctxFor(t), stream+"-missing", 1, 10)
+		if err != nil || len(got) != 0 {
+			t.Errorf("ReadStream of a missing stream: got %d events, %v; want none and no error", len(got), err)
+		}
+	})
+}
+
+// testReadStreamRanges reads ranges of stream, whose events are all.
+func testReadStreamRanges(t *testing.T, s domain.EventStore, stream string, all []domain.RecordedEvent) {
 	tests := []struct {
 		name  string
 		from  domain.Revision
@@ -85,12 +96,6 @@ func testReadStream(t *testing.T, h func(tb testing.TB) Harness) {
 			}
 		})
 	}
-	t.Run("unknown stream", func(t *testing.T) {
-		got, err := s.ReadStream(ctxFor(t), stream+"-missing", 1, 10)
-		if err != nil || len(got) != 0 {
-			t.Errorf("ReadStream of a missing stream: got %d events, %v; want none and no error", len(got), err)
-		}
-	})
 }
 
 func testReadLast(t *testing.T, h func(tb testing.TB) Harness) {

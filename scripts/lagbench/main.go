@@ -80,6 +80,30 @@ func (t *tracker) committed(at time.Time) {
 	t.pending = t.pending[:0]
 }
 
+// follow runs the runner's loop until ctx ends, timing each commit.
+func follow(runCtx context.Context, wg *sync.WaitGroup, st domain.EventStore, runner *projections.Runner, tr *tracker) {
+	defer wg.Done()
+	for runCtx.Err() == nil {
+		n, err := runner.Step(runCtx)
+		if err != nil {
+			if runCtx.Err() == nil {
+				log.Fatal(err)
+			}
+			return
+		}
+		if n > 0 {
+			tr.committed(time.Now())
+			continue
+		}
+		c, err := runner.Checkpoint(runCtx)
+		if err == nil {
+			waitCtx, cancel := context.WithTimeout(runCtx, time.Second)
+			_ = st.WaitForEvents(waitCtx, domain.ReadAllOptions{After: domain.Position(c.Position)})
+			cancel()
+		}
+	}
+}
+
 func measure(ctx context.Context, name string, st domain.EventStore, write, read *sqlx.DB, rate int, d time.Duration) {
 	as := domain.NewPrefixedID("as")
 	svc := domain.NewService(st, domain.ServiceConfig{})
@@ -92,28 +116,7 @@ func measure(ctx context.Context, name string, st domain.EventStore, write, read
 	runCtx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { // the runner's loop, timing each commit
-		defer wg.Done()
-		for runCtx.Err() == nil {
-			n, err := runner.Step(runCtx)
-			if err != nil {
-				if runCtx.Err() == nil {
-					log.Fatal(err)
-				}
-				return
-			}
-			if n > 0 {
-				tr.committed(time.Now())
-				continue
-			}
-			c, err := runner.Checkpoint(runCtx)
-			if err == nil {
-				waitCtx, cancel := context.WithTimeout(runCtx, time.Second)
-				_ = st.WaitForEvents(waitCtx, domain.ReadAllOptions{After: domain.Position(c.Position)})
-				cancel()
-			}
-		}
-	}()
+	go follow(runCtx, &wg, st, runner, tr)
 
 	// Commands at a steady rate from a pool of workers.
 	start := time.Now()
