@@ -16,6 +16,9 @@ import (
 // defaultLimit is ReadAll's batch when the options set none.
 const defaultLimit = 1000
 
+// maxResumes bounds how often one ReadAll reads on after a lost connection.
+const maxResumes = 3
+
 // recorded turns the client's event into the port's.
 func recorded(e *esdb.RecordedEvent) domain.RecordedEvent {
 	return domain.RecordedEvent{
@@ -127,7 +130,9 @@ func (s *Store) ReadLast(ctx context.Context, stream string) (domain.RecordedEve
 // The server's own events are left out, and so are other streams than
 // opts.StreamPrefix's; the filter runs here, on pages of $all, since the
 // client cannot filter a read on the server. opts.After must name an
-// event of $all.
+// event of $all. A page that breaks off (the connection was lost, the
+// node went away) is read again from the last event received, a few
+// times: the events already received are kept, none is returned twice.
 func (s *Store) ReadAll(ctx context.Context, opts domain.ReadAllOptions) ([]domain.RecordedEvent, error) {
 	limit := opts.Limit
 	if limit <= 0 {
@@ -142,8 +147,13 @@ func (s *Store) ReadAll(ctx context.Context, opts domain.ReadAllOptions) ([]doma
 		from, last = p, &p
 	}
 	first := opts.After > 0
+	resumes := 0
 	for {
 		rs, err := s.client.ReadAll(ctx, esdb.ReadAllOptions{Direction: esdb.Forwards, From: from}, page)
+		if err != nil && hasCode(err, esdb.ErrorUnavailable) && resumes < maxResumes && ctx.Err() == nil {
+			resumes++
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("read all after %d: %w", opts.After, err)
 		}
@@ -168,6 +178,14 @@ func (s *Store) ReadAll(ctx context.Context, opts domain.ReadAllOptions) ([]doma
 			return len(out) < limit
 		})
 		switch {
+		case err != nil && hasCode(err, esdb.ErrorUnavailable) && resumes < maxResumes && ctx.Err() == nil:
+			// Resume after the last event received: the page's events
+			// before it are in out already.
+			resumes++
+			if last != nil {
+				from = *last
+			}
+			continue
 		case err != nil:
 			return nil, fmt.Errorf("read all after %d: %w", opts.After, err)
 		case bad != nil:
