@@ -19,8 +19,19 @@ const defaultLimit = 1000
 // maxResumes bounds how often one ReadAll reads on after a lost connection.
 const maxResumes = 3
 
-// recorded turns the client's event into the port's.
+// recorded turns the client's event into the port's. An imported event's
+// recorded time and metadata come out of its envelope (import.go).
 func recorded(e *esdb.RecordedEvent) domain.RecordedEvent {
+	if at, meta, ok := unwrap(e.UserMetadata); ok {
+		r := recordedAsIs(e)
+		r.RecordedAt, r.Metadata = at, meta
+		return r
+	}
+	return recordedAsIs(e)
+}
+
+// recordedAsIs is the client's event as the server holds it.
+func recordedAsIs(e *esdb.RecordedEvent) domain.RecordedEvent {
 	return domain.RecordedEvent{
 		Position:   e.Position.Commit,
 		Stream:     e.StreamID,

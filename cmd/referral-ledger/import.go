@@ -15,13 +15,25 @@ import (
 
 // exportedEvent is a line of events export (httpapi.EventJSON), read back.
 type exportedEvent struct {
-	Stream   string          `json:"stream"`
-	Version  uint64          `json:"version"`
-	ID       string          `json:"id"`
-	Type     string          `json:"type"`
-	Data     json.RawMessage `json:"data"`
-	Metadata json.RawMessage `json:"metadata"`
+	Stream     string          `json:"stream"`
+	Version    uint64          `json:"version"`
+	ID         string          `json:"id"`
+	Type       string          `json:"type"`
+	RecordedAt time.Time       `json:"recorded_at"`
+	Data       json.RawMessage `json:"data"`
+	Metadata   json.RawMessage `json:"metadata"`
 }
+
+// importer is a store that can write events as they were recorded
+// elsewhere, recorded time included: every adapter's Import. It is not on
+// domain.EventStore, since only moving a log may set a recorded time.
+type importer interface {
+	Import(ctx context.Context, events []domain.RecordedEvent) error
+}
+
+// importBatch is how many events one Import writes (one transaction on
+// the SQL stores).
+const importBatch = 500
 
 type eventsImportCmd struct {
 	File string `arg:"" type:"existingfile" help:"A JSON Lines file that events export wrote."`
@@ -59,8 +71,8 @@ func checkExport(path string) (int, error) {
 	seen := map[string]bool{}
 	total := 0
 	err := readExport(path, func(_ int, e exportedEvent) error {
-		if e.Stream == "" || e.ID == "" || e.Type == "" {
-			return errors.New("an event without a stream, an ID or a type")
+		if e.Stream == "" || e.ID == "" || e.Type == "" || e.RecordedAt.IsZero() {
+			return errors.New("an event without a stream, an ID, a type or a recorded time")
 		}
 		if want := next[e.Stream] + 1; e.Version != want {
 			return fmt.Errorf("event %s is version %d of %s, which is at version %d: the file does not continue the stream", e.ID, e.Version, e.Stream, want-1)
@@ -124,45 +136,16 @@ func (c *eventsImportCmd) Run(ctx context.Context, e env) error {
 		return err
 	}
 	return e.with(ctx, "", func(m *Main) error {
+		store, ok := m.store.(importer)
+		if !ok {
+			return fmt.Errorf("the %T store cannot import", m.store)
+		}
 		done, err := importedPrefix(ctx, m.store, c.File)
 		if err != nil {
 			return err
 		}
 		p := newProgress(e.stderr, total)
-		i := 0
-		var batch []domain.EventData
-		var stream string
-		var from uint64
-		flush := func() error {
-			if len(batch) == 0 {
-				return nil
-			}
-			// Exact(from-1): the file continues the stream, and a batch
-			// already written by a crashed run is a retry the store
-			// recognises by its first event's ID.
-			if _, err := m.store.Append(ctx, stream, domain.Exact(from-1), batch...); err != nil {
-				return fmt.Errorf("import %s from version %d: %w", stream, from, err)
-			}
-			p.add(len(batch))
-			batch = batch[:0]
-			return nil
-		}
-		err = readExport(c.File, func(_ int, ev exportedEvent) error {
-			if i++; i <= done {
-				return nil
-			}
-			if ev.Stream != stream || len(batch) == 500 {
-				if err := flush(); err != nil {
-					return err
-				}
-				stream, from = ev.Stream, ev.Version
-			}
-			batch = append(batch, domain.EventData{ID: ev.ID, Type: ev.Type, Data: nullable(ev.Data), Metadata: nullable(ev.Metadata)})
-			return nil
-		})
-		if err == nil {
-			err = flush()
-		}
+		err = importFile(ctx, store, c.File, done, p)
 		p.finish()
 		if err != nil {
 			return err
@@ -170,6 +153,40 @@ func (c *eventsImportCmd) Run(ctx context.Context, e env) error {
 		fmt.Fprintf(e.stdout, "imported %d events (%d were already there)\n", total-done, done)
 		return nil
 	})
+}
+
+// importFile writes the file's events after the first done, in batches.
+// Each batch continues its streams where the store holds them; a batch a
+// crashed run wrote is already counted in done.
+func importFile(ctx context.Context, store importer, path string, done int, p *progress) error {
+	i := 0
+	var batch []domain.RecordedEvent
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := store.Import(ctx, batch); err != nil {
+			return fmt.Errorf("import events %d-%d: %w", i-len(batch)+1, i, err)
+		}
+		p.add(len(batch))
+		batch = batch[:0]
+		return nil
+	}
+	err := readExport(path, func(_ int, ev exportedEvent) error {
+		if i >= done {
+			batch = append(batch, domain.RecordedEvent{Stream: ev.Stream, Version: ev.Version, ID: ev.ID, Type: ev.Type,
+				Data: nullable(ev.Data), Metadata: nullable(ev.Metadata), RecordedAt: ev.RecordedAt})
+		}
+		i++
+		if len(batch) == importBatch {
+			return flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return flush()
 }
 
 // nullable keeps an exported null as no data or metadata, as it was stored.
