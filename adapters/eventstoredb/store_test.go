@@ -52,6 +52,27 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// TestImport runs the import tests on the server of TestConformance: an
+// imported event's recorded time comes back from its metadata envelope.
+func TestImport(t *testing.T) {
+	url := os.Getenv(envVar)
+	if url == "" {
+		url = esdbtest.Start(t).URL()
+	}
+	eventstoretest.RunImport(t, func(tb testing.TB) eventstoretest.Importer {
+		s, err := Open(context.Background(), Config{URL: url})
+		if err != nil {
+			tb.Fatalf("EventStoreDB at %s: %v", url, err)
+		}
+		tb.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				tb.Errorf("close: %v", err)
+			}
+		})
+		return s
+	})
+}
+
 // holdAppend sends an append that the emulated server holds once it has
 // received it; commit lets the server go on and returns the append's
 // error.
