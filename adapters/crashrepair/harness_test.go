@@ -1,7 +1,9 @@
 // Package crashrepair_test shows that the domain service's two-stream
-// commands survive a crash between their appends on the SQL stores, with
-// their multi-stream transaction hidden, as on EventStoreDB: the next
-// command repairs the state and no invariant of DESIGN.md breaks. The
+// commands survive a crash between their appends on every store: on
+// EventStoreDB, which has no multi-stream transaction, and on SQLite and
+// PostgreSQL with theirs hidden, so that the service appends stream by
+// stream there too. The next command repairs the state and no invariant
+// of DESIGN.md breaks. The
 // protocol is the domain service's (docs/decisions.md, "Two-stream
 // commands"); eventstoretest.FaultStore breaks the commands.
 package crashrepair_test
