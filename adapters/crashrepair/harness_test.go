@@ -1,7 +1,9 @@
 // Package crashrepair_test shows that the domain service's two-stream
-// commands survive a crash between their appends on the SQL stores, with
-// their multi-stream transaction hidden, as on EventStoreDB: the next
-// command repairs the state and no invariant (docs/architecture.md) breaks. The
+// commands survive a crash between their appends on every store: on
+// EventStoreDB, which has no multi-stream transaction, and on SQLite and
+// PostgreSQL with theirs hidden, so that the service appends stream by
+// stream there too. The next command repairs the state and no invariant
+// (docs/architecture.md) breaks. The
 // protocol is the domain service's (docs/decisions.md, "Two-stream
 // commands"); eventstoretest.FaultStore breaks the commands.
 package crashrepair_test
@@ -9,12 +11,15 @@ package crashrepair_test
 import (
 	"context"
 	"crypto/rand"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/referral-ledger/referral-ledger/adapters/eventstoredb"
+	"github.com/referral-ledger/referral-ledger/adapters/eventstoredb/esdbtest"
 	"github.com/referral-ledger/referral-ledger/adapters/postgres"
 	"github.com/referral-ledger/referral-ledger/adapters/postgres/pgtest"
 	"github.com/referral-ledger/referral-ledger/adapters/sqlite"
@@ -25,8 +30,10 @@ import (
 // opener opens the store of one test anew, as a restarted process does.
 type opener func() (domain.EventStore, func() error, error)
 
-// forEachStore runs f as a parallel subtest on SQLite in a temp dir and on
-// PostgreSQL in a fresh schema.
+// forEachStore runs f as a parallel subtest on SQLite in a temp dir, on
+// PostgreSQL in a fresh schema and on EventStoreDB: the server that
+// LEDGER_TEST_EVENTSTORE_URL names, or an emulated one (esdbtest) that
+// outlives the node's restarts as a server does.
 func forEachStore(t *testing.T, f func(t *testing.T, n *node)) {
 	t.Helper()
 	stores := map[string]func(tb testing.TB) opener{
@@ -44,6 +51,19 @@ func forEachStore(t *testing.T, f func(t *testing.T, n *node)) {
 			url := pgtest.SchemaURL(tb)
 			return func() (domain.EventStore, func() error, error) {
 				st, err := postgres.Open(context.Background(), postgres.Config{URL: url})
+				if err != nil {
+					return nil, nil, err
+				}
+				return st, st.Close, nil
+			}
+		},
+		"eventstoredb": func(tb testing.TB) opener {
+			url := os.Getenv("LEDGER_TEST_EVENTSTORE_URL")
+			if url == "" {
+				url = esdbtest.Start(tb).URL()
+			}
+			return func() (domain.EventStore, func() error, error) {
+				st, err := eventstoredb.Open(context.Background(), eventstoredb.Config{URL: url})
 				if err != nil {
 					return nil, nil, err
 				}

@@ -16,8 +16,22 @@ import (
 // defaultLimit is ReadAll's batch when the options set none.
 const defaultLimit = 1000
 
-// recorded turns the client's event into the port's.
+// maxResumes bounds how often one ReadAll reads on after a lost connection.
+const maxResumes = 3
+
+// recorded turns the client's event into the port's. An imported event's
+// recorded time and metadata come out of its envelope (import.go).
 func recorded(e *esdb.RecordedEvent) domain.RecordedEvent {
+	if at, meta, ok := unwrap(e.UserMetadata); ok {
+		r := recordedAsIs(e)
+		r.RecordedAt, r.Metadata = at, meta
+		return r
+	}
+	return recordedAsIs(e)
+}
+
+// recordedAsIs is the client's event as the server holds it.
+func recordedAsIs(e *esdb.RecordedEvent) domain.RecordedEvent {
 	return domain.RecordedEvent{
 		Position:   e.Position.Commit,
 		Stream:     e.StreamID,
@@ -127,7 +141,9 @@ func (s *Store) ReadLast(ctx context.Context, stream string) (domain.RecordedEve
 // The server's own events are left out, and so are other streams than
 // opts.StreamPrefix's; the filter runs here, on pages of $all, since the
 // client cannot filter a read on the server. opts.After must name an
-// event of $all.
+// event of $all. A page that breaks off (the connection was lost, the
+// node went away) is read again from the last event received, a few
+// times: the events already received are kept, none is returned twice.
 func (s *Store) ReadAll(ctx context.Context, opts domain.ReadAllOptions) ([]domain.RecordedEvent, error) {
 	limit := opts.Limit
 	if limit <= 0 {
@@ -142,8 +158,13 @@ func (s *Store) ReadAll(ctx context.Context, opts domain.ReadAllOptions) ([]doma
 		from, last = p, &p
 	}
 	first := opts.After > 0
+	resumes := 0
 	for {
 		rs, err := s.client.ReadAll(ctx, esdb.ReadAllOptions{Direction: esdb.Forwards, From: from}, page)
+		if err != nil && hasCode(err, esdb.ErrorUnavailable) && resumes < maxResumes && ctx.Err() == nil {
+			resumes++
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("read all after %d: %w", opts.After, err)
 		}
@@ -168,6 +189,14 @@ func (s *Store) ReadAll(ctx context.Context, opts domain.ReadAllOptions) ([]doma
 			return len(out) < limit
 		})
 		switch {
+		case err != nil && hasCode(err, esdb.ErrorUnavailable) && resumes < maxResumes && ctx.Err() == nil:
+			// Resume after the last event received: the page's events
+			// before it are in out already.
+			resumes++
+			if last != nil {
+				from = *last
+			}
+			continue
 		case err != nil:
 			return nil, fmt.Errorf("read all after %d: %w", opts.After, err)
 		case bad != nil:

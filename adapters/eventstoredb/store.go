@@ -22,6 +22,11 @@
 //     Position{Commit: p, Prepare: p} resumes after it. Log positions are
 //     below 2^63, so they survive the int64 checkpoints of the projections.
 //     Position 0 never names an event: the log starts with an epoch record.
+//   - Recorded times. An event's recorded time is the server's created
+//     time, except for an event that Import wrote: the server takes no
+//     time from a client, so Import keeps the original one in the event's
+//     metadata, in an envelope under "$ledger." keys that the read path
+//     opens again (import.go).
 //   - The global log is $all without the server's own events: streams or
 //     event types starting with "$" (statistics, metadata, links, ...),
 //     and events of explicit transactions (commit != prepare), which only

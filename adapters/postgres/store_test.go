@@ -37,6 +37,11 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+func TestImport(t *testing.T) {
+	pgtest.BaseURL(t)
+	eventstoretest.RunImport(t, func(tb testing.TB) eventstoretest.Importer { return open(tb, pgtest.SchemaURL(tb)) })
+}
+
 func TestMigrateConcurrently(t *testing.T) {
 	url := pgtest.SchemaURL(t)
 	const replicas = 4

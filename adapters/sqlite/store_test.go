@@ -28,3 +28,7 @@ func TestConformance(t *testing.T) {
 		return eventstoretest.Harness{Store: newStore(tb)}
 	})
 }
+
+func TestImport(t *testing.T) {
+	eventstoretest.RunImport(t, func(tb testing.TB) eventstoretest.Importer { return newStore(tb) })
+}

@@ -165,6 +165,7 @@ func (c *apikeyRevokeCmd) Run(ctx context.Context, e env) error {
 
 type eventsCmd struct {
 	Export eventsExportCmd `cmd:"" help:"Write the event log to stdout."`
+	Import eventsImportCmd `cmd:"" help:"Append an export's events to an empty store (of any profile); a rerun continues an interrupted import."`
 }
 
 type eventsExportCmd struct {

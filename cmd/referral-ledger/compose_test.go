@@ -98,6 +98,11 @@ func TestDockerCompose(t *testing.T) {
 			t.Errorf("%s has no health check", dep)
 		}
 	}
+	// KurrentDB is pinned to the version the adapter is written for, not
+	// whatever "latest" is on the day of the pull.
+	if es.Image != "kurrentplatform/kurrentdb:25.0" {
+		t.Errorf("kurrentdb image: got %q, want the pinned kurrentplatform/kurrentdb:25.0", es.Image)
+	}
 	if !strings.HasPrefix(pg.Image, "postgres:16") {
 		t.Errorf("postgres image: got %q, want postgres:16", pg.Image)
 	}

@@ -65,11 +65,21 @@ func TestAcknowledgedCommandsSurviveSIGKILL(t *testing.T) {
 	}
 }
 
-// load runs 8 clients issuing creates then milestones until kill is called
-// after d, and returns what the server acknowledged.
+// ackDeadline bounds the wait for a round's first acknowledged milestone.
+// It is generous on purpose: a busy machine may take seconds for the first
+// commands after a restart, and the test checks that they survive, not
+// how fast they come.
+const ackDeadline = 60 * time.Second
+
+// load runs 8 clients issuing creates then milestones, and calls kill
+// once at least d has passed and a milestone (so its create too) has been
+// acknowledged in this round, so every kill lands among commands in
+// flight with some already acknowledged. It returns what the server
+// acknowledged.
 func load(t *testing.T, addr, key string, round int, d time.Duration, kill func()) (codes map[string]string, milestones map[string]bool) {
 	var mu sync.Mutex
 	codes, milestones = map[string]string{}, map[string]bool{}
+	firstAck := make(chan struct{})
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for w := range 8 {
@@ -95,6 +105,9 @@ func load(t *testing.T, addr, key string, round int, d time.Duration, kill func(
 				body := map[string]any{"referral_code": created.ReferralCode, "milestone": "signed_up", "referred_user_id": "friend-" + referrer}
 				if post(addr, key, "/v1/api/referral/milestone", body, nil) == nil {
 					mu.Lock()
+					if len(milestones) == 0 {
+						close(firstAck)
+					}
 					milestones[created.ReferralCode] = true
 					mu.Unlock()
 				}
@@ -102,6 +115,11 @@ func load(t *testing.T, addr, key string, round int, d time.Duration, kill func(
 		}()
 	}
 	time.Sleep(d)
+	select {
+	case <-firstAck:
+	case <-time.After(ackDeadline):
+		t.Errorf("round %d: no milestone was acknowledged within %v", round, ackDeadline)
+	}
 	kill()
 	time.Sleep(50 * time.Millisecond) // let clients see the dead server
 	close(stop)

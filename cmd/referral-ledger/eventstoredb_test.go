@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 
@@ -20,15 +19,12 @@ func TestEventstoreProfileNeedsPostgres(t *testing.T) {
 }
 
 // TestEventstoreProfile opens the production profile: the event log on the
-// EventStoreDB server that LEDGER_TEST_EVENTSTORE_URL names, the rest on
-// PostgreSQL. A command's events reach the log, the read model and the
+// EventStoreDB server that LEDGER_TEST_EVENTSTORE_URL names (or an
+// emulated one), the rest on PostgreSQL. A command's events reach the log, the read model and the
 // export's prefix read.
 func TestEventstoreProfile(t *testing.T) {
 	t.Parallel()
-	esURL := os.Getenv("LEDGER_TEST_EVENTSTORE_URL")
-	if esURL == "" {
-		t.Skip("LEDGER_TEST_EVENTSTORE_URL is not set: skipping the EventStoreDB profile")
-	}
+	esURL := eventstoreURL(t)
 	ctx := context.Background()
 	m, err := Open(ctx, Config{DatabaseURL: pgtest.SchemaURL(t), EventstoreURL: esURL})
 	if err != nil {

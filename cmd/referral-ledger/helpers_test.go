@@ -1,8 +1,10 @@
 package main
 
 import (
+	"os"
 	"testing"
 
+	"github.com/referral-ledger/referral-ledger/adapters/eventstoredb/esdbtest"
 	"github.com/referral-ledger/referral-ledger/adapters/postgres/pgtest"
 	"github.com/referral-ledger/referral-ledger/domain"
 )
@@ -18,7 +20,9 @@ func createInput(user string) domain.CreateInput { return domain.CreateInput{Ref
 const testSecretKeyEnv = "LEDGER_WEBHOOK_SECRET_KEY=dGVzdC1vbmx5LXdlYmhvb2stc2VjcmV0LWtleS0zMmI="
 
 // serveProfiles are the environments that run serve on a fresh embedded
-// store and on a fresh PostgreSQL schema.
+// store, on a fresh PostgreSQL schema, and on EventStoreDB beside a fresh
+// schema: the server LEDGER_TEST_EVENTSTORE_URL names, or an emulated one
+// in the test process on 127.0.0.1, which outlives a killed serve.
 var serveProfiles = []struct {
 	name string
 	env  func(testing.TB) []string
@@ -27,4 +31,16 @@ var serveProfiles = []struct {
 	{"postgres", func(tb testing.TB) []string {
 		return []string{"LEDGER_DATABASE_URL=" + pgtest.SchemaURL(tb), testSecretKeyEnv}
 	}},
+	{"eventstoredb", func(tb testing.TB) []string {
+		return []string{"LEDGER_DATABASE_URL=" + pgtest.SchemaURL(tb), "LEDGER_EVENTSTORE_URL=" + eventstoreURL(tb), testSecretKeyEnv}
+	}},
+}
+
+// eventstoreURL is the EventStoreDB server of a test: the one
+// LEDGER_TEST_EVENTSTORE_URL names, or a fresh emulated one.
+func eventstoreURL(tb testing.TB) string {
+	if url := os.Getenv("LEDGER_TEST_EVENTSTORE_URL"); url != "" {
+		return url
+	}
+	return esdbtest.Start(tb).URL()
 }
