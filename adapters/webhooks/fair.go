@@ -95,6 +95,11 @@ func share(cands []candidate, budget, turn int) []candidate {
 
 // claimFor leases up to c.slots due deliveries of each candidate, oldest
 // due first: other workers skip them until the lease ends.
+// notHeld is the claim's own check of an endpoint's Retry-After hold
+// (parameters: webhook id, now). The candidates were read before the
+// claim: an attempt recorded in between may have set a hold since.
+const notHeld = `NOT EXISTS (SELECT 1 FROM webhooks h WHERE h.id = ? AND h.hold_until > ?)`
+
 func (w *Webhooks) claimFor(ctx context.Context, cands []candidate, now time.Time) ([]due, error) {
 	lease := now.Add(2*w.cfg.Timeout + leaseMargin).UnixMilli()
 	const returning = ` RETURNING id, webhook_id, event_id, event_type, body, attempt_count, schedule_from, max_attempts`
@@ -104,8 +109,8 @@ func (w *Webhooks) claimFor(ctx context.Context, cands []candidate, now time.Tim
 			var got []due
 			err := sqlx.SelectContext(ctx, w.db, &got, `UPDATE webhook_deliveries SET next_attempt_at = ?, updated_at = ?
 				WHERE id IN (SELECT id FROM webhook_deliveries WHERE webhook_id = ? AND state = 'pending'
-				AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?)`+returning,
-				lease, now.UnixMilli(), c.ID, now.UnixMilli(), c.slots)
+				AND next_attempt_at <= ? AND `+notHeld+` ORDER BY next_attempt_at LIMIT ?)`+returning,
+				lease, now.UnixMilli(), c.ID, now.UnixMilli(), c.ID, now.UnixMilli(), c.slots)
 			if err != nil {
 				return out, fmt.Errorf("claim deliveries of %s: %w", c.ID, err)
 			}
@@ -122,7 +127,8 @@ func (w *Webhooks) claimFor(ctx context.Context, cands []candidate, now time.Tim
 	err := sqlx.SelectContext(ctx, w.db, &out, `UPDATE webhook_deliveries SET next_attempt_at = $1, updated_at = $2
 		WHERE id IN (SELECT p.id FROM unnest($3::text[], $4::int[]) AS c (id, n)
 			CROSS JOIN LATERAL (SELECT d.id FROM webhook_deliveries d WHERE d.webhook_id = c.id AND d.state = 'pending'
-				AND d.next_attempt_at <= $2 ORDER BY d.next_attempt_at LIMIT c.n FOR UPDATE SKIP LOCKED) p)`+returning,
+				AND d.next_attempt_at <= $2 AND NOT EXISTS (SELECT 1 FROM webhooks h WHERE h.id = c.id AND h.hold_until > $2)
+				ORDER BY d.next_attempt_at LIMIT c.n FOR UPDATE SKIP LOCKED) p)`+returning,
 		lease, now.UnixMilli(), pq.Array(ids), pq.Array(limits))
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)

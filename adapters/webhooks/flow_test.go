@@ -100,7 +100,17 @@ func TestSeedFlow(t *testing.T) {
 		if diff := cmp.Diff([]string{"referee", "referrer"}, sides); diff != "" {
 			t.Errorf("claim sides (-want +got):\n%s", diff)
 		}
-		// The delivery log has one succeeded delivery per event, one attempt each.
+		// The delivery log has one succeeded delivery per event, one attempt
+		// each. Attempts are recorded after the receiver has answered: wait
+		// for the record, not for the receipt.
+		eventually(t, "every delivery's attempt recorded", 30*time.Second, func() bool {
+			for _, d := range s.deliveries(t, wh.ID) {
+				if d.State == "pending" {
+					return false
+				}
+			}
+			return true
+		})
 		ds := s.deliveries(t, wh.ID)
 		if len(ds) != 6 {
 			t.Fatalf("%d deliveries, want 6", len(ds))
