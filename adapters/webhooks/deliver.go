@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/referral-ledger/referral-ledger/adapters/ssrf"
 	"github.com/referral-ledger/referral-ledger/domain"
 )
 
@@ -54,7 +55,7 @@ func (d *deliverer) attempt(ctx context.Context, target string, secrets []string
 	if err != nil {
 		res.Elapsed = time.Since(t0)
 		res.Err = describe(err)
-		if errors.Is(err, ErrDisallowedAddress) {
+		if errors.Is(err, ssrf.ErrDisallowedAddress) {
 			// The owner sees the log: it must not map our network for them
 			// (which internal address their name resolved to). The operator
 			// gets the address here.

@@ -31,6 +31,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/referral-ledger/referral-ledger/adapters/ssrf"
 	"github.com/referral-ledger/referral-ledger/domain"
 )
 
@@ -46,7 +47,7 @@ type Config struct {
 	// Sealer encrypts secrets at rest.
 	Sealer *Sealer
 	// Guard refuses private targets (AllowPrivate for tests and local development).
-	Guard Guard
+	Guard ssrf.Guard
 	// Timeout bounds one attempt; 10 s by default.
 	Timeout time.Duration
 	// RetrySchedule is the wait before each retry; 1m,5m,30m by default
