@@ -1,3 +1,8 @@
+// Package ssrf keeps outgoing requests away from the operator's own network:
+// a URL is checked when it is saved (CheckURL) and every connection again at
+// dial time (Control, through Client), so neither a hostile URL nor a DNS
+// answer that changes later reaches loopback, private, link-local or
+// internal addresses. Standard library only.
 package ssrf
 
 import (
@@ -8,12 +13,10 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-
-	"github.com/referral-ledger/referral-ledger/domain"
 )
 
-// Guard decides which webhook targets may be contacted (API.md "URLs",
-// DESIGN.md invariant 9). The zero value is the production guard.
+// Guard decides which targets may be contacted. The zero value is the
+// production guard.
 type Guard struct {
 	AllowPrivate bool          // LEDGER_WEBHOOK_ALLOW_PRIVATE: allows http and private addresses
 	Resolver     *net.Resolver // nil = net.DefaultResolver
@@ -28,8 +31,7 @@ var internalSuffixes = []string{
 	"corp", "private", "test", "example", "invalid", "onion", "alt", "arpa",
 }
 
-// CheckURL validates a webhook URL when it is saved. It returns a
-// *domain.Error with code EInvalid whose message is safe to show a client,
+// CheckURL validates a webhook URL when it is saved. It returns a *Refusal,
 // or ctx's error when ctx ends during the DNS lookup. With AllowPrivate only
 // the URL's form is checked (absolute, http or https, no credentials).
 func (g Guard) CheckURL(ctx context.Context, raw string) error {
@@ -174,8 +176,15 @@ func parseIPv4(labels []string) (netip.Addr, bool) {
 	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), true
 }
 
+// Refusal is the error CheckURL returns for a URL that may not be
+// contacted. Its message is safe to show the URL's owner: it says what is
+// wrong without naming the addresses a name resolved to.
+type Refusal struct{ Message string }
+
+func (r *Refusal) Error() string { return r.Message }
+
 func refuse(msg string) error {
-	return domain.Errorf(domain.EInvalid, "webhook url %s", msg)
+	return &Refusal{Message: "webhook url " + msg}
 }
 
 func refusedAddress() error {

@@ -3,8 +3,10 @@ package webhooks
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 
+	"github.com/referral-ledger/referral-ledger/adapters/ssrf"
 	"github.com/referral-ledger/referral-ledger/domain"
 )
 
@@ -23,9 +25,13 @@ func (w *Webhooks) validate(ctx context.Context, name, url *string, events *[]st
 		if err := domain.ValidateText("url", *url, maxURLLen); err != nil {
 			return "", err
 		}
-		// The guard's refusals are coded already; anything else (a
-		// cancelled lookup) is not the caller's mistake and stays uncoded.
+		// A refusal is the caller's mistake and gets its code here;
+		// anything else (a cancelled lookup) is not and stays uncoded.
 		if err := w.cfg.Guard.CheckURL(ctx, *url); err != nil {
+			var refused *ssrf.Refusal
+			if errors.As(err, &refused) {
+				return "", domain.Errorf(domain.EInvalid, "%s", refused.Message)
+			}
 			return "", err
 		}
 	}
