@@ -97,15 +97,6 @@ func describe(err error) string {
 	return err.Error()
 }
 
-// TestResult is the answer to a test event.
-type TestResult struct {
-	Success        bool
-	StatusCode     *int
-	ResponseTimeMS int64
-	Error          *string
-	DeliveryID     string
-}
-
 // Test sends a test event to a webhook now (active or not) and records it
 // in the delivery log. Errors: domain.ENotFound.
 func (w *Webhooks) Test(ctx context.Context, appspaceID, webhookID string) (TestResult, error) {

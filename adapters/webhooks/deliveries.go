@@ -12,35 +12,6 @@ import (
 	"github.com/referral-ledger/referral-ledger/domain"
 )
 
-// Delivery is a row of the delivery log.
-type Delivery struct {
-	ID            string
-	WebhookID     string
-	EventID       string
-	Event         string
-	ReferralCode  string
-	State         string
-	AttemptCount  int
-	NextAttemptAt *time.Time
-	CreatedAt     time.Time
-	Attempts      []Attempt
-	// WaitingReason says why a pending delivery waits: its endpoint is
-	// disabled, inactive, paused (circuit_open), held by a Retry-After, or
-	// at its in-flight cap or rate limit; empty otherwise.
-	WaitingReason string
-}
-
-// Attempt is one attempt of a delivery.
-type Attempt struct {
-	Attempt        int
-	AttemptedAt    time.Time
-	StatusCode     *int
-	ResponseTimeMS int64
-	Success        bool
-	Error          *string
-	ResponseBody   *string
-}
-
 type deliveryRow struct {
 	ID            string         `db:"id"`
 	WebhookID     string         `db:"webhook_id"`

@@ -13,42 +13,9 @@ import (
 	"github.com/referral-ledger/referral-ledger/domain"
 )
 
-// Webhook is an endpoint of an appspace, without its secret.
-type Webhook struct {
-	ID         string
-	AppspaceID string
-	Name       string
-	URL        string
-	Events     []string
-	Active     bool
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
-	Isolation
-}
-
-// WebhookInput is a create request (API.md); Active defaults to true.
-type WebhookInput struct {
-	Name   string
-	URL    string
-	Events []string
-	Active *bool
-	Limits
-}
-
-// WebhookPatch changes the fields that are set.
-type WebhookPatch struct {
-	Name   *string
-	URL    *string
-	Events *[]string
-	Active *bool
-	Limits
-}
-
 const (
 	maxNameLen = 200
 	maxURLLen  = 2048
-	// MaxGrace bounds a rotation's grace period.
-	MaxGrace = 7 * 24 * time.Hour
 )
 
 type webhookRow struct {
@@ -88,7 +55,7 @@ func (w *Webhooks) Create(ctx context.Context, appspaceID string, in WebhookInpu
 	if err != nil {
 		return Webhook{}, "", err
 	}
-	if err := in.Limits.validate(); err != nil {
+	if err := in.Limits.Validate(); err != nil {
 		return Webhook{}, "", err
 	}
 	secret, err := NewSecret()
@@ -162,7 +129,7 @@ func (w *Webhooks) Update(ctx context.Context, appspaceID, id string, p WebhookP
 	if err != nil {
 		return Webhook{}, err
 	}
-	if err := p.Limits.validate(); err != nil {
+	if err := p.Limits.Validate(); err != nil {
 		return Webhook{}, err
 	}
 	var out Webhook

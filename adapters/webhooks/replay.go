@@ -11,13 +11,6 @@ import (
 	"github.com/referral-ledger/referral-ledger/domain"
 )
 
-// ReplayInput selects past events to send again.
-type ReplayInput struct {
-	Since, Until time.Time
-	// Events filters by webhook event type; the webhook's own events when empty.
-	Events []string
-}
-
 // clockSkew is how far past Until the log is read: positions follow
 // commit order, which may differ from recorded_at by a moment.
 const clockSkew = time.Minute
