@@ -33,7 +33,7 @@ type attemptResult struct {
 // deliverer makes attempts: sign the stored body for this attempt, POST it,
 // read a bounded part of the answer.
 type deliverer struct {
-	w       *Webhooks
+	w       *core
 	client  *http.Client
 	version string
 }
@@ -99,7 +99,7 @@ func describe(err error) string {
 
 // Test sends a test event to a webhook now (active or not) and records it
 // in the delivery log. Errors: domain.ENotFound.
-func (w *Webhooks) Test(ctx context.Context, appspaceID, webhookID string) (TestResult, error) {
+func (w *DeliveryLog) Test(ctx context.Context, appspaceID, webhookID string) (TestResult, error) {
 	r, err := w.load(ctx, w.read, appspaceID, webhookID)
 	if err != nil {
 		return TestResult{}, err

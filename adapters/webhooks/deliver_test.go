@@ -23,7 +23,7 @@ func TestBlockedAttemptHidesTheAddress(t *testing.T) {
 	t.Parallel()
 	srv, conns := countingServer(t, 200, "")
 	var logs bytes.Buffer
-	w := &Webhooks{log: slog.New(slog.NewTextHandler(&logs, nil)), now: time.Now}
+	w := &core{log: slog.New(slog.NewTextHandler(&logs, nil)), now: time.Now}
 	d := &deliverer{w: w, client: ssrf.Guard{}.Client(5 * time.Second)}
 	res := d.attempt(context.Background(), srv.URL+"/hook", []string{SecretPrefix + "c2VjcmV0"}, "referral.created", "evt_1", []byte(`{}`))
 	if res.Success || res.Err != "blocked by the address policy" {

@@ -66,7 +66,7 @@ func (r isolationRow) isolation() Isolation {
 // patchIsolation saves a patch's limits; {active: true} also closes the
 // breaker of a paused or disabled endpoint, whose pending deliveries then
 // go out again (they waited, due, with their attempts unspent).
-func (w *Webhooks) patchIsolation(ctx context.Context, tx *sqlx.Tx, r *webhookRow, p WebhookPatch) error {
+func (w *Endpoints) patchIsolation(ctx context.Context, tx *sqlx.Tx, r *webhookRow, p WebhookPatch) error {
 	r.apply(p.Limits)
 	reset := p.Active != nil && *p.Active && r.State != breakerActive
 	if reset {
@@ -102,7 +102,7 @@ const (
 // annotateWaiting says why each pending delivery waits, and when a paused
 // endpoint or a Retry-After holds it, moves its next attempt time there.
 // The cap and rate reasons are this replica's view.
-func (w *Webhooks) annotateWaiting(ctx context.Context, ds []Delivery) error {
+func (w *DeliveryLog) annotateWaiting(ctx context.Context, ds []Delivery) error {
 	ids := map[string]bool{}
 	for _, d := range ds {
 		if d.State == statePending {

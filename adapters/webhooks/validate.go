@@ -12,7 +12,7 @@ import (
 
 // validate checks a webhook's fields (nil pointers are not being set) and
 // returns the events as stored.
-func (w *Webhooks) validate(ctx context.Context, name, url *string, events *[]string) (string, error) {
+func (w *Endpoints) validate(ctx context.Context, name, url *string, events *[]string) (string, error) {
 	if name != nil {
 		if *name == "" {
 			return "", domain.Errorf(domain.EInvalid, "name must be 1 to %d bytes", maxNameLen)
