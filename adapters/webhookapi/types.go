@@ -23,7 +23,7 @@ type Webhook struct {
 	Isolation
 }
 
-// WebhookInput is a create request (API.md); Active defaults to true.
+// WebhookInput is a create request; Active defaults to true.
 type WebhookInput struct {
 	Name   string
 	URL    string

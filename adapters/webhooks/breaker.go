@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/referral-ledger/referral-ledger/domain"
 )
 
 // Endpoint states: active, paused (the circuit is open after consecutive
@@ -118,7 +120,7 @@ func (w *worker) next(h health, t tally, now time.Time) (out health, disabled bo
 	if t.successes == 0 && h.FailingSince.Valid && now.Sub(time.UnixMilli(h.FailingSince.Int64)) >= w.cfg.DisableAfter {
 		h.State, h.PausedUntil = breakerDisabled, sql.NullInt64{}
 		h.Reason = sql.NullString{String: fmt.Sprintf("every attempt has failed for %s, since %s", w.cfg.DisableAfter,
-			time.UnixMilli(h.FailingSince.Int64).UTC().Format(timeFormat)), Valid: true}
+			time.UnixMilli(h.FailingSince.Int64).UTC().Format(domain.TimeFormat)), Valid: true}
 		h.DisabledAt = sql.NullInt64{Int64: now.UnixMilli(), Valid: true}
 		return h, true
 	}

@@ -1,5 +1,6 @@
 // Package webhooks turns the ledger's events into signed, retried,
-// idempotent webhook deliveries (API.md, "Webhooks"; DESIGN.md, data flow).
+// idempotent webhook deliveries: every event reaches every subscribed,
+// active endpoint at least once, under a stable event id.
 //
 // The pipeline has three stages, each restartable on its own:
 //
@@ -50,8 +51,9 @@ type Config struct {
 	Guard ssrf.Guard
 	// Timeout bounds one attempt; 10 s by default.
 	Timeout time.Duration
-	// RetrySchedule is the wait before each retry; 1m,5m,30m by default
-	// (four attempts).
+	// RetrySchedule is the wait before each retry; DefaultRetrySchedule
+	// when nil (four attempts). An empty, non-nil schedule means one attempt
+	// and no retries.
 	RetrySchedule []time.Duration
 	// Concurrency is how many requests the worker has in flight; 32 by default.
 	Concurrency int
@@ -99,11 +101,14 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// DefaultRetrySchedule is API.md's schedule: retries after 1, 5 and 30 minutes.
+// DefaultRetrySchedule retries after 1, 5 and 30 minutes: four attempts
+// over about 36 minutes, enough to ride out a receiver's deploy or restart.
 var DefaultRetrySchedule = []time.Duration{time.Minute, 5 * time.Minute, 30 * time.Minute}
 
-// ParseSchedule parses LEDGER_WEBHOOK_RETRY_SCHEDULE ("1m,5m,30m"; empty
-// for no retries).
+// ParseSchedule parses LEDGER_WEBHOOK_RETRY_SCHEDULE ("1m,5m,30m"). An
+// empty string returns nil, which New reads as DefaultRetrySchedule: the
+// variable cannot turn retries off, because at-least-once delivery relies
+// on them.
 func ParseSchedule(s string) ([]time.Duration, error) {
 	if s == "" {
 		return nil, nil
