@@ -83,7 +83,7 @@ func (s *Service) createOnce(ctx context.Context, o Origin, in CreateInput) (Cre
 		return CreateResult{}, nil, err
 	}
 	now := s.clock()
-	d, verdict := ref.decideCreate(last, st.ReferralMaxPerUser, now, func() *ReferralCreated { return s.newCreated(st, in, now) })
+	d, verdict := ref.decideCreate(last, st.ReferralMaxPerUser, now, func() *ReferralCreated { return newCreated(s.newCode(), st, in, now) })
 	if d.pending != nil {
 		return CreateResult{Referral: d.pending.View()}, nil, nil
 	}
@@ -158,8 +158,8 @@ func createAppends(o Origin, ref *Referrer, d createDecision) ([]StreamAppend, e
 	), err
 }
 
-func (s *Service) newCreated(st Settings, in CreateInput, now time.Time) *ReferralCreated {
-	code := s.newCode()
+// newCreated is the creation event of a new referral with code.
+func newCreated(code string, st Settings, in CreateInput, now time.Time) *ReferralCreated {
 	c := &ReferralCreated{
 		ReferralID: NewID(), ReferralCode: code, ReferrerID: in.ReferrerID, ReferrerName: in.ReferrerName,
 		ReferralURL: st.referralURL(code), Metadata: in.Metadata, IP: in.IP, DeviceID: in.DeviceID, CreatedAt: now,

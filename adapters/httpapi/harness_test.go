@@ -17,6 +17,7 @@ import (
 
 	"github.com/referral-ledger/referral-ledger/adapters/httpapi"
 	"github.com/referral-ledger/referral-ledger/adapters/sqlstore"
+	"github.com/referral-ledger/referral-ledger/adapters/ssrf"
 	"github.com/referral-ledger/referral-ledger/adapters/storetest"
 	"github.com/referral-ledger/referral-ledger/adapters/webhooks"
 	"github.com/referral-ledger/referral-ledger/domain"
@@ -103,7 +104,7 @@ func newWrappedStack(tb testing.TB, kind string, wrap func(domain.EventStore) do
 		tb.Fatal(err)
 	}
 	s.webhooks, err = webhooks.New(webhooks.Config{DB: write, ReadDB: read, Events: s.store, Sealer: sealer,
-		Guard: webhooks.Guard{AllowPrivate: true}, PollInterval: 20 * time.Millisecond})
+		Guard: ssrf.Guard{AllowPrivate: true}, PollInterval: 20 * time.Millisecond})
 	if err != nil {
 		tb.Fatal(err)
 	}

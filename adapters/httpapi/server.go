@@ -13,7 +13,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/referral-ledger/referral-ledger/adapters/webhooks"
 	"github.com/referral-ledger/referral-ledger/domain"
 )
 
@@ -67,7 +66,7 @@ type Config struct {
 	ReadModels ReadModels
 	// Webhooks serves the webhook endpoints and the audit trail's
 	// deliveries; without it the webhook endpoints answer 404.
-	Webhooks *webhooks.Webhooks
+	Webhooks Webhooks
 }
 
 // Server serves the API.

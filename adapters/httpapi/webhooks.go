@@ -1,78 +1,48 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"time"
 
-	"github.com/referral-ledger/referral-ledger/adapters/webhooks"
+	"github.com/referral-ledger/referral-ledger/adapters/webhookapi"
 	"github.com/referral-ledger/referral-ledger/domain"
 )
 
-// webhookJSON is a webhook as the API shows it; Secret only on create.
-type webhookJSON struct {
-	ID        string   `json:"id"`
-	Name      string   `json:"name"`
-	URL       string   `json:"url"`
-	Events    []string `json:"events"`
-	Active    bool     `json:"active"`
-	CreatedAt stamp    `json:"created_at"`
-	UpdatedAt stamp    `json:"updated_at"`
-	// Isolation (the endpoint's limits and breaker).
-	MaxInFlight    int      `json:"max_in_flight"`
-	RateLimit      *float64 `json:"rate_limit"`
-	State          string   `json:"state"`
-	FailureStreak  int      `json:"failure_streak"`
-	DisabledReason *string  `json:"disabled_reason"`
-	DisabledAt     *stamp   `json:"disabled_at"`
-	Secret         string   `json:"secret,omitempty"`
+// WebhookEndpoints manages an appspace's webhook endpoints. Errors:
+// domain.EInvalid for bad input, domain.ENotFound for another appspace's or
+// a deleted endpoint.
+type WebhookEndpoints interface {
+	// Create saves an endpoint and returns it with its signing secret.
+	Create(ctx context.Context, appspaceID string, in webhookapi.WebhookInput) (webhookapi.Webhook, string, error)
+	List(ctx context.Context, appspaceID string) ([]webhookapi.Webhook, error)
+	Get(ctx context.Context, appspaceID, id string) (webhookapi.Webhook, error)
+	Update(ctx context.Context, appspaceID, id string, p webhookapi.WebhookPatch) (webhookapi.Webhook, error)
+	Delete(ctx context.Context, appspaceID, id string) error
+	// RotateSecret returns a new secret; the old one signs too for grace.
+	RotateSecret(ctx context.Context, appspaceID, id string, grace time.Duration) (string, error)
 }
 
-func webhookOf(wh webhooks.Webhook) webhookJSON {
-	return webhookJSON{ID: wh.ID, Name: wh.Name, URL: wh.URL, Events: wh.Events, Active: wh.Active,
-		CreatedAt: stamp(wh.CreatedAt), UpdatedAt: stamp(wh.UpdatedAt), MaxInFlight: wh.MaxInFlight,
-		RateLimit: wh.RateLimit, State: wh.State, FailureStreak: wh.FailureStreak,
-		DisabledReason: wh.DisabledReason, DisabledAt: stampPtr(wh.DisabledAt)}
+// WebhookDeliveries is the delivery log and what resends from it.
+type WebhookDeliveries interface {
+	// Test sends a test event now and logs it.
+	Test(ctx context.Context, appspaceID, webhookID string) (webhookapi.TestResult, error)
+	// Deliveries is an endpoint's log, newest first; state filters when set.
+	Deliveries(ctx context.Context, appspaceID, webhookID string, limit int, state string) ([]webhookapi.Delivery, error)
+	// ReferralDeliveries is every delivery of one referral's events.
+	ReferralDeliveries(ctx context.Context, appspaceID, code string) ([]webhookapi.Delivery, error)
+	// Retry queues a failed delivery again.
+	Retry(ctx context.Context, appspaceID, webhookID, deliveryID string) (webhookapi.Delivery, error)
+	// Replay queues past events again and returns how many.
+	Replay(ctx context.Context, appspaceID, webhookID string, in webhookapi.ReplayInput) (int, error)
 }
 
-type attemptJSON struct {
-	Attempt        int     `json:"attempt"`
-	AttemptedAt    stamp   `json:"attempted_at"`
-	StatusCode     *int    `json:"status_code"`
-	ResponseTimeMS int64   `json:"response_time_ms"`
-	Success        bool    `json:"success"`
-	Error          *string `json:"error"`
-	ResponseBody   *string `json:"response_body"`
-}
-
-type deliveryJSON struct {
-	ID            string        `json:"id"`
-	WebhookID     string        `json:"webhook_id"`
-	EventID       string        `json:"event_id"`
-	Event         string        `json:"event"`
-	State         string        `json:"state"`
-	AttemptCount  int           `json:"attempt_count"`
-	NextAttemptAt *stamp        `json:"next_attempt_at"`
-	CreatedAt     stamp         `json:"created_at"`
-	Attempts      []attemptJSON `json:"attempts"`
-	WaitingReason *string       `json:"waiting_reason"`
-}
-
-func deliveriesOf(ds []webhooks.Delivery) []deliveryJSON {
-	out := make([]deliveryJSON, len(ds))
-	for i, d := range ds {
-		out[i] = deliveryJSON{ID: d.ID, WebhookID: d.WebhookID, EventID: d.EventID, Event: d.Event, State: d.State,
-			AttemptCount: d.AttemptCount, NextAttemptAt: stampPtr(d.NextAttemptAt), CreatedAt: stamp(d.CreatedAt),
-			Attempts: make([]attemptJSON, len(d.Attempts))}
-		if d.WaitingReason != "" {
-			out[i].WaitingReason = &d.WaitingReason
-		}
-		for j, a := range d.Attempts {
-			out[i].Attempts[j] = attemptJSON{Attempt: a.Attempt, AttemptedAt: stamp(a.AttemptedAt), StatusCode: a.StatusCode,
-				ResponseTimeMS: a.ResponseTimeMS, Success: a.Success, Error: a.Error, ResponseBody: a.ResponseBody}
-		}
-	}
-	return out
+// Webhooks is what the webhook routes and the audit trail consume
+// (adapters/webhooks implements it; cmd/referral-ledger wires it).
+type Webhooks interface {
+	WebhookEndpoints
+	WebhookDeliveries
 }
 
 func (s *Server) webhookRoutes() []route {
@@ -102,8 +72,8 @@ type webhookRequest struct {
 }
 
 // limits are the request's isolation settings.
-func (r webhookRequest) limits() webhooks.Limits {
-	return webhooks.Limits{MaxInFlight: r.MaxInFlight, RateLimit: r.RateLimit.Value,
+func (r webhookRequest) limits() webhookapi.Limits {
+	return webhookapi.Limits{MaxInFlight: r.MaxInFlight, RateLimit: r.RateLimit.Value,
 		ClearRateLimit: r.RateLimit.Set && r.RateLimit.Value == nil}
 }
 
@@ -128,7 +98,7 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, o domain.
 	if req.Name == nil || req.URL == nil || req.Events == nil {
 		return domain.Errorf(domain.EInvalid, "name, url and events are required")
 	}
-	wh, secret, err := s.cfg.Webhooks.Create(r.Context(), o.AppspaceID, webhooks.WebhookInput{
+	wh, secret, err := s.cfg.Webhooks.Create(r.Context(), o.AppspaceID, webhookapi.WebhookInput{
 		Name: *req.Name, URL: *req.URL, Events: *req.Events, Active: req.Active, Limits: req.limits()})
 	if err != nil {
 		return err
@@ -175,7 +145,7 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request, o domain.
 	if err := decodeBody(r, &req); err != nil {
 		return err
 	}
-	wh, err := s.cfg.Webhooks.Update(r.Context(), o.AppspaceID, id, webhooks.WebhookPatch{
+	wh, err := s.cfg.Webhooks.Update(r.Context(), o.AppspaceID, id, webhookapi.WebhookPatch{
 		Name: req.Name, URL: req.URL, Events: req.Events, Active: req.Active, Limits: req.limits()})
 	if err != nil {
 		return err
@@ -210,7 +180,7 @@ func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request, o domain.O
 		}
 	}
 	// Checked before the conversion, which would overflow a Duration.
-	if max := int64(webhooks.MaxGrace / time.Second); req.GraceSeconds < 0 || req.GraceSeconds > max {
+	if max := int64(webhookapi.MaxGrace / time.Second); req.GraceSeconds < 0 || req.GraceSeconds > max {
 		return domain.Errorf(domain.EInvalid, "grace_seconds must be between 0 and %d", max)
 	}
 	secret, err := s.cfg.Webhooks.RotateSecret(r.Context(), o.AppspaceID, id, time.Duration(req.GraceSeconds)*time.Second)
@@ -219,79 +189,6 @@ func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request, o domain.O
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, map[string]string{"secret": secret})
-	return nil
-}
-
-func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request, o domain.Origin) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	res, err := s.cfg.Webhooks.Test(r.Context(), o.AppspaceID, id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"success": res.Success, "status_code": res.StatusCode,
-		"response_time_ms": res.ResponseTimeMS, "error": res.Error, "delivery_id": res.DeliveryID})
-	return nil
-}
-
-func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, o domain.Origin) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	limit, err := parseUint(r.URL.Query().Get("limit"), "limit")
-	if err != nil {
-		return err
-	}
-	if limit == 0 {
-		limit = 50
-	}
-	ds, err := s.cfg.Webhooks.Deliveries(r.Context(), o.AppspaceID, id, int(min(limit, 1<<20)), r.URL.Query().Get("status"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"deliveries": deliveriesOf(ds)})
-	return nil
-}
-
-func (s *Server) retryDelivery(w http.ResponseWriter, r *http.Request, o domain.Origin) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	deliveryID, err := pathID(r, "delivery_id")
-	if err != nil {
-		return err
-	}
-	d, err := s.cfg.Webhooks.Retry(r.Context(), o.AppspaceID, id, deliveryID)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusAccepted, deliveriesOf([]webhooks.Delivery{d})[0])
-	return nil
-}
-
-func (s *Server) replayWebhook(w http.ResponseWriter, r *http.Request, o domain.Origin) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	var req struct {
-		Since  time.Time `json:"since"`
-		Until  time.Time `json:"until"`
-		Events []string  `json:"events"`
-	}
-	if err := decodeBody(r, &req); err != nil {
-		return err
-	}
-	n, err := s.cfg.Webhooks.Replay(r.Context(), o.AppspaceID, id, webhooks.ReplayInput{
-		Since: req.Since, Until: req.Until, Events: req.Events})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusAccepted, map[string]int{"queued": n})
 	return nil
 }
 

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/referral-ledger/referral-ledger/domain"
 )
 
 // Endpoint states: active, paused (the circuit is open after consecutive
@@ -86,7 +88,7 @@ func (t *tally) add(r recordRow) {
 
 // cooldown is the cooling after the breaker's level-th opening since the
 // last success: the base, doubling, up to the maximum.
-func (w *Webhooks) cooldown(level int) time.Duration {
+func (w *worker) cooldown(level int) time.Duration {
 	d := w.cfg.BreakerCooldown
 	for range min(level, 30) {
 		if d >= w.cfg.BreakerMaxCooldown {
@@ -99,7 +101,7 @@ func (w *Webhooks) cooldown(level int) time.Duration {
 
 // next is the endpoint's breaker after a batch's attempts; disabled
 // reports that it has just been disabled.
-func (w *Webhooks) next(h health, t tally, now time.Time) (out health, disabled bool) {
+func (w *worker) next(h health, t tally, now time.Time) (out health, disabled bool) {
 	if h.State == breakerDisabled {
 		return h, false // its owner re-enables it; late outcomes change nothing
 	}
@@ -118,7 +120,7 @@ func (w *Webhooks) next(h health, t tally, now time.Time) (out health, disabled 
 	if t.successes == 0 && h.FailingSince.Valid && now.Sub(time.UnixMilli(h.FailingSince.Int64)) >= w.cfg.DisableAfter {
 		h.State, h.PausedUntil = breakerDisabled, sql.NullInt64{}
 		h.Reason = sql.NullString{String: fmt.Sprintf("every attempt has failed for %s, since %s", w.cfg.DisableAfter,
-			time.UnixMilli(h.FailingSince.Int64).UTC().Format(timeFormat)), Valid: true}
+			time.UnixMilli(h.FailingSince.Int64).UTC().Format(domain.TimeFormat)), Valid: true}
 		h.DisabledAt = sql.NullInt64{Int64: now.UnixMilli(), Valid: true}
 		return h, true
 	}
@@ -135,7 +137,7 @@ func (w *Webhooks) next(h health, t tally, now time.Time) (out health, disabled 
 // updateHealth moves the breakers of the endpoints a recorded batch
 // attempted, in the batch's transaction. Internal errors are the ledger's
 // failures, not the endpoint's, and count for nothing.
-func (w *Webhooks) updateHealth(ctx context.Context, tx *sqlx.Tx, won []recordRow) error {
+func (w *worker) updateHealth(ctx context.Context, tx *sqlx.Tx, won []recordRow) error {
 	tallies := map[string]*tally{}
 	var order []string
 	for _, r := range won {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/referral-ledger/referral-ledger/adapters/ssrf"
 	"github.com/referral-ledger/referral-ledger/domain"
 )
 
@@ -32,7 +33,7 @@ type attemptResult struct {
 // deliverer makes attempts: sign the stored body for this attempt, POST it,
 // read a bounded part of the answer.
 type deliverer struct {
-	w       *Webhooks
+	w       *core
 	client  *http.Client
 	version string
 }
@@ -54,7 +55,7 @@ func (d *deliverer) attempt(ctx context.Context, target string, secrets []string
 	if err != nil {
 		res.Elapsed = time.Since(t0)
 		res.Err = describe(err)
-		if errors.Is(err, ErrDisallowedAddress) {
+		if errors.Is(err, ssrf.ErrDisallowedAddress) {
 			// The owner sees the log: it must not map our network for them
 			// (which internal address their name resolved to). The operator
 			// gets the address here.
@@ -96,18 +97,9 @@ func describe(err error) string {
 	return err.Error()
 }
 
-// TestResult is the answer to a test event.
-type TestResult struct {
-	Success        bool
-	StatusCode     *int
-	ResponseTimeMS int64
-	Error          *string
-	DeliveryID     string
-}
-
 // Test sends a test event to a webhook now (active or not) and records it
 // in the delivery log. Errors: domain.ENotFound.
-func (w *Webhooks) Test(ctx context.Context, appspaceID, webhookID string) (TestResult, error) {
+func (w *DeliveryLog) Test(ctx context.Context, appspaceID, webhookID string) (TestResult, error) {
 	r, err := w.load(ctx, w.read, appspaceID, webhookID)
 	if err != nil {
 		return TestResult{}, err

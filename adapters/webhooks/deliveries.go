@@ -12,35 +12,6 @@ import (
 	"github.com/referral-ledger/referral-ledger/domain"
 )
 
-// Delivery is a row of the delivery log.
-type Delivery struct {
-	ID            string
-	WebhookID     string
-	EventID       string
-	Event         string
-	ReferralCode  string
-	State         string
-	AttemptCount  int
-	NextAttemptAt *time.Time
-	CreatedAt     time.Time
-	Attempts      []Attempt
-	// WaitingReason says why a pending delivery waits: its endpoint is
-	// disabled, inactive, paused (circuit_open), held by a Retry-After, or
-	// at its in-flight cap or rate limit; empty otherwise.
-	WaitingReason string
-}
-
-// Attempt is one attempt of a delivery.
-type Attempt struct {
-	Attempt        int
-	AttemptedAt    time.Time
-	StatusCode     *int
-	ResponseTimeMS int64
-	Success        bool
-	Error          *string
-	ResponseBody   *string
-}
-
 type deliveryRow struct {
 	ID            string         `db:"id"`
 	WebhookID     string         `db:"webhook_id"`
@@ -71,7 +42,7 @@ const maxDeliveriesPage = 500
 
 // Deliveries returns a webhook's delivery log, newest first, with every
 // attempt; state filters when set. Errors: domain.EInvalid, domain.ENotFound.
-func (w *Webhooks) Deliveries(ctx context.Context, appspaceID, webhookID string, limit int, state string) ([]Delivery, error) {
+func (w *DeliveryLog) Deliveries(ctx context.Context, appspaceID, webhookID string, limit int, state string) ([]Delivery, error) {
 	if _, err := w.load(ctx, w.read, appspaceID, webhookID); err != nil {
 		return nil, err
 	}
@@ -95,12 +66,12 @@ func (w *Webhooks) Deliveries(ctx context.Context, appspaceID, webhookID string,
 
 // ReferralDeliveries returns the deliveries of a referral's events, oldest
 // first, for the audit trail.
-func (w *Webhooks) ReferralDeliveries(ctx context.Context, appspaceID, code string) ([]Delivery, error) {
+func (w *DeliveryLog) ReferralDeliveries(ctx context.Context, appspaceID, code string) ([]Delivery, error) {
 	return w.deliveries(ctx, `SELECT `+deliveryColumns+` FROM webhook_deliveries
 		WHERE appspace_id = ? AND referral_code = ? ORDER BY created_at, id`, appspaceID, code)
 }
 
-func (w *Webhooks) deliveries(ctx context.Context, q string, args ...any) ([]Delivery, error) {
+func (w *DeliveryLog) deliveries(ctx context.Context, q string, args ...any) ([]Delivery, error) {
 	var rows []deliveryRow
 	if err := w.read.SelectContext(ctx, &rows, w.read.Rebind(q), args...); err != nil {
 		return nil, fmt.Errorf("read deliveries: %w", err)
@@ -151,7 +122,7 @@ func (w *Webhooks) deliveries(ctx context.Context, q string, args ...any) ([]Del
 
 // Retry redelivers a delivery now, with the same event id and body: one
 // more attempt, whatever its state. Errors: domain.ENotFound.
-func (w *Webhooks) Retry(ctx context.Context, appspaceID, webhookID, deliveryID string) (Delivery, error) {
+func (w *DeliveryLog) Retry(ctx context.Context, appspaceID, webhookID, deliveryID string) (Delivery, error) {
 	err := w.inTx(ctx, func(tx *sqlx.Tx) error {
 		if _, err := w.load(ctx, tx, appspaceID, webhookID); err != nil {
 			return err

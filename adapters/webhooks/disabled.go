@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/referral-ledger/referral-ledger/domain"
 )
 
 // EventWebhookDisabled tells an appspace's other endpoints that one of its
@@ -34,10 +36,10 @@ func disabledEventID(webhookID string, at int64) string {
 
 // announceDisabled queues webhook.disabled for the appspace's other active
 // endpoints that subscribe to it, in the transaction that disabled h.
-func (w *Webhooks) announceDisabled(ctx context.Context, tx *sqlx.Tx, h health) error {
+func (w *worker) announceDisabled(ctx context.Context, tx *sqlx.Tx, h health) error {
 	id := disabledEventID(h.ID, h.DisabledAt.Int64)
 	at := time.UnixMilli(h.DisabledAt.Int64).UTC()
-	body, err := json.Marshal(envelope{ID: id, Event: EventWebhookDisabled, Timestamp: at.Format(timeFormat),
+	body, err := json.Marshal(envelope{ID: id, Event: EventWebhookDisabled, Timestamp: at.Format(domain.TimeFormat),
 		Data: disabledData{WebhookID: h.ID, URL: h.URL, Reason: h.Reason.String}})
 	if err != nil {
 		return err

@@ -26,7 +26,7 @@ const DispatcherName = "webhooks-dispatcher"
 // subscriber's ack deadline starts a new transaction if this one died). A
 // message the subscriber stops waiting for, at shutdown, is nacked
 // without an error: the router logs every handler error at ERROR.
-func (w *Webhooks) dispatch(msg *message.Message) error {
+func (w *dispatcher) dispatch(msg *message.Message) error {
 	tx, ok := wsql.TxFromContext(msg.Context())
 	if !ok {
 		return errors.New("webhook dispatcher: the message carries no transaction")
@@ -63,7 +63,7 @@ func (w *Webhooks) dispatch(msg *message.Message) error {
 // statement aborts the whole transaction (and so the batch of messages it
 // holds) unless rolled back to one. A failed SQLite statement undoes only
 // itself.
-func (w *Webhooks) savepoint(ctx context.Context, tx *sql.Tx, f func() error) error {
+func (w *dispatcher) savepoint(ctx context.Context, tx *sql.Tx, f func() error) error {
 	if w.sqlite {
 		return f()
 	}

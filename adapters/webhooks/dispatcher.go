@@ -39,14 +39,14 @@ const (
 	metaPosition = "position"
 )
 
-func (w *Webhooks) schema() wsql.SchemaAdapter {
+func (w *dispatcher) schema() wsql.SchemaAdapter {
 	if w.sqlite {
 		return sqliteSchema{batchSize: messageBatch}
 	}
 	return wsql.DefaultPostgreSQLSchema{SubscribeBatchSize: messageBatch}
 }
 
-func (w *Webhooks) offsets() wsql.OffsetsAdapter {
+func (w *dispatcher) offsets() wsql.OffsetsAdapter {
 	if w.sqlite {
 		return sqliteSchema{batchSize: messageBatch}
 	}
@@ -56,10 +56,10 @@ func (w *Webhooks) offsets() wsql.OffsetsAdapter {
 // Forwarder is the projection handler that publishes the log's events to
 // the topic; run it with a projections.Runner (its checkpoint and the
 // published messages commit together).
-type Forwarder struct{ w *Webhooks }
+type Forwarder struct{ w *dispatcher }
 
 // Forwarder returns the adapter's forwarder.
-func (w *Webhooks) Forwarder() *Forwarder { return &Forwarder{w: w} }
+func (w *Webhooks) Forwarder() *Forwarder { return &Forwarder{w: w.disp} }
 
 // Apply publishes, in tx, one message per event that raises a webhook.
 func (f *Forwarder) Apply(ctx context.Context, tx *sqlx.Tx, events []domain.RecordedEvent) error {
@@ -96,7 +96,7 @@ func (f *Forwarder) Apply(ctx context.Context, tx *sqlx.Tx, events []domain.Reco
 func (f *Forwarder) Committed() { wake(f.w.dispatchWake) }
 
 // runDispatcher consumes the topic until ctx ends.
-func (w *Webhooks) runDispatcher(ctx context.Context) error {
+func (w *dispatcher) runDispatcher(ctx context.Context) error {
 	logger := shutdownLogger{watermill.NewSlogLogger(w.log.With("component", "webhook-dispatcher"))}
 	sub, err := wsql.NewSubscriber(w.db.DB, wsql.SubscriberConfig{
 		ConsumerGroup:  consumerGroup,
@@ -128,7 +128,7 @@ func (w *Webhooks) runDispatcher(ctx context.Context) error {
 // the message's event, in the subscriber's transaction (committed with the
 // message's ack). Webhooks activated after the event was recorded do not
 // receive it.
-func (w *Webhooks) dispatchOne(msg *message.Message, tx *sql.Tx, stmt *sql.Stmt) error {
+func (w *dispatcher) dispatchOne(msg *message.Message, tx *sql.Tx, stmt *sql.Stmt) error {
 	recordedAt, err := strconv.ParseInt(msg.Metadata.Get(metaRecordedAt), 10, 64)
 	if err != nil {
 		return fmt.Errorf("message %s: recorded_at: %w", msg.UUID, err)
@@ -149,7 +149,7 @@ func (w *Webhooks) dispatchOne(msg *message.Message, tx *sql.Tx, stmt *sql.Stmt)
 
 // pruneMessages deletes consumed messages older than keepMessages, once a
 // minute: the event log is the record, the topic only a conveyor.
-func (w *Webhooks) pruneMessages(ctx context.Context) {
+func (w *dispatcher) pruneMessages(ctx context.Context) {
 	// PostgreSQL: watermill-sql's created_at is a local timestamp; every
 	// message of an older transaction than the last processed one is consumed.
 	q := `DELETE FROM watermill_webhook_events WHERE created_at < LOCALTIMESTAMP - make_interval(secs => ?) AND
@@ -202,7 +202,7 @@ func (b wakeBackoff) HandleError(_ watermill.LoggerAdapter, noMsg bool, err erro
 // dispatchStmt returns the dispatch statement prepared in tx: prepared once
 // per subscriber transaction (a batch of messages), not parsed and planned
 // per message.
-func (w *Webhooks) dispatchStmt(ctx context.Context, tx *sql.Tx) (*sql.Stmt, error) {
+func (w *dispatcher) dispatchStmt(ctx context.Context, tx *sql.Tx) (*sql.Stmt, error) {
 	w.prepared.mu.Lock()
 	defer w.prepared.mu.Unlock()
 	if w.prepared.tx == tx {

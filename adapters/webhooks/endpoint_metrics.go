@@ -12,11 +12,11 @@ import (
 // flight, and from the database, so every replica agrees, the breaker
 // state (0 active, 1 paused, 2 disabled) and the failure streak.
 type endpointCollector struct {
-	w                       *Webhooks
+	w                       *core
 	inFlight, state, streak *prometheus.Desc
 }
 
-func newEndpointCollector(w *Webhooks) *endpointCollector {
+func newEndpointCollector(w *core) *endpointCollector {
 	label := []string{"webhook_id"}
 	return &endpointCollector{w: w,
 		inFlight: prometheus.NewDesc("ledger_webhook_endpoint_in_flight",

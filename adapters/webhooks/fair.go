@@ -26,7 +26,7 @@ type candidate struct {
 // candidates are the endpoints with due deliveries that are not disabled,
 // held by a Retry-After, or paused with their cooling still running (a
 // paused one whose cooling ended gets its probe).
-func (w *Webhooks) candidates(ctx context.Context, now int64) ([]candidate, error) {
+func (w *worker) candidates(ctx context.Context, now int64) ([]candidate, error) {
 	var out []candidate
 	err := sqlx.SelectContext(ctx, w.db, &out, w.db.Rebind(`SELECT w.id, w.appspace_id, w.max_in_flight, w.rate_limit,
 		w.state, w.paused_until FROM webhooks w
@@ -93,14 +93,14 @@ func share(cands []candidate, budget, turn int) []candidate {
 	return out
 }
 
-// claimFor leases up to c.slots due deliveries of each candidate, oldest
-// due first: other workers skip them until the lease ends.
 // notHeld is the claim's own check of an endpoint's Retry-After hold
 // (parameters: webhook id, now). The candidates were read before the
 // claim: an attempt recorded in between may have set a hold since.
 const notHeld = `NOT EXISTS (SELECT 1 FROM webhooks h WHERE h.id = ? AND h.hold_until > ?)`
 
-func (w *Webhooks) claimFor(ctx context.Context, cands []candidate, now time.Time) ([]due, error) {
+// claimFor leases up to c.slots due deliveries of each candidate, oldest
+// due first: other workers skip them until the lease ends.
+func (w *worker) claimFor(ctx context.Context, cands []candidate, now time.Time) ([]due, error) {
 	lease := now.Add(2*w.cfg.Timeout + leaseMargin).UnixMilli()
 	const returning = ` RETURNING id, webhook_id, event_id, event_type, body, attempt_count, schedule_from, max_attempts`
 	var out []due
@@ -139,7 +139,7 @@ func (w *Webhooks) claimFor(ctx context.Context, cands []candidate, now time.Tim
 // takeProbe leases the probe of a paused endpoint whose cooling ended:
 // one replica wins it, and the endpoint stays closed to others until the
 // probe's outcome is recorded or its lease ends.
-func (w *Webhooks) takeProbe(ctx context.Context, c candidate, now time.Time) (bool, error) {
+func (w *worker) takeProbe(ctx context.Context, c candidate, now time.Time) (bool, error) {
 	lease := now.Add(2*w.cfg.Timeout + leaseMargin).UnixMilli()
 	res, err := w.db.ExecContext(ctx, w.db.Rebind(`UPDATE webhooks SET paused_until = ?
 		WHERE id = ? AND state = 'paused' AND paused_until = ?`), lease, c.ID, c.PausedUntil.Int64)

@@ -9,47 +9,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-
-	"github.com/referral-ledger/referral-ledger/domain"
 )
-
-// Isolation is how a webhook is kept from delaying the others: its limits
-// and its breaker's state.
-type Isolation struct {
-	// MaxInFlight caps concurrent requests to the endpoint, per replica.
-	MaxInFlight int
-	// RateLimit is requests per second to the endpoint, per replica; nil: none.
-	RateLimit *float64
-	// State is active, paused (circuit open) or disabled.
-	State          string
-	FailureStreak  int
-	DisabledReason *string
-	DisabledAt     *time.Time
-}
-
-// Limits are the settable isolation fields; nil is not being set.
-type Limits struct {
-	MaxInFlight *int
-	RateLimit   *float64
-	// ClearRateLimit removes the rate limit (rate_limit: null).
-	ClearRateLimit bool
-}
-
-// Bounds of the limits.
-const (
-	DefaultMaxInFlight = 4
-	maxMaxInFlight     = 64
-)
-
-func (l Limits) validate() error {
-	if l.MaxInFlight != nil && (*l.MaxInFlight < 1 || *l.MaxInFlight > maxMaxInFlight) {
-		return domain.Errorf(domain.EInvalid, "max_in_flight must be between 1 and %d", maxMaxInFlight)
-	}
-	if l.RateLimit != nil && !(*l.RateLimit > 0 && *l.RateLimit <= 1e6) {
-		return domain.Errorf(domain.EInvalid, "rate_limit must be a positive number of requests per second, or null")
-	}
-	return nil
-}
 
 // isolationRow is the isolation part of a webhook row.
 type isolationRow struct {
@@ -106,7 +66,7 @@ func (r isolationRow) isolation() Isolation {
 // patchIsolation saves a patch's limits; {active: true} also closes the
 // breaker of a paused or disabled endpoint, whose pending deliveries then
 // go out again (they waited, due, with their attempts unspent).
-func (w *Webhooks) patchIsolation(ctx context.Context, tx *sqlx.Tx, r *webhookRow, p WebhookPatch) error {
+func (w *Endpoints) patchIsolation(ctx context.Context, tx *sqlx.Tx, r *webhookRow, p WebhookPatch) error {
 	r.apply(p.Limits)
 	reset := p.Active != nil && *p.Active && r.State != breakerActive
 	if reset {
@@ -142,7 +102,7 @@ const (
 // annotateWaiting says why each pending delivery waits, and when a paused
 // endpoint or a Retry-After holds it, moves its next attempt time there.
 // The cap and rate reasons are this replica's view.
-func (w *Webhooks) annotateWaiting(ctx context.Context, ds []Delivery) error {
+func (w *DeliveryLog) annotateWaiting(ctx context.Context, ds []Delivery) error {
 	ids := map[string]bool{}
 	for _, d := range ds {
 		if d.State == statePending {

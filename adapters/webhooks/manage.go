@@ -13,42 +13,9 @@ import (
 	"github.com/referral-ledger/referral-ledger/domain"
 )
 
-// Webhook is an endpoint of an appspace, without its secret.
-type Webhook struct {
-	ID         string
-	AppspaceID string
-	Name       string
-	URL        string
-	Events     []string
-	Active     bool
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
-	Isolation
-}
-
-// WebhookInput is a create request (API.md); Active defaults to true.
-type WebhookInput struct {
-	Name   string
-	URL    string
-	Events []string
-	Active *bool
-	Limits
-}
-
-// WebhookPatch changes the fields that are set.
-type WebhookPatch struct {
-	Name   *string
-	URL    *string
-	Events *[]string
-	Active *bool
-	Limits
-}
-
 const (
 	maxNameLen = 200
 	maxURLLen  = 2048
-	// MaxGrace bounds a rotation's grace period.
-	MaxGrace = 7 * 24 * time.Hour
 )
 
 type webhookRow struct {
@@ -83,12 +50,12 @@ const webhookColumns = `id, appspace_id, name, url, events, active, active_since
 
 // Create saves a webhook and returns it with its secret, which is shown
 // only now. Errors: domain.EInvalid.
-func (w *Webhooks) Create(ctx context.Context, appspaceID string, in WebhookInput) (Webhook, string, error) {
+func (w *Endpoints) Create(ctx context.Context, appspaceID string, in WebhookInput) (Webhook, string, error) {
 	events, err := w.validate(ctx, &in.Name, &in.URL, &in.Events)
 	if err != nil {
 		return Webhook{}, "", err
 	}
-	if err := in.Limits.validate(); err != nil {
+	if err := in.Limits.Validate(); err != nil {
 		return Webhook{}, "", err
 	}
 	secret, err := NewSecret()
@@ -115,7 +82,7 @@ func (w *Webhooks) Create(ctx context.Context, appspaceID string, in WebhookInpu
 }
 
 // List returns an appspace's webhooks, oldest first.
-func (w *Webhooks) List(ctx context.Context, appspaceID string) ([]Webhook, error) {
+func (w *Endpoints) List(ctx context.Context, appspaceID string) ([]Webhook, error) {
 	var rows []webhookRow
 	if err := w.read.SelectContext(ctx, &rows, w.read.Rebind(`SELECT `+webhookColumns+` FROM webhooks
 		WHERE appspace_id = ? AND deleted_at IS NULL ORDER BY created_at, id`), appspaceID); err != nil {
@@ -133,7 +100,7 @@ func (w *Webhooks) List(ctx context.Context, appspaceID string) ([]Webhook, erro
 }
 
 // Get returns one webhook of the appspace. Errors: domain.ENotFound.
-func (w *Webhooks) Get(ctx context.Context, appspaceID, id string) (Webhook, error) {
+func (w *Endpoints) Get(ctx context.Context, appspaceID, id string) (Webhook, error) {
 	r, err := w.load(ctx, w.read, appspaceID, id)
 	if err != nil {
 		return Webhook{}, err
@@ -141,7 +108,7 @@ func (w *Webhooks) Get(ctx context.Context, appspaceID, id string) (Webhook, err
 	return r.webhook()
 }
 
-func (w *Webhooks) load(ctx context.Context, q sqlx.QueryerContext, appspaceID, id string) (webhookRow, error) {
+func (w *core) load(ctx context.Context, q sqlx.QueryerContext, appspaceID, id string) (webhookRow, error) {
 	var r webhookRow
 	err := sqlx.GetContext(ctx, q, &r, w.db.Rebind(`SELECT `+webhookColumns+` FROM webhooks
 		WHERE id = ? AND appspace_id = ? AND deleted_at IS NULL`), id, appspaceID)
@@ -157,12 +124,12 @@ func (w *Webhooks) load(ctx context.Context, q sqlx.QueryerContext, appspaceID, 
 // Update changes the fields the patch sets; the secret is unchanged.
 // Reactivating a webhook does not queue the events raised while it was
 // inactive. Errors: domain.EInvalid, domain.ENotFound.
-func (w *Webhooks) Update(ctx context.Context, appspaceID, id string, p WebhookPatch) (Webhook, error) {
+func (w *Endpoints) Update(ctx context.Context, appspaceID, id string, p WebhookPatch) (Webhook, error) {
 	events, err := w.validate(ctx, p.Name, p.URL, p.Events)
 	if err != nil {
 		return Webhook{}, err
 	}
-	if err := p.Limits.validate(); err != nil {
+	if err := p.Limits.Validate(); err != nil {
 		return Webhook{}, err
 	}
 	var out Webhook
@@ -202,7 +169,7 @@ func (w *Webhooks) Update(ctx context.Context, appspaceID, id string, p WebhookP
 // Delete removes a webhook: it receives nothing more, its pending
 // deliveries fail, and its delivery log stays for audits. Errors:
 // domain.ENotFound.
-func (w *Webhooks) Delete(ctx context.Context, appspaceID, id string) error {
+func (w *Endpoints) Delete(ctx context.Context, appspaceID, id string) error {
 	return w.inTx(ctx, func(tx *sqlx.Tx) error {
 		if _, err := w.load(ctx, tx, appspaceID, id); err != nil {
 			return err
@@ -221,7 +188,7 @@ func (w *Webhooks) Delete(ctx context.Context, appspaceID, id string) error {
 }
 
 // inTx runs f in a transaction on the writer.
-func (w *Webhooks) inTx(ctx context.Context, f func(tx *sqlx.Tx) error) (err error) {
+func (w *core) inTx(ctx context.Context, f func(tx *sqlx.Tx) error) (err error) {
 	tx, err := w.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)

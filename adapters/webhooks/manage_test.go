@@ -12,6 +12,7 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/referral-ledger/referral-ledger/adapters/ssrf"
 	"github.com/referral-ledger/referral-ledger/adapters/webhooks"
 	"github.com/referral-ledger/referral-ledger/domain"
 )
@@ -211,7 +212,7 @@ func TestCancelledLookupIsNotInvalid(t *testing.T) {
 		<-ctx.Done()
 		return nil, ctx.Err()
 	}}
-	strict, err := webhooks.New(webhooks.Config{DB: s.db, Events: s.store, Sealer: mustSealer(t), Guard: webhooks.Guard{Resolver: blocked}})
+	strict, err := webhooks.New(webhooks.Config{DB: s.db, Events: s.store, Sealer: mustSealer(t), Guard: ssrf.Guard{Resolver: blocked}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,14 +12,14 @@ import (
 // attempt latency, and (read from the database at scrape time, so they
 // count every replica's work) queue depth and the oldest due delivery.
 type metrics struct {
-	w        *Webhooks
+	w        *core
 	queued   prometheus.Counter
 	attempts *prometheus.CounterVec
 	finished *prometheus.CounterVec
 	latency  prometheus.Histogram
 }
 
-func newMetrics(w *Webhooks) *metrics {
+func newMetrics(w *core) *metrics {
 	return &metrics{
 		w: w,
 		queued: prometheus.NewCounter(prometheus.CounterOpts{Name: "ledger_webhook_deliveries_queued_total",

@@ -10,7 +10,7 @@ import (
 	"github.com/referral-ledger/referral-ledger/projections"
 )
 
-// Webhook event types (API.md, "Webhooks").
+// Webhook event types: the names receivers see in the body's "event" field.
 const (
 	EventReferralCreated   = "referral.created"
 	EventReferralCompleted = "referral.completed"
@@ -43,9 +43,6 @@ func webhookType(logType string) (string, bool) {
 	return "", false
 }
 
-// timeFormat is the API's timestamp format.
-const timeFormat = "2006-01-02T15:04:05.000Z"
-
 // envelope is the request body: our event id, then Tolinku's envelope.
 type envelope struct {
 	ID        string `json:"id"`
@@ -54,7 +51,8 @@ type envelope struct {
 	Data      any    `json:"data"`
 }
 
-// Payloads, Tolinku's fields first (API.md).
+// Payloads, Tolinku's fields first and in its order, so receivers written
+// for Tolinku's webhooks read ours unchanged.
 type (
 	createdData struct {
 		ReferralCode string  `json:"referral_code"`
@@ -112,29 +110,19 @@ type referralFacts struct {
 	referredUserID *string
 }
 
-// factsAt folds a referral stream's events up to version.
-func factsAt(stream []domain.RecordedEvent, version domain.Revision) (referralFacts, error) {
-	var f referralFacts
-	for _, e := range stream {
-		if e.Version > version {
-			break
-		}
-		ev, err := domain.DecodeEvent(e.Type, e.Data)
-		if err != nil {
-			return f, err
-		}
-		switch ev := ev.(type) {
-		case *domain.ReferralCreated:
-			f.referrerID = ev.ReferrerID
-		case *domain.RefereeAttributed:
-			f.referredUserID = &ev.ReferredUserID
-		case *domain.ReferralCompleted:
-			if ev.ReferredUserID != nil {
-				f.referredUserID = ev.ReferredUserID
-			}
-		}
+// factsAt is what the referral's stream says up to version, by the
+// domain's own fold (the same one the API's referral view uses).
+func factsAt(appspaceID string, stream []domain.RecordedEvent, version domain.Revision) (referralFacts, error) {
+	n := 0
+	for n < len(stream) && stream[n].Version <= version {
+		n++
 	}
-	return f, nil
+	r, err := domain.LoadReferral(appspaceID, stream[:n])
+	if err != nil {
+		return referralFacts{}, err
+	}
+	v := r.View()
+	return referralFacts{referrerID: v.ReferrerID, referredUserID: v.ReferredUserID}, nil
 }
 
 // streamReader reads a referral's stream once per batch of events.
@@ -156,7 +144,8 @@ func (r *streamReader) facts(ctx context.Context, e domain.RecordedEvent) (refer
 		}
 		r.cache[e.Stream] = evs
 	}
-	return factsAt(evs, e.Version)
+	appspaceID, _, _ := domain.ParseStream(e.Stream)
+	return factsAt(appspaceID, evs, e.Version)
 }
 
 // outgoing builds the webhook event for a log event, or reports false for
@@ -199,7 +188,7 @@ func (r *streamReader) outgoing(ctx context.Context, e domain.RecordedEvent) (Ou
 			data = expiredData{ReferralCode: code, ReferrerID: f.referrerID}
 		}
 	}
-	body, err := json.Marshal(envelope{ID: e.ID, Event: typ, Timestamp: e.RecordedAt.UTC().Format(timeFormat), Data: data})
+	body, err := json.Marshal(envelope{ID: e.ID, Event: typ, Timestamp: e.RecordedAt.UTC().Format(domain.TimeFormat), Data: data})
 	if err != nil {
 		return Outgoing{}, false, err
 	}
@@ -208,6 +197,6 @@ func (r *streamReader) outgoing(ctx context.Context, e domain.RecordedEvent) (Ou
 
 // testBody is the body of a test event.
 func testBody(id, webhookID, appspaceID string, now time.Time) ([]byte, error) {
-	return json.Marshal(envelope{ID: id, Event: EventTest, Timestamp: now.UTC().Format(timeFormat),
+	return json.Marshal(envelope{ID: id, Event: EventTest, Timestamp: now.UTC().Format(domain.TimeFormat),
 		Data: testData{Message: "This is a test webhook from Referral Ledger.", WebhookID: webhookID, AppspaceID: appspaceID}})
 }

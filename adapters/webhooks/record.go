@@ -12,7 +12,7 @@ import (
 )
 
 // recordLoop writes outcomes in batches, one transaction each.
-func (w *Webhooks) recordLoop(results <-chan outcome) {
+func (w *worker) recordLoop(results <-chan outcome) {
 	const maxBatch = 200
 	batch := make([]outcome, 0, maxBatch)
 	for o := range results {
@@ -56,7 +56,7 @@ func (w *Webhooks) recordLoop(results <-chan outcome) {
 // record saves attempts and moves each delivery to its next state. A
 // delivery whose attempt number another worker recorded first (its lease
 // ran out while this attempt was slow) keeps that record.
-func (w *Webhooks) record(ctx context.Context, tx *sqlx.Tx, batch []outcome) error {
+func (w *worker) record(ctx context.Context, tx *sqlx.Tx, batch []outcome) error {
 	rows := make([]recordRow, len(batch))
 	for i, o := range batch {
 		if o.at.internal != nil {
@@ -173,7 +173,7 @@ func recordArrays(ctx context.Context, tx *sqlx.Tx, rows []recordRow) ([]recordR
 
 // nextState is a delivery's state after an attempt: succeeded, pending
 // with the next retry time, or failed when the attempts are used up.
-func (w *Webhooks) nextState(d due, attempt int, at attemptResult) (string, *int64) {
+func (w *core) nextState(d due, attempt int, at attemptResult) (string, *int64) {
 	if at.Success {
 		return stateSucceeded, nil
 	}

@@ -11,13 +11,6 @@ import (
 	"github.com/referral-ledger/referral-ledger/domain"
 )
 
-// ReplayInput selects past events to send again.
-type ReplayInput struct {
-	Since, Until time.Time
-	// Events filters by webhook event type; the webhook's own events when empty.
-	Events []string
-}
-
 // clockSkew is how far past Until the log is read: positions follow
 // commit order, which may differ from recorded_at by a moment.
 const clockSkew = time.Minute
@@ -27,7 +20,7 @@ const clockSkew = time.Minute
 // the existing one rearmed with a fresh retry schedule. The event id and
 // body stay those of the first delivery. It returns how many deliveries it
 // queued. Errors: domain.EInvalid, domain.ENotFound.
-func (w *Webhooks) Replay(ctx context.Context, appspaceID, webhookID string, in ReplayInput) (int, error) {
+func (w *DeliveryLog) Replay(ctx context.Context, appspaceID, webhookID string, in ReplayInput) (int, error) {
 	r, err := w.load(ctx, w.read, appspaceID, webhookID)
 	if err != nil {
 		return 0, err
@@ -107,7 +100,7 @@ type timeSeeker interface {
 // for t, so a replay of the last hour does not read years of log inside
 // the request; the start of the log on a store that cannot tell
 // (EventStoreDB, where $all has no index by time).
-func (w *Webhooks) startOf(ctx context.Context, t time.Time) (domain.Position, error) {
+func (w *DeliveryLog) startOf(ctx context.Context, t time.Time) (domain.Position, error) {
 	seeker, ok := w.cfg.Events.(timeSeeker)
 	if !ok {
 		return 0, nil
@@ -120,7 +113,7 @@ func (w *Webhooks) startOf(ctx context.Context, t time.Time) (domain.Position, e
 }
 
 // requeue inserts or rearms the deliveries of outs to one webhook.
-func (w *Webhooks) requeue(ctx context.Context, tx *sqlx.Tx, webhookID string, outs []Outgoing) error {
+func (w *DeliveryLog) requeue(ctx context.Context, tx *sqlx.Tx, webhookID string, outs []Outgoing) error {
 	now := w.now().UnixMilli()
 	for _, o := range outs {
 		_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO webhook_deliveries (id, appspace_id, webhook_id, event_id,

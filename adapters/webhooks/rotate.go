@@ -14,7 +14,7 @@ import (
 // RotateSecret gives a webhook a new secret and returns it (shown only
 // now). For grace after the rotation the old secret signs too. Errors:
 // domain.EInvalid, domain.ENotFound.
-func (w *Webhooks) RotateSecret(ctx context.Context, appspaceID, id string, grace time.Duration) (string, error) {
+func (w *Endpoints) RotateSecret(ctx context.Context, appspaceID, id string, grace time.Duration) (string, error) {
 	if grace < 0 || grace > MaxGrace {
 		return "", domain.Errorf(domain.EInvalid, "grace_seconds must be between 0 and %d", int(MaxGrace.Seconds()))
 	}
@@ -49,7 +49,7 @@ func (w *Webhooks) RotateSecret(ctx context.Context, appspaceID, id string, grac
 
 // secrets returns the secrets that sign for a webhook now: the current one
 // first, then the previous one during a rotation's grace period.
-func (w *Webhooks) secrets(r webhookRow, now time.Time) ([]string, error) {
+func (w *core) secrets(r webhookRow, now time.Time) ([]string, error) {
 	cur, err := w.cfg.Sealer.Open(r.SecretSealed, r.ID)
 	if err != nil {
 		return nil, fmt.Errorf("webhook %s: open secret: %w", r.ID, err)

@@ -3,14 +3,16 @@ package webhooks
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 
+	"github.com/referral-ledger/referral-ledger/adapters/ssrf"
 	"github.com/referral-ledger/referral-ledger/domain"
 )
 
 // validate checks a webhook's fields (nil pointers are not being set) and
 // returns the events as stored.
-func (w *Webhooks) validate(ctx context.Context, name, url *string, events *[]string) (string, error) {
+func (w *Endpoints) validate(ctx context.Context, name, url *string, events *[]string) (string, error) {
 	if name != nil {
 		if *name == "" {
 			return "", domain.Errorf(domain.EInvalid, "name must be 1 to %d bytes", maxNameLen)
@@ -23,9 +25,13 @@ func (w *Webhooks) validate(ctx context.Context, name, url *string, events *[]st
 		if err := domain.ValidateText("url", *url, maxURLLen); err != nil {
 			return "", err
 		}
-		// The guard's refusals are coded already; anything else (a
-		// cancelled lookup) is not the caller's mistake and stays uncoded.
+		// A refusal is the caller's mistake and gets its code here;
+		// anything else (a cancelled lookup) is not and stays uncoded.
 		if err := w.cfg.Guard.CheckURL(ctx, *url); err != nil {
+			var refused *ssrf.Refusal
+			if errors.As(err, &refused) {
+				return "", domain.Errorf(domain.EInvalid, "%s", refused.Message)
+			}
 			return "", err
 		}
 	}

@@ -1,5 +1,6 @@
 // Package webhooks turns the ledger's events into signed, retried,
-// idempotent webhook deliveries (API.md, "Webhooks"; DESIGN.md, data flow).
+// idempotent webhook deliveries: every event reaches every subscribed,
+// active endpoint at least once, under a stable event id.
 //
 // The pipeline has three stages, each restartable on its own:
 //
@@ -31,6 +32,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/referral-ledger/referral-ledger/adapters/ssrf"
 	"github.com/referral-ledger/referral-ledger/domain"
 )
 
@@ -46,11 +48,12 @@ type Config struct {
 	// Sealer encrypts secrets at rest.
 	Sealer *Sealer
 	// Guard refuses private targets (AllowPrivate for tests and local development).
-	Guard Guard
+	Guard ssrf.Guard
 	// Timeout bounds one attempt; 10 s by default.
 	Timeout time.Duration
-	// RetrySchedule is the wait before each retry; 1m,5m,30m by default
-	// (four attempts).
+	// RetrySchedule is the wait before each retry; DefaultRetrySchedule
+	// when nil (four attempts). An empty, non-nil schedule means one attempt
+	// and no retries.
 	RetrySchedule []time.Duration
 	// Concurrency is how many requests the worker has in flight; 32 by default.
 	Concurrency int
@@ -98,11 +101,14 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// DefaultRetrySchedule is API.md's schedule: retries after 1, 5 and 30 minutes.
+// DefaultRetrySchedule retries after 1, 5 and 30 minutes: four attempts
+// over about 36 minutes, enough to ride out a receiver's deploy or restart.
 var DefaultRetrySchedule = []time.Duration{time.Minute, 5 * time.Minute, 30 * time.Minute}
 
-// ParseSchedule parses LEDGER_WEBHOOK_RETRY_SCHEDULE ("1m,5m,30m"; empty
-// for no retries).
+// ParseSchedule parses LEDGER_WEBHOOK_RETRY_SCHEDULE ("1m,5m,30m"). An
+// empty string returns nil, which New reads as DefaultRetrySchedule: the
+// variable cannot turn retries off, because at-least-once delivery relies
+// on them.
 func ParseSchedule(s string) ([]time.Duration, error) {
 	if s == "" {
 		return nil, nil
@@ -119,9 +125,10 @@ func ParseSchedule(s string) ([]time.Duration, error) {
 	return out, nil
 }
 
-// Webhooks is the adapter: the management operations, the forwarder, the
-// dispatcher and the delivery worker.
-type Webhooks struct {
+// core is what every part of the adapter shares: the settings, the
+// databases, the log and the clock, the sender, the per-endpoint state of
+// this replica and the in-process wake-ups.
+type core struct {
 	cfg     Config
 	db      *sqlx.DB
 	read    *sqlx.DB
@@ -131,14 +138,26 @@ type Webhooks struct {
 	met     *metrics
 	deliver *deliverer
 	// ends counts this replica's requests in flight per endpoint and
-	// meters their rate limits; turn rotates the fair claim's start.
+	// meters their rate limits.
 	ends *endpoints
-	turn int
 	// wake carries "work may be waiting" within the process: the forwarder
 	// wakes the dispatcher, the dispatcher and the API wake the worker.
 	dispatchWake, workWake chan struct{}
 	// freed tells the worker that recorded outcomes freed senders.
 	freed chan struct{}
+}
+
+// Endpoints manages webhook endpoints: create, list, update, delete, and
+// secret rotation (secrets are sealed at rest).
+type Endpoints struct{ *core }
+
+// DeliveryLog is the delivery log and what resends from it: retry, replay
+// and the test send.
+type DeliveryLog struct{ *core }
+
+// dispatcher consumes the forwarded messages and writes the delivery rows.
+type dispatcher struct {
+	*core
 	// prepared is the dispatch statement of the subscriber's current transaction.
 	prepared struct {
 		mu   sync.Mutex
@@ -147,11 +166,46 @@ type Webhooks struct {
 	}
 }
 
+// worker claims due deliveries fairly across endpoints, sends them,
+// records the attempts and keeps each endpoint's breaker.
+type worker struct {
+	*core
+	// turn rotates the fair claim's start.
+	turn int
+}
+
+// Webhooks is the adapter: the endpoint management, the delivery log, the
+// forwarder, the dispatcher and the delivery worker, over one shared core.
+type Webhooks struct {
+	*core
+	*Endpoints
+	*DeliveryLog
+	disp *dispatcher
+	work *worker
+}
+
 // New returns the adapter.
 func New(cfg Config) (*Webhooks, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg = cfg.withDefaults()
+	c := &core{cfg: cfg, db: cfg.DB, read: cfg.ReadDB, log: cfg.Logger, now: cfg.Now,
+		sqlite: cfg.DB.DriverName() != "postgres", dispatchWake: make(chan struct{}, 1), workWake: make(chan struct{}, 1), ends: newEndpoints(),
+		freed: make(chan struct{}, 1)}
+	c.met = newMetrics(c)
+	if cfg.Metrics != nil {
+		if err := c.met.register(cfg.Metrics); err != nil {
+			return nil, err
+		}
+	}
+	c.deliver = &deliverer{w: c, client: cfg.Guard.Client(cfg.Timeout), version: cfg.Version}
+	return &Webhooks{core: c, Endpoints: &Endpoints{c}, DeliveryLog: &DeliveryLog{c},
+		disp: &dispatcher{core: c}, work: &worker{core: c}}, nil
+}
+
+// withDefaults fills the settings left zero.
+func (cfg Config) withDefaults() Config {
 	if cfg.ReadDB == nil {
 		cfg.ReadDB = cfg.DB
 	}
@@ -173,18 +227,7 @@ func New(cfg Config) (*Webhooks, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	cfg = cfg.breakerDefaults()
-	w := &Webhooks{cfg: cfg, db: cfg.DB, read: cfg.ReadDB, log: cfg.Logger, now: cfg.Now,
-		sqlite: cfg.DB.DriverName() != "postgres", dispatchWake: make(chan struct{}, 1), workWake: make(chan struct{}, 1), ends: newEndpoints(),
-		freed: make(chan struct{}, 1)}
-	w.met = newMetrics(w)
-	if cfg.Metrics != nil {
-		if err := w.met.register(cfg.Metrics); err != nil {
-			return nil, err
-		}
-	}
-	w.deliver = &deliverer{w: w, client: cfg.Guard.Client(cfg.Timeout), version: cfg.Version}
-	return w, nil
+	return cfg.breakerDefaults()
 }
 
 // Run runs the dispatcher and the delivery worker until ctx ends; the
@@ -192,14 +235,14 @@ func New(cfg Config) (*Webhooks, error) {
 // runs apart, under a projections runner.
 func (w *Webhooks) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return w.runDispatcher(gctx) })
-	g.Go(func() error { return w.runWorker(gctx) })
+	g.Go(func() error { return w.disp.runDispatcher(gctx) })
+	g.Go(func() error { return w.work.runWorker(gctx) })
 	return g.Wait()
 }
 
 // maxAttempts is how many attempts a delivery gets: the first and one per
 // retry delay.
-func (w *Webhooks) maxAttempts() int { return len(w.cfg.RetrySchedule) + 1 }
+func (w *core) maxAttempts() int { return len(w.cfg.RetrySchedule) + 1 }
 
 func wake(ch chan struct{}) {
 	select {

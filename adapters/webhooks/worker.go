@@ -48,7 +48,7 @@ const leaseMargin = 10 * time.Second
 // records the attempts in flight. Each claimed delivery gets its own
 // sender; at most Concurrency are in flight, and at most an endpoint's
 // max_in_flight to one endpoint, so a slow endpoint holds only its own.
-func (w *Webhooks) runWorker(ctx context.Context) error {
+func (w *worker) runWorker(ctx context.Context) error {
 	results := make(chan outcome, 2*w.cfg.Concurrency)
 	recorded := make(chan struct{})
 	go func() {
@@ -116,7 +116,7 @@ func (w *Webhooks) runWorker(ctx context.Context) error {
 // claim takes up to budget due deliveries, shared fairly between the
 // endpoints and appspaces that have some (see share), and counts them in
 // flight. next is when a rate-limited endpoint gets its next token.
-func (w *Webhooks) claim(ctx context.Context, budget int) (batch []due, next time.Time, err error) {
+func (w *worker) claim(ctx context.Context, budget int) (batch []due, next time.Time, err error) {
 	now := w.now()
 	cands, err := w.candidates(ctx, now.UnixMilli())
 	if err != nil || len(cands) == 0 {
@@ -165,7 +165,7 @@ func (w *Webhooks) claim(ctx context.Context, budget int) (batch []due, next tim
 
 // attach gives claimed deliveries their webhook's URL and secrets, read
 // once per webhook.
-func (w *Webhooks) attach(ctx context.Context, batch []due) error {
+func (w *worker) attach(ctx context.Context, batch []due) error {
 	if len(batch) == 0 {
 		return nil
 	}
@@ -203,7 +203,7 @@ func (w *Webhooks) attach(ctx context.Context, batch []due) error {
 }
 
 // attemptDue makes one attempt of a claimed delivery.
-func (w *Webhooks) attemptDue(ctx context.Context, d due) attemptResult {
+func (w *worker) attemptDue(ctx context.Context, d due) attemptResult {
 	if d.loadErr != nil {
 		return attemptResult{At: w.now(), Err: "internal error: webhook not readable", internal: d.loadErr}
 	}

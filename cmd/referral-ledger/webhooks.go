@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/referral-ledger/referral-ledger/adapters/ssrf"
 	"github.com/referral-ledger/referral-ledger/adapters/webhooks"
 	"github.com/referral-ledger/referral-ledger/projections"
 )
@@ -77,7 +78,7 @@ func (m *Main) openWebhooks(reg prometheus.Registerer) (*webhooks.Webhooks, *pro
 		m.log.Warn("LEDGER_WEBHOOK_ALLOW_PRIVATE is on: webhooks may reach http and private addresses; for local development and tests only")
 	}
 	wh, err := webhooks.New(webhooks.Config{DB: m.write, ReadDB: m.read, Events: m.store, Sealer: sealer,
-		Guard: webhooks.Guard{AllowPrivate: c.AllowPrivate}, Timeout: c.Timeout, RetrySchedule: schedule,
+		Guard: ssrf.Guard{AllowPrivate: c.AllowPrivate}, Timeout: c.Timeout, RetrySchedule: schedule,
 		PollInterval: c.PollInterval, DisableAfter: c.DisableAfter, BreakerThreshold: c.BreakerThreshold,
 		BreakerCooldown: c.BreakerCooldown, BreakerMaxCooldown: c.BreakerMaxCooldown, Version: version, Logger: m.log, Metrics: reg})
 	if err != nil {

@@ -28,6 +28,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/referral-ledger/referral-ledger/adapters/ssrf"
 	"github.com/referral-ledger/referral-ledger/adapters/webhooks"
 	"github.com/referral-ledger/referral-ledger/domain"
 	"github.com/referral-ledger/referral-ledger/projections"
@@ -109,7 +110,7 @@ func newBench(ctx context.Context, st benchkit.Store, recv *receiver, concurrenc
 		log.Fatal(err)
 	}
 	wh, err := webhooks.New(webhooks.Config{DB: st.Write, ReadDB: st.Read, Events: st.Events, Sealer: sealer,
-		Guard: webhooks.Guard{AllowPrivate: true}, Concurrency: concurrency})
+		Guard: ssrf.Guard{AllowPrivate: true}, Concurrency: concurrency})
 	if err != nil {
 		log.Fatal(err)
 	}

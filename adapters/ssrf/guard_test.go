@@ -1,4 +1,4 @@
-package webhooks
+package ssrf
 
 import (
 	"context"
@@ -14,8 +14,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/referral-ledger/referral-ledger/domain"
 )
 
 // Fragments of CheckURL's messages, so each refusal is for the right reason
@@ -388,9 +386,9 @@ func TestClientSettings(t *testing.T) {
 
 func assertRefused(tb testing.TB, err error, reason string) {
 	tb.Helper()
-	var de *domain.Error
-	if !errors.As(err, &de) || de.Code != domain.EInvalid {
-		tb.Fatalf("error = %v, want a *domain.Error with code %s", err, domain.EInvalid)
+	var de *Refusal
+	if !errors.As(err, &de) {
+		tb.Fatalf("error = %v, want a *Refusal", err)
 	}
 	if !strings.Contains(de.Message, reason) {
 		tb.Errorf("message = %q, want it to contain %q", de.Message, reason)
