@@ -36,7 +36,8 @@ func ParseKey(skey string) (*Key, error) {
 	if err != nil {
 		return nil, errors.New("not a note signer key (PRIVATE+KEY+name+hash+keydata; make one with: referral-ledger audit keygen)")
 	}
-	parts := strings.Split(skey, "+")
+	// PRIVATE+KEY+name+hash+keydata: the base64 key data may hold '+'.
+	parts := strings.SplitN(skey, "+", 5)
 	seed, err := base64.StdEncoding.DecodeString(parts[len(parts)-1])
 	if err != nil || len(seed) != 33 || seed[0] != 1 {
 		return nil, errors.New("not an Ed25519 note signer key")

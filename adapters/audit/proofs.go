@@ -177,3 +177,14 @@ func (p *Prover) Tampered(ctx context.Context) (string, error) {
 	}
 	return why, err
 }
+
+// AppspaceName returns the name of an appspace (so verifiers can check
+// they were handed the log they asked for).
+func (p *Prover) AppspaceName(ctx context.Context, app string) (string, error) {
+	var name string
+	err := p.db.GetContext(ctx, &name, p.db.Rebind(`SELECT name FROM appspaces WHERE id = ?`), app)
+	if err != nil {
+		return "", fmt.Errorf("read appspace name: %w", err)
+	}
+	return name, nil
+}

@@ -17,6 +17,8 @@ import (
 type Auditor interface {
 	// VerifierKey is the note verifier key of every checkpoint.
 	VerifierKey() string
+	// AppspaceName returns an appspace's name.
+	AppspaceName(ctx context.Context, appspaceID string) (string, error)
 	// Checkpoint returns the appspace's latest signed checkpoint and its
 	// tree size. Errors: domain.ENotFound before the first.
 	Checkpoint(ctx context.Context, appspaceID string) ([]byte, int64, error)
@@ -55,7 +57,12 @@ func (s *Server) auditCheckpoint(w http.ResponseWriter, r *http.Request, o domai
 }
 
 func (s *Server) auditKey(w http.ResponseWriter, r *http.Request, o domain.Origin) error {
-	writeJSON(w, http.StatusOK, map[string]string{"origin": audit.Origin(o.AppspaceID), "verifier_key": s.cfg.Audit.VerifierKey()})
+	name, err := s.cfg.Audit.AppspaceName(r.Context(), o.AppspaceID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"origin": audit.Origin(o.AppspaceID),
+		"verifier_key": s.cfg.Audit.VerifierKey(), "appspace_id": o.AppspaceID, "appspace_name": name})
 	return nil
 }
 
