@@ -75,17 +75,17 @@ func TestAuditEndpoints(t *testing.T) {
 				t.Errorf("audit trail inclusion proof: %v", err)
 			}
 			for path, want := range map[string]int{
-				"/v1/api/audit/proofs/inclusion?event_id=" + page.Events[0].ID:                  200,
-				"/v1/api/audit/proofs/inclusion?event_id=nope":                                  404,
-				"/v1/api/audit/proofs/inclusion?event_id=" + page.Events[0].ID + "&tree_size=x": 400,
+				"/v1/api/audit/proofs/inclusion?event_id=" + page.Events[0].ID:                   200,
+				"/v1/api/audit/proofs/inclusion?event_id=nope":                                   404,
+				"/v1/api/audit/proofs/inclusion?event_id=" + page.Events[0].ID + "&tree_size=x":  400,
 				"/v1/api/audit/proofs/inclusion?event_id=" + page.Events[0].ID + "&tree_size=99": 400,
-				"/v1/api/audit/proofs/consistency?from=2&to=8":                                  200,
-				"/v1/api/audit/proofs/consistency?from=9&to=8":                                  400,
-				"/v1/api/audit/proofs/consistency?from=0&to=8":                                  400,
-				"/v1/api/audit/tile/0/000.p/8":                                                  200,
-				"/v1/api/audit/tile/entries/000.p/8":                                            200,
-				"/v1/api/audit/tile/0/000":                                                      404, // not full yet
-				"/v1/api/audit/tile/0/abc":                                                      400,
+				"/v1/api/audit/proofs/consistency?from=2&to=8":                                   200,
+				"/v1/api/audit/proofs/consistency?from=9&to=8":                                   400,
+				"/v1/api/audit/proofs/consistency?from=0&to=8":                                   400,
+				"/v1/api/audit/tile/0/000.p/8":                                                   200,
+				"/v1/api/audit/tile/entries/000.p/8":                                             200,
+				"/v1/api/audit/tile/0/000":                                                       404, // not full yet
+				"/v1/api/audit/tile/0/abc":                                                       400,
 			} {
 				if got, _ := s.status(t, s.key, path); got != want {
 					t.Errorf("GET %s: %d, want %d", path, got, want)
