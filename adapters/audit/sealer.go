@@ -20,27 +20,10 @@ const SealerName = "audit-sealer"
 // tree: leaf i of an appspace is its i-th event in log order. A Runner
 // feeds it, so the tree and the runner's checkpoint move in one
 // transaction, and the runner's leader lock keeps one sealer at a time.
-type Sealer struct {
-	// wake, if set, is told after a batch committed (the notary signs).
-	wake chan struct{}
-}
+type Sealer struct{}
 
-// NewSealer returns a sealer; n, if not nil, is woken after each batch.
-func NewSealer(n *Notary) *Sealer {
-	s := &Sealer{}
-	if n != nil {
-		s.wake = n.wake
-	}
-	return s
-}
-
-// Committed implements projections.Committer.
-func (s *Sealer) Committed() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-}
+// NewSealer returns a sealer.
+func NewSealer() *Sealer { return &Sealer{} }
 
 // Apply implements projections.Handler. Every failure is marked
 // retryable: the runner must never quarantine an event of the tree (its

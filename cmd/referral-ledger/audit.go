@@ -52,7 +52,7 @@ func (m *Main) openAudit() (*ledger, error) {
 	if err != nil {
 		return nil, err
 	}
-	runner, err := projections.NewRunner(m.store, m.write, audit.NewSealer(notary), projections.RunnerConfig{
+	runner, err := projections.NewRunner(m.store, m.write, audit.NewSealer(), projections.RunnerConfig{
 		Name: audit.SealerName, Logger: m.log})
 	if err != nil {
 		return nil, err
