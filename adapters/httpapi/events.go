@@ -111,7 +111,11 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, o domain.Ori
 			break
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"events": out, "next_after": next})
+	sealed, err := s.withLeaves(r.Context(), o.AppspaceID, out)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"events": sealed, "next_after": next})
 	return nil
 }
 
@@ -144,12 +148,20 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, o domain.O
 	enc := json.NewEncoder(w)
 	after, sent := eq.after, 0
 	for {
+		idx, err := s.leafIndexes(ctx, o.AppspaceID, eventsOf(batch))
+		if err != nil {
+			return nil // the status line is sent; the client sees the stream end
+		}
 		for _, e := range batch {
 			after = e.Position
 			if !matchType(eq.types, e.Type) {
 				continue
 			}
-			if err := enc.Encode(EventOf(e)); err != nil {
+			ae := auditedEvent{EventJSON: EventOf(e)}
+			if n, ok := idx[e.ID]; ok {
+				ae.LeafIndex = &n
+			}
+			if err := enc.Encode(ae); err != nil {
 				return nil // client gone
 			}
 			if sent++; eq.limit > 0 && sent >= eq.limit {
@@ -189,9 +201,9 @@ func (s *Server) auditReferral(w http.ResponseWriter, r *http.Request, o domain.
 	if len(evs) == 0 {
 		return domain.Errorf(domain.ENotFound, "referral %s not found", code)
 	}
-	out := make([]EventJSON, len(evs))
-	for i, e := range evs {
-		out[i] = EventOf(e)
+	out, checkpoint, err := s.auditTrail(r.Context(), o.AppspaceID, eventsOf(evs))
+	if err != nil {
+		return err
 	}
 	deliveries := []deliveryJSON{}
 	if s.cfg.Webhooks != nil {
@@ -201,7 +213,8 @@ func (s *Server) auditReferral(w http.ResponseWriter, r *http.Request, o domain.
 		}
 		deliveries = deliveriesOf(ds)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"referral_code": code, "events": out, "deliveries": deliveries})
+	writeJSON(w, http.StatusOK, map[string]any{"referral_code": code, "events": out, "deliveries": deliveries,
+		"checkpoint": checkpoint})
 	return nil
 }
 

@@ -35,6 +35,12 @@ type Degraded struct{ Reason string }
 
 func (d Degraded) Error() string { return "degraded: " + d.Reason }
 
+// Failing is what a Check returns to fail /readyz with a reason of its own
+// (for example "tampered") instead of "failing".
+type Failing struct{ Reason string }
+
+func (f Failing) Error() string { return f.Reason }
+
 // Config configures a Server.
 type Config struct {
 	// MaxBodyBytes caps request bodies; 64 KiB by default.
@@ -67,6 +73,9 @@ type Config struct {
 	// Webhooks serves the webhook endpoints and the audit trail's
 	// deliveries; without it the webhook endpoints answer 404.
 	Webhooks Webhooks
+	// Audit serves the audit proof endpoints and the events' leaf
+	// indexes; without it those endpoints answer 404 and leaf_index is null.
+	Audit Auditor
 }
 
 // Server serves the API.
@@ -139,6 +148,9 @@ func (s *Server) routes() {
 	if s.cfg.Webhooks != nil {
 		routes = append(routes, s.webhookRoutes()...)
 	}
+	if s.cfg.Audit != nil {
+		routes = append(routes, s.auditRoutes()...)
+	}
 	for _, rt := range routes {
 		s.mux.Handle(rt.pattern, s.met.instrument(rt.pattern, s.wrap(rt.scope, rt.h)))
 	}
@@ -167,6 +179,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			s.log.WarnContext(ctx, "readiness check failed", "check", c.Name, "err", err)
 			checks[c.Name] = "failing"
+			if f := (Failing{}); errors.As(err, &f) {
+				checks[c.Name] = f.Reason
+			}
 			status = http.StatusServiceUnavailable
 			continue
 		}

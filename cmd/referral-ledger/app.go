@@ -46,6 +46,8 @@ type Config struct {
 	Limits LimitConfig
 	// Webhooks configures deliveries (serve only).
 	Webhooks WebhookConfig
+	// Audit configures the verifiable ledger (serve only).
+	Audit AuditConfig
 }
 
 // Main is the wired application: stores, domain service and HTTP API.
@@ -169,11 +171,16 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	ledger, err := m.openAudit()
+	if err != nil {
+		return err
+	}
 	api := httpapi.New(m.svc, m.access, m.log, httpapi.Config{
 		Version: version,
 		Ready: []httpapi.Check{
 			{Name: "store", Check: m.ping},
 			{Name: "projections", Check: m.projectionsReady},
+			{Name: "ledger", Check: ledger.ready},
 		},
 		Metrics:               reg,
 		RateLimit:             m.cfg.RateLimit,
@@ -184,6 +191,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Timeouts:              m.cfg.Limits.Timeouts,
 		ReadModels:            m.readModels,
 		Webhooks:              wh,
+		Audit:                 ledger.prover,
 	})
 	api.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	srv := api.HTTPServer()
@@ -199,6 +207,8 @@ func (m *Main) Run(ctx context.Context) error {
 	g.Go(func() error { return m.sweeper.Run(gctx) })
 	g.Go(func() error { return forwarder.Run(gctx) })
 	g.Go(func() error { return wh.Run(gctx) })
+	g.Go(func() error { return ledger.runner.Run(gctx) })
+	g.Go(func() error { return ledger.notary.Run(gctx) })
 	g.Go(func() error {
 		<-gctx.Done()
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)

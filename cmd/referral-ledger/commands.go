@@ -18,6 +18,7 @@ type serveCmd struct {
 	RateBurst int     `name:"rate-burst" env:"LEDGER_RATE_BURST" default:"0" help:"Burst per API key (0: twice the rate)."`
 	webhookFlags
 	limitFlags
+	auditFlags
 }
 
 func (c *serveCmd) Run(ctx context.Context, e env) error {
@@ -31,6 +32,7 @@ func (c *serveCmd) Run(ctx context.Context, e env) error {
 	return e.with(ctx, c.Addr, func(m *Main) error {
 		m.cfg.RateLimit, m.cfg.RateBurst, m.cfg.Limits = c.RateLimit, c.RateBurst, limits
 		m.cfg.Webhooks = c.webhookFlags.config()
+		m.cfg.Audit.SigningKey = c.CheckpointSigningKey
 		return m.Run(ctx)
 	})
 }

@@ -28,19 +28,20 @@ func prepareDataDir(dir string, log *slog.Logger) error {
 }
 
 // checkKeyFile refuses a key file that users other than its owner may read
-// or write: whoever reads it can unseal every webhook secret. A missing file
-// is fine (it is then created 0600).
-func checkKeyFile(path string) error {
+// or write: whoever reads it can do what the key guards (reach: "unseals
+// every webhook secret"). what names the key in errors. A missing file is
+// fine (it is then created 0600).
+func checkKeyFile(path, what, reach string) error {
 	fi, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("webhook secret key: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return fmt.Errorf("webhook secret key file %s has mode %#o: other users may read it, and it unseals every "+
-			"webhook secret; restrict it with: chmod 600 %s", path, perm, path)
+		return fmt.Errorf("%s file %s has mode %#o: other users may read it, and it %s; "+
+			"restrict it with: chmod 600 %s", what, path, perm, reach, path)
 	}
 	return nil
 }

@@ -19,6 +19,15 @@ func createInput(user string) domain.CreateInput { return domain.CreateInput{Ref
 // requires; a fixed key, for tests only.
 const testSecretKeyEnv = "LEDGER_WEBHOOK_SECRET_KEY=dGVzdC1vbmx5LXdlYmhvb2stc2VjcmV0LWtleS0zMmI="
 
+// testSigningKey is the checkpoint signing key of serve on PostgreSQL in
+// tests (a note signer key made for tests only), and testVerifierKey its
+// verifier key.
+const (
+	testSigningKey    = "PRIVATE+KEY+referral-ledger-test+3945e343+AWHLT+3fFNziNdpSYjFFPyVqv6xWgaa7ogiFzXA4s39x"
+	testVerifierKey   = "referral-ledger-test+3945e343+AQLWr6kltWusNefCeW8PucU/IvMi/kIha2f1R9oU1Jw6"
+	testSigningKeyEnv = "LEDGER_CHECKPOINT_SIGNING_KEY=" + testSigningKey
+)
+
 // serveProfiles are the environments that run serve on a fresh embedded
 // store, on a fresh PostgreSQL schema, and on EventStoreDB beside a fresh
 // schema: the server LEDGER_TEST_EVENTSTORE_URL names, or an emulated one
@@ -29,7 +38,7 @@ var serveProfiles = []struct {
 }{
 	{"sqlite", func(tb testing.TB) []string { return []string{"LEDGER_DATA_DIR=" + tb.TempDir()} }},
 	{"postgres", func(tb testing.TB) []string {
-		return []string{"LEDGER_DATABASE_URL=" + pgtest.SchemaURL(tb), testSecretKeyEnv}
+		return []string{"LEDGER_DATABASE_URL=" + pgtest.SchemaURL(tb), testSecretKeyEnv, testSigningKeyEnv}
 	}},
 	{"eventstoredb", func(tb testing.TB) []string {
 		return []string{"LEDGER_DATABASE_URL=" + pgtest.SchemaURL(tb), "LEDGER_EVENTSTORE_URL=" + eventstoreURL(tb), testSecretKeyEnv}

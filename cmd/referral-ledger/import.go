@@ -207,14 +207,18 @@ type progress struct {
 }
 
 func newProgress(w io.Writer, total int) *progress {
+	return &progress{w: w, tty: isTerminal(w), total: total}
+}
+
+// isTerminal reports whether w is a terminal: progress is for people, and
+// logs and pipes get none.
+func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	tty := false
-	if ok {
-		if fi, err := f.Stat(); err == nil {
-			tty = fi.Mode()&os.ModeCharDevice != 0
-		}
+	if !ok {
+		return false
 	}
-	return &progress{w: w, tty: tty, total: total}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 func (p *progress) add(n int) {

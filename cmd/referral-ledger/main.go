@@ -32,6 +32,7 @@ type cli struct {
 	Events      eventsCmd      `cmd:"" help:"Read the event log."`
 	Migrate     migrateCmd     `cmd:"" help:"Apply schema migrations."`
 	Projections projectionsCmd `cmd:"" help:"Inspect the read models."`
+	Audit       auditCmd       `cmd:"" help:"Verify the ledger's signed checkpoints."`
 }
 
 // env is bound into every command's Run.

@@ -27,6 +27,7 @@ func TestQuarantinedEventDegradesReadiness(t *testing.T) {
 			if kind == "postgres" {
 				cfg.DatabaseURL = pgtest.SchemaURL(t)
 				cfg.Webhooks.SecretKey = strings.TrimPrefix(testSecretKeyEnv, "LEDGER_WEBHOOK_SECRET_KEY=")
+				cfg.Audit.SigningKey = testSigningKey
 				store = []string{"--database-url", cfg.DatabaseURL}
 			}
 			ctx, cancel := context.WithCancel(context.Background())

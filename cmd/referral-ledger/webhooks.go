@@ -106,7 +106,7 @@ func (m *Main) webhookKey(configured string) ([]byte, error) {
 			"webhook secrets with the same key (generate one with: openssl rand -base64 32)")
 	}
 	path := filepath.Join(m.cfg.DataDir, "webhook-secret.key")
-	if err := checkKeyFile(path); err != nil {
+	if err := checkKeyFile(path, "webhook secret key", "unseals every webhook secret"); err != nil {
 		return nil, err
 	}
 	return webhooks.LoadOrCreateKey(path)

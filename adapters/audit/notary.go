@@ -1,0 +1,208 @@
+package audit
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/referral-ledger/referral-ledger/domain"
+)
+
+// recheck is how many leaves before the previous checkpoint each signing
+// checks again against the stored events, beside the new ones.
+const recheck = 256
+
+// NotaryConfig configures a Notary.
+type NotaryConfig struct {
+	// DB holds the trees (the read models' database); Events is the log.
+	DB     *sqlx.DB
+	Events domain.EventStore
+	Key    *Key
+	// Interval is the least time between two checkpoints of an appspace;
+	// one second by default.
+	Interval time.Duration
+	Logger   *slog.Logger
+	// Now is the clock; time.Now by default.
+	Now func() time.Time
+}
+
+// Notary signs checkpoints of the sealed trees, and never one that is not
+// consistent with the previous checkpoint or whose events no longer hash
+// to the tree: it then marks the appspace's tree tampered and stops
+// signing for it. Every replica may run one: a checkpoint is signed with
+// its tree's row locked, so replicas never sign two for one tree size.
+type Notary struct {
+	cfg NotaryConfig
+	log *slog.Logger
+}
+
+// NewNotary returns a notary.
+func NewNotary(cfg NotaryConfig) (*Notary, error) {
+	if cfg.DB == nil || cfg.Events == nil || cfg.Key == nil {
+		return nil, errors.New("audit: notary needs a database, an event store and a key")
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Notary{cfg: cfg, log: log}, nil
+}
+
+// Run checks every tree whole against the stored events, then signs new
+// checkpoints as the trees grow, until ctx ends. It looks once an
+// Interval, not on every sealed batch: under a burst of appends that is
+// one query a second, not one per batch.
+func (n *Notary) Run(ctx context.Context) error {
+	if err := n.CheckAll(ctx); err != nil && ctx.Err() == nil {
+		n.log.ErrorContext(ctx, "audit: checking the sealed trees failed", "err", err)
+	}
+	t := time.NewTicker(n.cfg.Interval)
+	defer t.Stop()
+	for {
+		if err := n.SignAll(ctx); err != nil && ctx.Err() == nil {
+			n.log.ErrorContext(ctx, "audit: signing checkpoints failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// tree is an appspace's row of audit_trees with its last checkpoint.
+type tree struct {
+	App      string         `db:"appspace_id"`
+	Size     int64          `db:"size"`
+	Tampered sql.NullString `db:"tampered"`
+	CPSize   sql.NullInt64  `db:"cp_size"`
+	CPRoot   []byte         `db:"cp_root"`
+	CPAt     sql.NullInt64  `db:"cp_at"`
+}
+
+const treesQuery = `SELECT t.appspace_id, t.size, t.tampered, c.tree_size AS cp_size, c.root_hash AS cp_root,
+	c.created_at AS cp_at FROM audit_trees t LEFT JOIN audit_checkpoints c ON c.appspace_id = t.appspace_id
+	AND c.tree_size = (SELECT MAX(tree_size) FROM audit_checkpoints WHERE appspace_id = t.appspace_id)`
+
+// CheckAll compares every sealed tree whole with the stored events and
+// marks those that differ tampered; it returns the first difference found.
+func (n *Notary) CheckAll(ctx context.Context) error {
+	var trees []tree
+	if err := n.cfg.DB.SelectContext(ctx, &trees, treesQuery+` ORDER BY t.appspace_id`); err != nil {
+		return fmt.Errorf("read trees: %w", err)
+	}
+	var first error
+	for _, t := range trees {
+		err := checkRange(ctx, n.cfg.DB, n.cfg.Events, t.App, 0, t.Size)
+		if err = n.report(ctx, t.App, err); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// SignAll signs a checkpoint for each tree that grew since its last one
+// (at most one per Interval), unless it is tampered.
+func (n *Notary) SignAll(ctx context.Context) error {
+	var trees []tree
+	if err := n.cfg.DB.SelectContext(ctx, &trees, treesQuery+
+		` WHERE t.tampered IS NULL AND t.size > COALESCE(c.tree_size, 0) ORDER BY t.appspace_id`); err != nil {
+		return fmt.Errorf("read trees: %w", err)
+	}
+	var errs []error
+	for _, t := range trees {
+		if t.CPAt.Valid && n.cfg.Now().UnixMilli()-t.CPAt.Int64 < n.cfg.Interval.Milliseconds() {
+			continue
+		}
+		from := max(0, t.CPSize.Int64-recheck)
+		err := n.report(ctx, t.App, checkRange(ctx, n.cfg.DB, n.cfg.Events, t.App, from, t.Size))
+		if err == nil {
+			err = n.sign(ctx, t.App, t.Size)
+		}
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// report marks app's tree tampered if err says so, and logs it.
+func (n *Notary) report(ctx context.Context, app string, err error) error {
+	var t *Tampered
+	if !errors.As(err, &t) {
+		return err
+	}
+	n.log.ErrorContext(ctx, "audit: the stored events no longer hash to the sealed tree; checkpoints stop",
+		"appspace", app, "leaf_index", t.LeafIndex, "event_id", t.EventID, "stream", t.Stream,
+		"version", t.Version, "differs", t.What)
+	if _, uErr := n.cfg.DB.ExecContext(ctx, n.cfg.DB.Rebind(`UPDATE audit_trees SET tampered = ?, tampered_at = ?
+		WHERE appspace_id = ? AND tampered IS NULL`), t.Error(), n.cfg.Now().UnixMilli(), app); uErr != nil {
+		return errors.Join(err, uErr)
+	}
+	return err
+}
+
+// sign signs app's tree at size, with its row locked.
+func (n *Notary) sign(ctx context.Context, app string, size int64) (err error) {
+	db := n.cfg.DB
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback() // after a Rollback, ErrTxDone
+		}
+	}()
+	lock := `SELECT t.appspace_id, t.size, t.tampered FROM audit_trees t WHERE t.appspace_id = ?`
+	if db.DriverName() == "postgres" {
+		lock += ` FOR UPDATE`
+	}
+	var locked, t tree
+	if err := tx.GetContext(ctx, &locked, tx.Rebind(lock), app); err != nil {
+		return fmt.Errorf("lock tree %s: %w", app, err)
+	}
+	if err := tx.GetContext(ctx, &t, tx.Rebind(treesQuery+` WHERE t.appspace_id = ?`), app); err != nil {
+		return fmt.Errorf("read tree %s: %w", app, err)
+	}
+	if t.Tampered.Valid || t.CPSize.Int64 >= size {
+		return tx.Rollback() // tampered, or another replica signed it
+	}
+	hs := newHashStore(ctx, tx, app)
+	root, err := tlog.TreeHash(size, hs)
+	if err != nil {
+		return err
+	}
+	if t.CPSize.Valid {
+		var prev tlog.Hash
+		copy(prev[:], t.CPRoot)
+		proof, err := tlog.ProveTree(size, t.CPSize.Int64, hs)
+		if err == nil {
+			err = tlog.CheckTree(proof, size, root, t.CPSize.Int64, prev)
+		}
+		if err != nil {
+			_ = tx.Rollback() // SQLite has one writer: free it for the report
+			return n.report(ctx, app, &Tampered{Appspace: app, LeafIndex: t.CPSize.Int64,
+				What: fmt.Sprintf("the tree of size %d does not extend the checkpoint of size %d: %v", size, t.CPSize.Int64, err)})
+		}
+	}
+	msg, err := n.cfg.Key.Sign(Origin(app), tlog.Tree{N: size, Hash: root})
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO audit_checkpoints (appspace_id, tree_size, root_hash, note, created_at)
+		VALUES (?, ?, ?, ?, ?)`), app, size, root[:], string(msg), n.cfg.Now().UnixMilli()); err != nil {
+		return fmt.Errorf("save checkpoint: %w", err)
+	}
+	return tx.Commit()
+}

@@ -1,0 +1,190 @@
+package audit
+
+import (
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/jmoiron/sqlx"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/referral-ledger/referral-ledger/domain"
+)
+
+// TileHeight is the height of the served tiles (C2SP tlog-tiles: 256
+// hashes or entries a tile).
+const TileHeight = 8
+
+// Prover answers the audit endpoints from the sealed trees.
+type Prover struct {
+	db  *sqlx.DB
+	key *Key
+}
+
+// NewProver returns a prover reading db; key's verifier key is published.
+func NewProver(db *sqlx.DB, key *Key) *Prover { return &Prover{db: db, key: key} }
+
+// VerifierKey is the note verifier key of every checkpoint.
+func (p *Prover) VerifierKey() string { return p.key.VerifierKey() }
+
+// Checkpoint returns app's latest signed checkpoint and its tree size.
+// Errors: domain.ENotFound before the first checkpoint.
+func (p *Prover) Checkpoint(ctx context.Context, app string) ([]byte, int64, error) {
+	var cp struct {
+		Size int64  `db:"tree_size"`
+		Note string `db:"note"`
+	}
+	err := p.db.GetContext(ctx, &cp, p.db.Rebind(`SELECT tree_size, note FROM audit_checkpoints
+		WHERE appspace_id = ? ORDER BY tree_size DESC LIMIT 1`), app)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, 0, domain.Errorf(domain.ENotFound, "no checkpoint yet: the log is empty or not sealed yet")
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("read checkpoint: %w", err)
+	}
+	return []byte(cp.Note), cp.Size, nil
+}
+
+// LeafIndexes returns the leaf index of each sealed event among ids.
+func (p *Prover) LeafIndexes(ctx context.Context, app string, ids []string) (map[string]int64, error) {
+	out := make(map[string]int64, len(ids))
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), 500)]
+		ids = ids[len(chunk):]
+		q, args, err := sqlx.In(`SELECT event_id, leaf_index FROM audit_leaves WHERE appspace_id = ? AND event_id IN (?)`, app, chunk)
+		if err != nil {
+			return nil, err
+		}
+		var rows []struct {
+			ID    string `db:"event_id"`
+			Index int64  `db:"leaf_index"`
+		}
+		if err := p.db.SelectContext(ctx, &rows, p.db.Rebind(q), args...); err != nil {
+			return nil, fmt.Errorf("read leaf indexes: %w", err)
+		}
+		for _, r := range rows {
+			out[r.ID] = r.Index
+		}
+	}
+	return out, nil
+}
+
+// Inclusion is a proof that a leaf is in a tree.
+type Inclusion struct {
+	LeafIndex int64
+	TreeSize  int64
+	LeafHash  tlog.Hash
+	Proof     tlog.RecordProof
+}
+
+// size returns app's sealed tree size (0 before its first event).
+func (p *Prover) size(ctx context.Context, app string) (int64, error) {
+	var n int64
+	err := p.db.GetContext(ctx, &n, p.db.Rebind(`SELECT size FROM audit_trees WHERE appspace_id = ?`), app)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return n, err
+}
+
+// Inclusion proves that event eventID is in app's tree of treeSize
+// leaves. Errors: domain.ENotFound (no such event sealed),
+// domain.EInvalid (a tree size that does not hold the leaf, or beyond the
+// sealed tree).
+func (p *Prover) Inclusion(ctx context.Context, app, eventID string, treeSize int64) (Inclusion, error) {
+	idx, err := p.LeafIndexes(ctx, app, []string{eventID})
+	if err != nil {
+		return Inclusion{}, err
+	}
+	leaf, ok := idx[eventID]
+	if !ok {
+		return Inclusion{}, domain.Errorf(domain.ENotFound, "event %s is not sealed in this appspace's log", eventID)
+	}
+	size, err := p.size(ctx, app)
+	if err != nil {
+		return Inclusion{}, err
+	}
+	if treeSize <= leaf || treeSize > size {
+		return Inclusion{}, domain.Errorf(domain.EInvalid, "tree_size must be between %d and %d for this event", leaf+1, size)
+	}
+	hs := newHashStore(ctx, p.db, app)
+	proof, err := tlog.ProveRecord(treeSize, leaf, hs)
+	if err != nil {
+		return Inclusion{}, fmt.Errorf("prove leaf %d: %w", leaf, err)
+	}
+	h, err := hs.ReadHashes([]int64{tlog.StoredHashIndex(0, leaf)})
+	if err != nil {
+		return Inclusion{}, err
+	}
+	return Inclusion{LeafIndex: leaf, TreeSize: treeSize, LeafHash: h[0], Proof: proof}, nil
+}
+
+// Consistency proves that app's tree of size to extends its tree of size
+// from. Errors: domain.EInvalid unless 1 ≤ from ≤ to ≤ the sealed size.
+func (p *Prover) Consistency(ctx context.Context, app string, from, to int64) (tlog.TreeProof, error) {
+	size, err := p.size(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	if from < 1 || from > to || to > size {
+		return nil, domain.Errorf(domain.EInvalid, "want 1 <= from <= to <= %d (the sealed tree size)", size)
+	}
+	return tlog.ProveTree(to, from, newHashStore(ctx, p.db, app))
+}
+
+// Tile returns a hash tile (L ≥ 0) or an entry bundle (L = -1) of app's
+// tree. Errors: domain.ENotFound for a tile beyond the sealed tree.
+func (p *Prover) Tile(ctx context.Context, app string, t tlog.Tile) ([]byte, error) {
+	size, err := p.size(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	w := int64(t.W)
+	level := max(t.L, 0)
+	// The tile's last hash covers leaves up to (N·256 + W)·256^L.
+	need := (t.N<<TileHeight + w) << (TileHeight * level)
+	if t.H != TileHeight || level > 6 || need <= 0 || need > size {
+		return nil, domain.Errorf(domain.ENotFound, "no such tile in the sealed tree")
+	}
+	if t.L >= 0 {
+		return tlog.ReadTileData(t, newHashStore(ctx, p.db, app))
+	}
+	var leaves [][]byte
+	start := t.N << TileHeight
+	if err := p.db.SelectContext(ctx, &leaves, p.db.Rebind(`SELECT leaf FROM audit_leaves WHERE appspace_id = ?
+		AND leaf_index >= ? AND leaf_index < ? ORDER BY leaf_index`), app, start, start+w); err != nil {
+		return nil, fmt.Errorf("read entries: %w", err)
+	}
+	var out []byte
+	for _, l := range leaves {
+		if len(l) > 0xffff {
+			return nil, fmt.Errorf("leaf of %d bytes is too long for an entry bundle", len(l))
+		}
+		out = binary.BigEndian.AppendUint16(out, uint16(len(l)))
+		out = append(out, l...)
+	}
+	return out, nil
+}
+
+// Tampered returns the reason of the first tree found tampered, or "".
+func (p *Prover) Tampered(ctx context.Context) (string, error) {
+	var why string
+	err := p.db.GetContext(ctx, &why, `SELECT tampered FROM audit_trees WHERE tampered IS NOT NULL ORDER BY appspace_id LIMIT 1`)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return why, err
+}
+
+// AppspaceName returns the name of an appspace (so verifiers can check
+// they were handed the log they asked for).
+func (p *Prover) AppspaceName(ctx context.Context, app string) (string, error) {
+	var name string
+	err := p.db.GetContext(ctx, &name, p.db.Rebind(`SELECT name FROM appspaces WHERE id = ?`), app)
+	if err != nil {
+		return "", fmt.Errorf("read appspace name: %w", err)
+	}
+	return name, nil
+}

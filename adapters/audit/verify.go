@@ -1,0 +1,147 @@
+package audit
+
+import (
+	"bytes"
+	"fmt"
+
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// Rebuild is an appspace's tree recomputed by a verifier from the events
+// themselves, leaf by leaf in log order.
+type Rebuild struct {
+	hashes []tlog.Hash // tlog's stored hashes
+	leaves []Leaf      // without data and metadata: to name events
+}
+
+// Add appends the next event's leaf.
+func (r *Rebuild) Add(l Leaf) error {
+	hs, err := tlog.StoredHashes(int64(len(r.leaves)), l.Bytes(), r)
+	if err != nil {
+		return err
+	}
+	r.hashes = append(r.hashes, hs...)
+	l.Data, l.Metadata = nil, nil
+	r.leaves = append(r.leaves, l)
+	return nil
+}
+
+// Size is the number of leaves added.
+func (r *Rebuild) Size() int64 { return int64(len(r.leaves)) }
+
+// ReadHashes implements tlog.HashReader.
+func (r *Rebuild) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	for i, x := range indexes {
+		if x < 0 || x >= int64(len(r.hashes)) {
+			return nil, fmt.Errorf("hash %d is not in the rebuilt tree", x)
+		}
+		out[i] = r.hashes[x]
+	}
+	return out, nil
+}
+
+// Mismatch is the first leaf where the events differ from a checkpoint's
+// tree.
+type Mismatch struct {
+	LeafIndex int64
+	// Sealed is the event the tree holds at LeafIndex, when known (from
+	// an entry bundle); Now the event the log has there (nil if none).
+	Sealed *Leaf
+	Now    *Leaf
+	What   string
+}
+
+func (m *Mismatch) Error() string {
+	ev := m.Now
+	if m.Sealed != nil {
+		ev = m.Sealed
+	}
+	if ev == nil {
+		return fmt.Sprintf("leaf %d: %s", m.LeafIndex, m.What)
+	}
+	return fmt.Sprintf("first event that differs: %s (stream %s, version %d), leaf %d: %s",
+		ev.ID, ev.Stream, ev.Version, m.LeafIndex, m.What)
+}
+
+// Check compares the rebuilt tree with tree (from a verified checkpoint).
+// When they differ and sealed (the server's leaf hashes, verified against
+// tree, e.g. tlog.TileHashReader) is not nil, it finds the first leaf that
+// differs; without it, it can only say that the root differs.
+func (r *Rebuild) Check(tree tlog.Tree, sealed tlog.HashReader) error {
+	if r.Size() >= tree.N {
+		root, err := tlog.TreeHash(tree.N, r)
+		if err != nil {
+			return err
+		}
+		if root == tree.Hash {
+			return nil
+		}
+	}
+	if sealed == nil {
+		if r.Size() < tree.N {
+			return &Mismatch{LeafIndex: r.Size(), What: fmt.Sprintf("missing: the events hold %d leaves, the checkpoint %d", r.Size(), tree.N)}
+		}
+		return &Mismatch{LeafIndex: -1, What: fmt.Sprintf("the %d events do not hash to the checkpoint's root", tree.N)}
+	}
+	for start := int64(0); start < min(tree.N, r.Size()); start += 1 << TileHeight {
+		end := min(start+1<<TileHeight, tree.N, r.Size())
+		idx := make([]int64, 0, end-start)
+		for i := start; i < end; i++ {
+			idx = append(idx, tlog.StoredHashIndex(0, i))
+		}
+		theirs, err := sealed.ReadHashes(idx)
+		if err != nil {
+			return fmt.Errorf("read the sealed leaf hashes: %w", err)
+		}
+		for k, i := 0, start; i < end; k, i = k+1, i+1 {
+			if r.hashes[idx[k]] != theirs[k] {
+				now := r.leaves[i]
+				return &Mismatch{LeafIndex: i, Now: &now, What: "its leaf hash differs from the sealed one"}
+			}
+		}
+	}
+	if r.Size() < tree.N {
+		return &Mismatch{LeafIndex: r.Size(), What: fmt.Sprintf("missing from the log: the checkpoint holds %d events, the log %d", tree.N, r.Size())}
+	}
+	return fmt.Errorf("the root differs but no leaf does: the server's tiles disagree with its checkpoint")
+}
+
+// Explain completes m with the sealed leaf's bytes (from an entry bundle,
+// checked against its sealed hash): which event was sealed there and what
+// differs from the event the log has now.
+func (m *Mismatch) Explain(sealedLeaf []byte, sealedHash tlog.Hash, now *Leaf) {
+	if tlog.RecordHash(sealedLeaf) != sealedHash {
+		return
+	}
+	l, err := ParseLeaf(sealedLeaf)
+	if err != nil {
+		return
+	}
+	m.Sealed = &l
+	switch {
+	case now == nil:
+		m.What = "the sealed event is missing from the log"
+	case now.ID != l.ID:
+		m.What = fmt.Sprintf("the log has event %s (stream %s, version %d) in its place", now.ID, now.Stream, now.Version)
+	case !bytes.Equal(now.Bytes(), sealedLeaf):
+		m.What = "changed: " + Diff(l, *now)
+	}
+}
+
+// Entries splits an entry bundle into its leaves.
+func Entries(bundle []byte) ([][]byte, error) {
+	var out [][]byte
+	for len(bundle) > 0 {
+		if len(bundle) < 2 {
+			return nil, fmt.Errorf("truncated entry bundle")
+		}
+		n := int(bundle[0])<<8 | int(bundle[1])
+		if len(bundle) < 2+n {
+			return nil, fmt.Errorf("truncated entry bundle")
+		}
+		out = append(out, bundle[2:2+n])
+		bundle = bundle[2+n:]
+	}
+	return out, nil
+}

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/referral-ledger/referral-ledger/adapters/audit"
+)
+
+type auditCmd struct {
+	Keygen auditKeygenCmd `cmd:"" help:"Print a new checkpoint signer key and its verifier key."`
+	Verify auditVerifyCmd `cmd:"" help:"Check a log against its signed checkpoint, leaf by leaf."`
+}
+
+type auditKeygenCmd struct{}
+
+func (auditKeygenCmd) Run(e env) error {
+	skey, vkey, err := audit.GenerateKey()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "# LEDGER_CHECKPOINT_SIGNING_KEY (secret)\n%s\n# verifier key (publish)\n%s\n", skey, vkey)
+	return nil
+}
+
+type auditVerifyCmd struct {
+	URL         string `name:"url" help:"Base URL of the API (online check)."`
+	Appspace    string `help:"The appspace (name or ID) the checkpoint must be for (online check)."`
+	VerifierKey string `name:"verifier-key" required:"" help:"Note verifier key of the checkpoints (GET /v1/api/audit/key)."`
+	Trusted     string `help:"File with a checkpoint verified earlier: the new one must extend it; it is then replaced."`
+	Export      string `type:"existingfile" help:"Offline: an events export (JSON lines) to check."`
+	Checkpoint  string `type:"existingfile" help:"Offline: the signed checkpoint to check the export against."`
+	APIKey      string `name:"api-key" env:"LEDGER_API_KEY" help:"API key with the audit:read and events:read scopes."`
+}
+
+func (c *auditVerifyCmd) Run(ctx context.Context, e env) error {
+	var (
+		tree tlog.Tree
+		err  error
+	)
+	switch {
+	case c.Export != "" && c.Checkpoint != "":
+		tree, err = c.offline()
+	case c.URL != "" && c.Appspace != "":
+		tree, err = c.online(ctx, e)
+	default:
+		return errors.New("give --url and --appspace, or --export and --checkpoint")
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "ok: %d events match the signed checkpoint (root %s)\n", tree.N, tree.Hash)
+	return nil
+}
+
+// offline checks an export against a checkpoint file.
+func (c *auditVerifyCmd) offline() (tlog.Tree, error) {
+	msg, err := os.ReadFile(c.Checkpoint)
+	if err != nil {
+		return tlog.Tree{}, err
+	}
+	origin, _, err := audit.ParseCheckpoint(textOf(msg))
+	if err != nil {
+		return tlog.Tree{}, err
+	}
+	tree, err := audit.OpenCheckpoint(msg, c.VerifierKey, origin)
+	if err != nil {
+		return tlog.Tree{}, err
+	}
+	prefix := strings.TrimPrefix(origin, audit.Origin("")) + ":"
+	f, err := os.Open(c.Export)
+	if err != nil {
+		return tlog.Tree{}, err
+	}
+	defer f.Close()
+	var r audit.Rebuild
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() && r.Size() < tree.N {
+		var l audit.Leaf
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			return tlog.Tree{}, fmt.Errorf("%s: %w", c.Export, err)
+		}
+		if strings.HasPrefix(l.Stream, prefix) {
+			if err := r.Add(l); err != nil {
+				return tlog.Tree{}, err
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return tlog.Tree{}, err
+	}
+	return tree, r.Check(tree, nil)
+}
+
+// textOf is a signed note's text (before its blank line).
+func textOf(msg []byte) string {
+	text, _, _ := strings.Cut(string(msg), "\n\n")
+	return text + "\n"
+}
+
+// client reads the audit API.
+type client struct {
+	base, key string
+	http      *http.Client
+}
+
+func (cl *client) get(ctx context.Context, path string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, cl.base+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("X-API-Key", cl.key)
+	resp, err := cl.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s: %s", path, resp.Status, strings.TrimSpace(string(body)))
+	}
+	return body, nil
+}
+
+func (cl *client) getJSON(ctx context.Context, path string, v any) error {
+	b, err := cl.get(ctx, path)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
+
+// tiles reads tiles from the API, for tlog.TileHashReader.
+type tiles struct {
+	ctx context.Context
+	cl  *client
+}
+
+func (t tiles) Height() int { return audit.TileHeight }
+
+func (t tiles) ReadTiles(ts []tlog.Tile) ([][]byte, error) {
+	out := make([][]byte, len(ts))
+	for i, tile := range ts {
+		p := strings.TrimPrefix(tile.Path(), "tile/"+strconv.Itoa(audit.TileHeight)+"/")
+		p = strings.Replace(p, "data/", "entries/", 1)
+		b, err := t.cl.get(t.ctx, "/v1/api/audit/tile/"+p)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = b
+	}
+	return out, nil
+}
+
+func (tiles) SaveTiles([]tlog.Tile, [][]byte) {}
+
+// progressLine reports on a terminal only, at most twice a second.
+func progressLine(e env) func(format string, args ...any) {
+	if !isTerminal(e.stderr) {
+		return func(string, ...any) {}
+	}
+	last := time.Now()
+	return func(format string, args ...any) {
+		if time.Since(last) > 500*time.Millisecond {
+			last = time.Now()
+			fmt.Fprintf(e.stderr, "\r"+format, args...)
+		}
+	}
+}
