@@ -41,7 +41,7 @@ var serveProfiles = []struct {
 		return []string{"LEDGER_DATABASE_URL=" + pgtest.SchemaURL(tb), testSecretKeyEnv, testSigningKeyEnv}
 	}},
 	{"eventstoredb", func(tb testing.TB) []string {
-		return []string{"LEDGER_DATABASE_URL=" + pgtest.SchemaURL(tb), "LEDGER_EVENTSTORE_URL=" + eventstoreURL(tb), testSecretKeyEnv}
+		return []string{"LEDGER_DATABASE_URL=" + pgtest.SchemaURL(tb), "LEDGER_EVENTSTORE_URL=" + eventstoreURL(tb), testSecretKeyEnv, testSigningKeyEnv}
 	}},
 }
 
