@@ -117,7 +117,7 @@ func (s *Server) listReferrals(w http.ResponseWriter, r *http.Request, o domain.
 	}
 	out := make([]referralJSON, len(page.Referrals))
 	for i, v := range page.Referrals {
-		out[i] = referralOf(v)
+		out[i] = referralOf(v, s.svc.Now())
 	}
 	var next *string
 	if page.NextCursor != "" {
