@@ -10,7 +10,7 @@ import (
 // newest first (created_at desc, then referral_code desc).
 type ListFilter struct {
 	AppspaceID string
-	// Status is "", "pending", "completed" or "expired".
+	// Status is "", "pending", "completed", "expired" or "voided".
 	Status string
 	// ReferrerID, when set, selects one referrer's referrals.
 	ReferrerID string

@@ -95,7 +95,9 @@ type referralJSON struct {
 	ExpiredAt              *stamp          `json:"expired_at"`
 	Metadata               json.RawMessage `json:"metadata"`
 	Version                uint64          `json:"version"`
-	lifecycleJSON
+	// The lifecycle's fields; nil (left out) where the referral comes
+	// from a read model, which does not hold them yet.
+	*lifecycleJSON
 }
 
 // referralOf renders a referral; now judges whether a held reward is

@@ -24,8 +24,8 @@ type reviewJSON struct {
 	ResolvedAt *stamp   `json:"resolved_at"`
 }
 
-func lifecycleOf(v domain.ReferralView, now time.Time) lifecycleJSON {
-	out := lifecycleJSON{
+func lifecycleOf(v domain.ReferralView, now time.Time) *lifecycleJSON {
+	out := &lifecycleJSON{
 		RewardStatus:        v.RewardStatus(domain.SideReferrer, now),
 		RefereeRewardStatus: v.RewardStatus(domain.SideReferee, now),
 		RewardAvailableAt:   stampPtr(v.RewardAvailableAt),
