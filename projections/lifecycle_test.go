@@ -37,6 +37,13 @@ func TestVoidedReferralsLeaveCompleted(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		st, err := e.rm.Stats(context.Background(), projections.StatsQuery{AppspaceID: e.appspace})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Voided != 2 || st.Pending != 0 || st.Completed != 0 || st.Total != 2 {
+			t.Errorf("stats %+v, want total 2, voided 2, pending and completed 0", st)
+		}
 		if len(page.Referrals) != 2 {
 			t.Errorf("status=voided lists %d referrals, want 2", len(page.Referrals))
 		}

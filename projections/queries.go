@@ -71,9 +71,11 @@ type StatsQuery struct {
 // Stats counts referrals by status. ConversionRate is Completed / Total,
 // 0 when Total is 0.
 type Stats struct {
-	Total          int
-	Pending        int
-	Completed      int
-	Expired        int
+	Total     int
+	Pending   int
+	Completed int
+	Expired   int
+	// Voided counts voided referrals, which are neither pending nor completed.
+	Voided         int
 	ConversionRate float64
 }
