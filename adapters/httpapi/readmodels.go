@@ -118,7 +118,6 @@ func (s *Server) listReferrals(w http.ResponseWriter, r *http.Request, o domain.
 	out := make([]referralJSON, len(page.Referrals))
 	for i, v := range page.Referrals {
 		out[i] = referralOf(v, s.svc.Now())
-		out[i].lifecycleJSON = nil // the read model does not hold the lifecycle yet
 	}
 	var next *string
 	if page.NextCursor != "" {
