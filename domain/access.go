@@ -15,6 +15,8 @@ const (
 	ScopeWebhooksManage = "webhooks:manage"
 	ScopeEventsRead     = "events:read"
 	ScopeAuditRead      = "audit:read"
+	// ScopeReviewsManage voids referrals, reverses rewards and resolves reviews.
+	ScopeReviewsManage = "reviews:manage"
 )
 
 // Roles name the sets of scopes the CLI issues keys with.
@@ -22,6 +24,8 @@ const (
 	RoleServer  = "server"
 	RoleAnalyst = "analyst"
 	RoleAuditor = "auditor"
+	// RoleReviewer resolves fraud reviews and reverses rewards.
+	RoleReviewer = "reviewer"
 )
 
 // RoleScopes returns the scopes of a role, or false for an unknown role.
@@ -29,11 +33,13 @@ func RoleScopes(role string) ([]string, bool) {
 	switch role {
 	case RoleServer:
 		return []string{ScopeReferralsWrite, ScopeReferralsRead, ScopeRewardsClaim, ScopeSettingsWrite,
-			ScopeWebhooksManage, ScopeEventsRead, ScopeAuditRead}, true
+			ScopeWebhooksManage, ScopeEventsRead, ScopeAuditRead, ScopeReviewsManage}, true
 	case RoleAnalyst:
 		return []string{ScopeReferralsRead, ScopeEventsRead}, true
 	case RoleAuditor:
 		return []string{ScopeReferralsRead, ScopeEventsRead, ScopeAuditRead}, true
+	case RoleReviewer:
+		return []string{ScopeReferralsRead, ScopeReviewsManage, ScopeAuditRead}, true
 	}
 	return nil, false
 }

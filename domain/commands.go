@@ -39,6 +39,7 @@ func (s *Service) UpdateSettings(ctx context.Context, o Origin, change func(*Set
 		if next.ReferralMilestones == nil {
 			next.ReferralMilestones = []string{}
 		}
+		next = next.canonical()
 		if err := next.Validate(); err != nil {
 			return err
 		}
@@ -88,6 +89,7 @@ var settingsFieldOrder = []string{
 	"referrals_enabled", "referral_expiration_days", "referral_max_per_user",
 	"referral_milestones", "referral_reward_milestone", "reward_type", "reward_value",
 	"referee_reward_type", "referee_reward_value", "referral_url_template",
+	"reward_hold_days", "review_mode", "fraud_same_ip", "fraud_same_device", "fraud_max_daily_completions",
 }
 
 // GetReferral returns a referral's current state, recording its expiry
@@ -102,14 +104,14 @@ func (s *Service) GetReferral(ctx context.Context, o Origin, code string) (Refer
 // ReachMilestone reports a milestone of the referred user. Errors: ENotFound
 // and those of Referral.ReachMilestone, ERefereeAlreadyReferred.
 func (s *Service) ReachMilestone(ctx context.Context, o Origin, code string, in MilestoneInput) (ReferralView, error) {
-	return s.referralCommand(ctx, o, code, func(r *Referral, st Settings, sv Revision, now time.Time) error {
+	return s.screenedCommand(ctx, o, code, in, func(r *Referral, st Settings, sv Revision, now time.Time) error {
 		return r.ReachMilestone(now, in, st, sv)
 	})
 }
 
 // CompleteReferral completes a referral by hand. Errors: as ReachMilestone.
 func (s *Service) CompleteReferral(ctx context.Context, o Origin, code string, in MilestoneInput) (ReferralView, error) {
-	return s.referralCommand(ctx, o, code, func(r *Referral, st Settings, sv Revision, now time.Time) error {
+	return s.screenedCommand(ctx, o, code, in, func(r *Referral, st Settings, sv Revision, now time.Time) error {
 		return r.Complete(now, in, st, sv)
 	})
 }
@@ -132,6 +134,16 @@ func (s *Service) ClaimReward(ctx context.Context, o Origin, code, side string) 
 // the error is returned after.
 func (s *Service) referralCommand(ctx context.Context, o Origin, code string,
 	decide func(r *Referral, st Settings, settingsVersion Revision, now time.Time) error) (ReferralView, error) {
+	return s.referralCommandWith(ctx, o, code, func(r *Referral, st Settings, sv Revision, now time.Time) ([]StreamAppend, error) {
+		return nil, decide(r, st, sv, now)
+	})
+}
+
+// referralCommandWith is referralCommand for a decide that also returns
+// appends to other streams, made before the referee guard's and the
+// referral's own (in that order, for the repair without transactions).
+func (s *Service) referralCommandWith(ctx context.Context, o Origin, code string,
+	decide func(r *Referral, st Settings, settingsVersion Revision, now time.Time) ([]StreamAppend, error)) (ReferralView, error) {
 	if err := ValidateCode("referral_code", code); err != nil {
 		return ReferralView{}, err
 	}
@@ -151,15 +163,17 @@ func (s *Service) referralCommand(ctx context.Context, o Origin, code string,
 		}
 		loaded := r.Version()
 		now := s.clock()
-		verdict = decide(r, st, sv, now)
+		var appends []StreamAppend
+		appends, verdict = decide(r, st, sv, now)
 		view = r.View()
 		if len(r.Changes()) == 0 {
 			return nil
 		}
-		appends, err := s.refereeGuard(ctx, o, r, now)
+		guard, err := s.refereeGuard(ctx, o, r, now)
 		if err != nil {
 			return err
 		}
+		appends = append(appends, guard...)
 		evs, err := encode(o, r.Changes())
 		if err != nil {
 			return err

@@ -3,8 +3,6 @@ package domain
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"time"
 )
 
@@ -103,15 +101,7 @@ func (s *Service) createOnce(ctx context.Context, o Origin, in CreateInput) (Cre
 // loadReferrer loads a referrer from its stream's last event, and the
 // referral of the code it issued last (nil when none).
 func (s *Service) loadReferrer(ctx context.Context, appspaceID, referrerID string) (*Referrer, *Referral, error) {
-	var evs []RecordedEvent
-	switch rec, err := s.store.ReadLast(ctx, ReferrerStream(appspaceID, referrerID)); {
-	case errors.Is(err, ErrStreamNotFound):
-	case err != nil:
-		return nil, nil, fmt.Errorf("read last of %s: %w", ReferrerStream(appspaceID, referrerID), err)
-	default:
-		evs = []RecordedEvent{rec}
-	}
-	ref, err := LoadReferrer(appspaceID, referrerID, evs)
+	ref, err := s.readReferrer(ctx, appspaceID, referrerID)
 	if err != nil {
 		return nil, nil, err
 	}

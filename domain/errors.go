@@ -27,6 +27,10 @@ const (
 	ERateLimited            = "rate_limited"
 	EPayloadTooLarge        = "payload_too_large"
 	EInternal               = "internal"
+	ERewardOnHold           = "reward_on_hold"
+	EReferralUnderReview    = "referral_under_review"
+	ERewardReversed         = "reward_reversed"
+	EReferralVoided         = "referral_voided"
 )
 
 // Error is a domain error a caller can act on: a code from the list above
@@ -34,6 +38,9 @@ const (
 type Error struct {
 	Code    string
 	Message string
+	// Fields are extra members of the error body, such as when a held
+	// reward becomes available; nil for most errors.
+	Fields map[string]string
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }

@@ -64,6 +64,10 @@ type ReferralCompleted struct {
 	RefereeRewardValue *string   `json:"referee_reward_value"`
 	SettingsVersion    Revision  `json:"settings_version"`
 	CompletedAt        time.Time `json:"completed_at"`
+	// RewardAvailableAt is when the hold period (reward_hold_days) ends,
+	// stamped here so a later settings change does not move it; absent
+	// without a hold.
+	RewardAvailableAt *time.Time `json:"reward_available_at,omitempty"`
 }
 
 // Reward sides.
@@ -101,6 +105,10 @@ type ReferrerCodeIssued struct {
 	CompletedBefore int             `json:"completed_before"`
 	Issued          int             `json:"issued"`
 	Created         ReferralCreated `json:"created"`
+	// Day and DayCompletions carry the velocity count forward (see
+	// ReferrerCompletionCounted); empty while it was never kept.
+	Day            string `json:"day,omitempty"`
+	DayCompletions int    `json:"day_completions,omitempty"`
 }
 
 // RefereeReserved is appended to a referred user's guard stream when the
@@ -142,6 +150,16 @@ func DecodeEvent(typ string, data []byte) (Event, error) {
 		return decodeAs[ReferrerCodeIssued](typ, data)
 	case TypeRefereeReserved:
 		return decodeAs[RefereeReserved](typ, data)
+	case TypeReferralFlagged:
+		return decodeAs[ReferralFlagged](typ, data)
+	case TypeReviewResolved:
+		return decodeAs[ReviewResolved](typ, data)
+	case TypeRewardReversed:
+		return decodeAs[RewardReversed](typ, data)
+	case TypeReferralVoided:
+		return decodeAs[ReferralVoided](typ, data)
+	case TypeReferrerCompletionCounted:
+		return decodeAs[ReferrerCompletionCounted](typ, data)
 	}
 	return nil, fmt.Errorf("unknown event type %q", typ)
 }

@@ -14,6 +14,7 @@ const (
 	StatusPending   Status = "pending"
 	StatusCompleted Status = "completed"
 	StatusExpired   Status = "expired"
+	StatusVoided    Status = "voided"
 )
 
 // MilestoneEntry is one step of a referral's milestone_history.
@@ -47,6 +48,17 @@ type ReferralView struct {
 	ExpiredAt              *time.Time
 	Metadata               json.RawMessage
 	Version                Revision
+	// The reward lifecycle (lifecycle_view.go); all zero with the defaults.
+	RewardAvailableAt     *time.Time
+	RewardReversal        *Reversal
+	RefereeRewardReversal *Reversal
+	Review                *Review
+	VoidedAt              *time.Time
+	VoidReason            *string
+	// ReferrerIP and ReferrerDeviceID are the create's client details,
+	// which the fraud rules compare with the referee's.
+	ReferrerIP       string
+	ReferrerDeviceID string
 }
 
 // Referral is the aggregate of one referral stream.
@@ -73,6 +85,7 @@ func LoadReferral(appspaceID string, events []RecordedEvent) (*Referral, error) 
 func RestoreReferral(v ReferralView) *Referral {
 	r := &Referral{v: v}
 	r.v.MilestoneHistory = append([]MilestoneEntry(nil), v.MilestoneHistory...)
+	r.v.Review = v.Review.clone()
 	return r
 }
 
@@ -99,6 +112,7 @@ func (r *Referral) ApplyRecorded(e RecordedEvent) (bool, error) {
 func (r *Referral) View() ReferralView {
 	v := r.v
 	v.MilestoneHistory = append([]MilestoneEntry(nil), r.v.MilestoneHistory...)
+	v.Review = r.v.Review.clone()
 	return v
 }
 
@@ -122,6 +136,7 @@ func (r *Referral) apply(e Event) {
 		v.ReferralID, v.ReferralCode, v.ReferralURL = e.ReferralID, e.ReferralCode, e.ReferralURL
 		v.ReferrerID, v.ReferrerName, v.Metadata = e.ReferrerID, e.ReferrerName, e.Metadata
 		v.CreatedAt, v.ExpiresAt, v.Status = e.CreatedAt, e.ExpiresAt, StatusPending
+		v.ReferrerIP, v.ReferrerDeviceID = e.IP, e.DeviceID
 	case *MilestoneReached:
 		m := e.Milestone
 		v.Milestone = &m
@@ -134,6 +149,7 @@ func (r *Referral) apply(e Event) {
 		v.Status, v.CompletedAt = StatusCompleted, &at
 		v.RewardType, v.RewardValue = e.RewardType, e.RewardValue
 		v.RefereeRewardType, v.RefereeRewardValue = e.RefereeRewardType, e.RefereeRewardValue
+		v.RewardAvailableAt = e.RewardAvailableAt
 	case *RewardClaimed:
 		at := e.ClaimedAt
 		if e.Side == SideReferee {
@@ -144,6 +160,8 @@ func (r *Referral) apply(e Event) {
 	case *ReferralExpired:
 		at := e.ExpiredAt
 		v.Status, v.ExpiredAt = StatusExpired, &at
+	default:
+		v.applyLifecycle(e)
 	}
 	v.Version++
 }

@@ -13,6 +13,9 @@ type Referrer struct {
 	referrerID string
 	last       *ReferrerCodeIssued // the last code issued; nil before the first
 	lastID     string              // the stored ID of last, which IDs derive from
+	day        string              // the UTC day of the velocity count
+	dayCount   int                 // completions counted on day
+	counted    string              // the code the last event counted, if it was a count
 	version    Revision
 	changes    []Event
 }
@@ -26,11 +29,16 @@ func LoadReferrer(appspaceID, referrerID string, events []RecordedEvent) (*Refer
 		if err != nil {
 			return nil, err
 		}
-		if _, ok := e.(*ReferrerCodeIssued); !ok {
+		switch e := e.(type) {
+		case *ReferrerCodeIssued:
+			r.lastID = re.ID
+		case *ReferrerCompletionCounted:
+			r.lastID = e.LastIssuedID
+		default:
 			return nil, fmt.Errorf("referrer stream %s holds a %s event", r.Stream(), re.Type)
 		}
 		r.apply(e)
-		r.lastID, r.version = re.ID, re.Version
+		r.version = re.Version
 	}
 	return r, nil
 }
@@ -59,9 +67,14 @@ func (r *Referrer) record(e Event) {
 
 // apply only changes state; it ignores events of other streams.
 func (r *Referrer) apply(e Event) {
-	if issued, ok := e.(*ReferrerCodeIssued); ok {
-		c := *issued
+	switch e := e.(type) {
+	case *ReferrerCodeIssued:
+		c := *e
 		r.last = &c
+		r.day, r.dayCount, r.counted = e.Day, e.DayCompletions, ""
+	case *ReferrerCompletionCounted:
+		r.last = e.LastIssued
+		r.day, r.dayCount, r.counted = e.Day, e.DayCompletions, e.ReferralCode
 	}
 }
 
@@ -101,8 +114,8 @@ func (r *Referrer) decideCreate(last *Referral, limit *int, now time.Time, newCr
 			if len(last.Changes()) > 0 {
 				d.settle = last
 			}
-			if last.v.Status == StatusCompleted {
-				completedBefore++
+			if last.v.CompletedAt != nil {
+				completedBefore++ // voided after completing, it still counts
 			}
 		}
 	}
@@ -113,6 +126,7 @@ func (r *Referrer) decideCreate(last *Referral, limit *int, now time.Time, newCr
 	created := newCreated()
 	d.issue = &Referral{v: ReferralView{AppspaceID: r.appspaceID}}
 	d.issue.record(created)
-	r.record(&ReferrerCodeIssued{ReferralCode: created.ReferralCode, CompletedBefore: completedBefore, Issued: issued + 1, Created: *created})
+	r.record(&ReferrerCodeIssued{ReferralCode: created.ReferralCode, CompletedBefore: completedBefore, Issued: issued + 1, Created: *created,
+		Day: r.day, DayCompletions: r.dayCount})
 	return d, nil
 }

@@ -7,6 +7,10 @@ type MilestoneInput struct {
 	Milestone        string
 	ReferredUserID   string
 	ReferredUserName *string
+	// ReferredIP and ReferredDeviceID are the referee's client details,
+	// which the fraud rules compare with the referrer's; not stored.
+	ReferredIP       string
+	ReferredDeviceID string
 }
 
 // ReachMilestone applies a reported milestone: it attributes the referred
@@ -79,6 +83,12 @@ func (in MilestoneInput) validate(requireMilestone bool) error {
 			return err
 		}
 	}
+	if err := ValidateText("referred_ip", in.ReferredIP, maxIPLen); err != nil {
+		return err
+	}
+	if err := ValidateText("referred_device_id", in.ReferredDeviceID, maxDeviceIDLen); err != nil {
+		return err
+	}
 	return ValidateName("referred_user_name", in.ReferredUserName)
 }
 
@@ -93,6 +103,8 @@ func (r *Referral) preflight(now time.Time, in MilestoneInput, milestone string)
 	switch r.v.Status {
 	case StatusExpired:
 		return Errorf(EReferralExpired, "referral %s has expired", r.v.ReferralCode)
+	case StatusVoided:
+		return Errorf(EReferralVoided, "referral %s is voided", r.v.ReferralCode)
 	case StatusCompleted:
 		sameUser := in.ReferredUserID == "" || (r.v.ReferredUserID != nil && *r.v.ReferredUserID == in.ReferredUserID)
 		sameMilestone := milestone == "" || (r.v.Milestone != nil && *r.v.Milestone == milestone)
@@ -138,14 +150,19 @@ func (r *Referral) complete(now time.Time, s Settings, settingsVersion Revision)
 		RefereeRewardValue: s.RefereeRewardValue,
 		SettingsVersion:    settingsVersion,
 		CompletedAt:        now,
+		RewardAvailableAt:  s.holdEnd(now),
 	})
 }
 
 // ClaimReward records that side's reward as claimed and returns when it was
 // claimed; a second claim returns the first time and records nothing.
-// Errors: EInvalid, EReferralNotCompleted, ENoRewardConfigured.
+// Errors: EInvalid, EReferralNotCompleted, ENoRewardConfigured,
+// EReferralVoided, ERewardReversed, EReferralUnderReview, ERewardOnHold.
 func (r *Referral) ClaimReward(now time.Time, side string) (time.Time, error) {
 	r.ExpireIfDue(now)
+	if r.v.Status == StatusVoided {
+		return time.Time{}, Errorf(EReferralVoided, "referral %s is voided", r.v.ReferralCode)
+	}
 	if r.v.Status != StatusCompleted {
 		return time.Time{}, Errorf(EReferralNotCompleted, "referral %s is %s, not completed", r.v.ReferralCode, r.v.Status)
 	}
@@ -159,6 +176,9 @@ func (r *Referral) ClaimReward(now time.Time, side string) (time.Time, error) {
 	}
 	if typ == nil {
 		return time.Time{}, Errorf(ENoRewardConfigured, "no %s reward was configured when referral %s completed", side, r.v.ReferralCode)
+	}
+	if err := r.claimable(now, side); err != nil {
+		return time.Time{}, err
 	}
 	if claimed != nil {
 		return *claimed, nil

@@ -166,3 +166,7 @@ func (s *Service) readLast(ctx context.Context, stream string) (rec RecordedEven
 	e, err = DecodeEvent(rec.Type, rec.Data)
 	return rec, e, err == nil, err
 }
+
+// Now returns the service's current time as commands see it: what a
+// reward's status is judged against when a referral is shown.
+func (s *Service) Now() time.Time { return s.clock() }

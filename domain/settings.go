@@ -19,6 +19,14 @@ type Settings struct {
 	RefereeRewardType       *string  `json:"referee_reward_type"`
 	RefereeRewardValue      *string  `json:"referee_reward_value"`
 	ReferralURLTemplate     *string  `json:"referral_url_template"`
+	// The reward lifecycle's terms. Their zero values are their defaults
+	// (see lifecycle_settings.go), so settings stored before they existed
+	// read as the defaults.
+	RewardHoldDays           int    `json:"reward_hold_days"`
+	ReviewMode               string `json:"review_mode"`
+	FraudSameIP              *bool  `json:"fraud_same_ip"`
+	FraudSameDevice          *bool  `json:"fraud_same_device"`
+	FraudMaxDailyCompletions *int   `json:"fraud_max_daily_completions"`
 }
 
 // Reward types accepted in settings.
@@ -74,6 +82,9 @@ func (s Settings) Validate() error {
 	if err := validReward("referee_reward", s.RefereeRewardType, s.RefereeRewardValue); err != nil {
 		return err
 	}
+	if err := s.validateLifecycle(); err != nil {
+		return err
+	}
 	if t := s.ReferralURLTemplate; t != nil {
 		if err := ValidateText("referral_url_template", *t, maxTemplateLen); err != nil {
 			return err
@@ -114,7 +125,13 @@ func (s Settings) clone() Settings {
 			*p = &v
 		}
 	}
-	for _, p := range []**int{&c.ReferralExpirationDays, &c.ReferralMaxPerUser} {
+	for _, p := range []**bool{&c.FraudSameIP, &c.FraudSameDevice} {
+		if *p != nil {
+			v := **p
+			*p = &v
+		}
+	}
+	for _, p := range []**int{&c.ReferralExpirationDays, &c.ReferralMaxPerUser, &c.FraudMaxDailyCompletions} {
 		if *p != nil {
 			v := **p
 			*p = &v

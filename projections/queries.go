@@ -10,7 +10,7 @@ import (
 // newest first (created_at desc, then referral_code desc).
 type ListFilter struct {
 	AppspaceID string
-	// Status is "", "pending", "completed" or "expired".
+	// Status is "", "pending", "completed", "expired" or "voided".
 	Status string
 	// ReferrerID, when set, selects one referrer's referrals.
 	ReferrerID string
@@ -71,9 +71,11 @@ type StatsQuery struct {
 // Stats counts referrals by status. ConversionRate is Completed / Total,
 // 0 when Total is 0.
 type Stats struct {
-	Total          int
-	Pending        int
-	Completed      int
-	Expired        int
+	Total     int
+	Pending   int
+	Completed int
+	Expired   int
+	// Voided counts voided referrals, which are neither pending nor completed.
+	Voided         int
 	ConversionRate float64
 }

@@ -104,6 +104,8 @@ func (d *referrerDelta) add(s domain.Status, n int64) {
 		d.completed += n
 	case domain.StatusExpired:
 		d.expired += n
+	case domain.StatusVoided:
+		// A voided referral leaves completed and pending; it stays in total.
 	default:
 		d.pending += n
 	}

@@ -31,10 +31,10 @@ func (p *Referrals) List(ctx context.Context, f ListFilter) (ListPage, error) {
 	args := []any{f.AppspaceID}
 	switch domain.Status(f.Status) {
 	case "":
-	case domain.StatusPending, domain.StatusCompleted, domain.StatusExpired:
+	case domain.StatusPending, domain.StatusCompleted, domain.StatusExpired, domain.StatusVoided:
 		where, args = append(where, "status = ?"), append(args, f.Status)
 	default:
-		return ListPage{}, domain.Errorf(domain.EInvalid, "status must be pending, completed or expired")
+		return ListPage{}, domain.Errorf(domain.EInvalid, "status must be pending, completed, expired or voided")
 	}
 	if f.ReferrerID != "" {
 		if err := domain.ValidateID("referrer_id", f.ReferrerID); err != nil {

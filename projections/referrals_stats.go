@@ -44,11 +44,14 @@ func (p *Referrals) Stats(ctx context.Context, q StatsQuery) (Stats, error) {
 
 	var parts []string
 	var args []any
-	// Each part yields (total, completed, expired); the parts add up.
+	// Each part yields (total, completed, expired, voided); the parts add
+	// up. A void counts whatever as_of says: the rows do not record when
+	// it happened.
 	counted := func(from, to int64) {
 		parts = append(parts, `SELECT COUNT(*),
 			CAST(COALESCE(SUM(CASE WHEN status = 'completed' AND settled_at <= ? THEN 1 ELSE 0 END), 0) AS BIGINT),
-			CAST(COALESCE(SUM(CASE WHEN status = 'expired' AND settled_at <= ? THEN 1 ELSE 0 END), 0) AS BIGINT)
+			CAST(COALESCE(SUM(CASE WHEN status = 'expired' AND settled_at <= ? THEN 1 ELSE 0 END), 0) AS BIGINT),
+			CAST(COALESCE(SUM(CASE WHEN status = 'voided' THEN 1 ELSE 0 END), 0) AS BIGINT)
 			FROM rm_referrals WHERE appspace_id = ? AND created_at >= ? AND created_at < ?`)
 		args = append(args, asOf, asOf, q.AppspaceID, from, to)
 	}
@@ -64,14 +67,16 @@ func (p *Referrals) Stats(ctx context.Context, q StatsQuery) (Stats, error) {
 		// Whole days, with the referrals settled before AsOf's day...
 		parts = append(parts, `SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT),
 			CAST(COALESCE(SUM(CASE WHEN status = 'completed' AND settled_day < ? THEN n ELSE 0 END), 0) AS BIGINT),
-			CAST(COALESCE(SUM(CASE WHEN status = 'expired' AND settled_day < ? THEN n ELSE 0 END), 0) AS BIGINT)
+			CAST(COALESCE(SUM(CASE WHEN status = 'expired' AND settled_day < ? THEN n ELSE 0 END), 0) AS BIGINT),
+			CAST(COALESCE(SUM(CASE WHEN status = 'voided' THEN n ELSE 0 END), 0) AS BIGINT)
 			FROM rm_referral_days WHERE appspace_id = ? AND created_day >= ? AND created_day < ?`)
 		args = append(args, asOfDay, asOfDay, q.AppspaceID, dayLo, dayHi)
 		if q.AsOf != nil {
 			// ...and those settled on AsOf's day, up to AsOf.
 			parts = append(parts, `SELECT 0,
 				CAST(COALESCE(SUM(CASE WHEN status = 'completed' THEN 1 ELSE 0 END), 0) AS BIGINT),
-				CAST(COALESCE(SUM(CASE WHEN status = 'expired' THEN 1 ELSE 0 END), 0) AS BIGINT)
+				CAST(COALESCE(SUM(CASE WHEN status = 'expired' THEN 1 ELSE 0 END), 0) AS BIGINT),
+				0
 				FROM rm_referrals WHERE appspace_id = ? AND settled_at >= ? AND settled_at <= ?
 				AND created_at >= ? AND created_at < ?`)
 			args = append(args, q.AppspaceID, asOfDay, asOf, dayLo, dayHi)
@@ -81,7 +86,7 @@ func (p *Referrals) Stats(ctx context.Context, q StatsQuery) (Stats, error) {
 	if err != nil {
 		return Stats{}, fmt.Errorf("referrals: stats: %w", err)
 	}
-	st.Pending = st.Total - st.Completed - st.Expired
+	st.Pending = st.Total - st.Completed - st.Expired - st.Voided
 	if st.Total > 0 {
 		st.ConversionRate = float64(st.Completed) / float64(st.Total)
 	}
@@ -107,7 +112,7 @@ func statsWindow(q StatsQuery) (lo, hi, asOf, asOfDay int64) {
 	return lo, hi, asOf, asOfDay
 }
 
-// sumStats adds up the (total, completed, expired) rows of query.
+// sumStats adds up the (total, completed, expired, voided) rows of query.
 func (p *Referrals) sumStats(ctx context.Context, query string, args []any) (st Stats, err error) {
 	rows, err := p.read.QueryContext(ctx, p.read.Rebind(query), args...)
 	if err != nil {
@@ -115,10 +120,11 @@ func (p *Referrals) sumStats(ctx context.Context, query string, args []any) (st 
 	}
 	defer func() { err = errors.Join(err, rows.Close()) }()
 	for rows.Next() {
-		var total, completed, expired int64
-		if err := rows.Scan(&total, &completed, &expired); err != nil {
+		var total, completed, expired, voided int64
+		if err := rows.Scan(&total, &completed, &expired, &voided); err != nil {
 			return Stats{}, err
 		}
+		st.Voided += int(voided)
 		st.Total += int(total)
 		st.Completed += int(completed)
 		st.Expired += int(expired)

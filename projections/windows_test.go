@@ -45,6 +45,7 @@ func (e *rmEnv) windowCounts(tb testing.TB, n int, asOf time.Time) []projections
 			}
 		case domain.StatusExpired:
 			c.Expired++
+		case domain.StatusVoided: // in the total only
 		default:
 			c.Pending++
 		}

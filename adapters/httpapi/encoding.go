@@ -95,9 +95,14 @@ type referralJSON struct {
 	ExpiredAt              *stamp          `json:"expired_at"`
 	Metadata               json.RawMessage `json:"metadata"`
 	Version                uint64          `json:"version"`
+	// The lifecycle's fields. A read model's row does not hold reversals,
+	// reviews, holds or voids yet: list items show them as without.
+	*lifecycleJSON
 }
 
-func referralOf(v domain.ReferralView) referralJSON {
+// referralOf renders a referral; now judges whether a held reward is
+// still held.
+func referralOf(v domain.ReferralView, now time.Time) referralJSON {
 	hist := make([]milestoneJSON, len(v.MilestoneHistory))
 	for i, m := range v.MilestoneHistory {
 		hist[i] = milestoneJSON{Milestone: m.Milestone, Timestamp: stamp(m.Timestamp)}
@@ -118,5 +123,6 @@ func referralOf(v domain.ReferralView) referralJSON {
 		CreatedAt: stamp(v.CreatedAt), ExpiresAt: stampPtr(v.ExpiresAt),
 		CompletedAt: stampPtr(v.CompletedAt), ExpiredAt: stampPtr(v.ExpiredAt),
 		Metadata: meta, Version: v.Version,
+		lifecycleJSON: lifecycleOf(v, now),
 	}
 }

@@ -127,6 +127,10 @@ var statusOf = map[string]int{
 	domain.ERateLimited:            http.StatusTooManyRequests,
 	domain.EPayloadTooLarge:        http.StatusRequestEntityTooLarge,
 	domain.EInternal:               http.StatusInternalServerError,
+	domain.ERewardOnHold:           http.StatusConflict,
+	domain.EReferralUnderReview:    http.StatusConflict,
+	domain.ERewardReversed:         http.StatusConflict,
+	domain.EReferralVoided:         http.StatusConflict,
 }
 
 type errorBody struct {
@@ -152,6 +156,16 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, reqID string
 	}
 	if (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", "1") // every refusal to wait says how long
+	}
+	if len(de.Fields) > 0 { // extra members (available_at) beside error and code
+		body := map[string]any{"error": de.Message, "code": de.Code}
+		for k, v := range de.Fields {
+			if _, taken := body[k]; !taken {
+				body[k] = v
+			}
+		}
+		writeJSON(w, status, body)
+		return
 	}
 	writeJSON(w, status, errorBody{Error: de.Message, Code: de.Code})
 }

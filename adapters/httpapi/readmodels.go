@@ -83,7 +83,7 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request, o domain.Origin) 
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"total": st.Total, "pending": st.Pending, "completed": st.Completed,
-		"expired": st.Expired, "conversion_rate": st.ConversionRate})
+		"expired": st.Expired, "voided": st.Voided, "conversion_rate": st.ConversionRate})
 	return nil
 }
 
@@ -117,7 +117,7 @@ func (s *Server) listReferrals(w http.ResponseWriter, r *http.Request, o domain.
 	}
 	out := make([]referralJSON, len(page.Referrals))
 	for i, v := range page.Referrals {
-		out[i] = referralOf(v)
+		out[i] = referralOf(v, s.svc.Now())
 	}
 	var next *string
 	if page.NextCursor != "" {

@@ -36,7 +36,7 @@ func (s *Server) createReferral(w http.ResponseWriter, r *http.Request, o domain
 		"referral_code": res.Referral.ReferralCode,
 		"referral_url":  res.Referral.ReferralURL,
 		"created":       res.Created,
-		"referral":      referralOf(res.Referral),
+		"referral":      referralOf(res.Referral, s.svc.Now()),
 	})
 	return nil
 }
@@ -46,7 +46,7 @@ func (s *Server) getReferral(w http.ResponseWriter, r *http.Request, o domain.Or
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, referralOf(v))
+	writeJSON(w, http.StatusOK, referralOf(v, s.svc.Now()))
 	return nil
 }
 
@@ -55,10 +55,13 @@ type milestoneRequest struct {
 	Milestone        string  `json:"milestone"`
 	ReferredUserID   string  `json:"referred_user_id"`
 	ReferredUserName *string `json:"referred_user_name"`
+	ReferredIP       string  `json:"referred_ip"`
+	ReferredDeviceID string  `json:"referred_device_id"`
 }
 
 func (req milestoneRequest) input() domain.MilestoneInput {
-	return domain.MilestoneInput{Milestone: req.Milestone, ReferredUserID: req.ReferredUserID, ReferredUserName: req.ReferredUserName}
+	return domain.MilestoneInput{Milestone: req.Milestone, ReferredUserID: req.ReferredUserID, ReferredUserName: req.ReferredUserName,
+		ReferredIP: req.ReferredIP, ReferredDeviceID: req.ReferredDeviceID}
 }
 
 func (s *Server) reachMilestone(w http.ResponseWriter, r *http.Request, o domain.Origin) error {
@@ -73,7 +76,7 @@ func (s *Server) reachMilestone(w http.ResponseWriter, r *http.Request, o domain
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"referral": referralOf(v)})
+	writeJSON(w, http.StatusOK, map[string]any{"referral": referralOf(v, s.svc.Now())})
 	return nil
 }
 
@@ -86,7 +89,7 @@ func (s *Server) completeReferral(w http.ResponseWriter, r *http.Request, o doma
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"referral": referralOf(v)})
+	writeJSON(w, http.StatusOK, map[string]any{"referral": referralOf(v, s.svc.Now())})
 	return nil
 }
 

@@ -137,6 +137,10 @@ func (s *Server) routes() {
 		{"PUT /v1/api/referral/settings", domain.ScopeSettingsWrite, s.putSettings},
 		{"GET /v1/api/events", domain.ScopeEventsRead, s.listEvents},
 		{"GET /v1/api/audit/referrals/{code}", domain.ScopeAuditRead, s.auditReferral},
+		{"POST /v1/api/referral/void", domain.ScopeReviewsManage, s.voidReferral},
+		{"POST /v1/api/referral/reverse-reward", domain.ScopeReviewsManage, s.reverseReward},
+		{"POST /v1/api/reviews/{code}/approve", domain.ScopeReviewsManage, s.resolveReview(true)},
+		{"POST /v1/api/reviews/{code}/reject", domain.ScopeReviewsManage, s.resolveReview(false)},
 	}
 	if s.cfg.ReadModels != nil {
 		routes = append(routes,

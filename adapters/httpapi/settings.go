@@ -13,7 +13,7 @@ func (s *Server) getSettings(w http.ResponseWriter, r *http.Request, o domain.Or
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, st)
+	writeJSON(w, http.StatusOK, st.Shown())
 	return nil
 }
 
@@ -38,6 +38,6 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request, o domain.Or
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, st)
+	writeJSON(w, http.StatusOK, st.Shown())
 	return nil
 }

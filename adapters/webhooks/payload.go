@@ -18,12 +18,18 @@ const (
 	EventRewardClaimed     = "referral.reward_claimed"
 	EventReferralExpired   = "referral.expired"
 	EventTest              = "test"
+	// The reward lifecycle's events.
+	EventReferralFlagged = "referral.flagged"
+	EventReviewResolved  = "referral.review_resolved"
+	EventRewardReversed  = "referral.reward_reversed"
+	EventReferralVoided  = "referral.voided"
 )
 
 // EventTypes are the types a webhook can subscribe to; "test" is sent on
 // request whatever a webhook subscribes to.
 var EventTypes = []string{EventReferralCreated, EventReferralCompleted, EventMilestoneReached,
-	EventRewardClaimed, EventReferralExpired, EventWebhookDisabled}
+	EventRewardClaimed, EventReferralExpired, EventWebhookDisabled,
+	EventReferralFlagged, EventReviewResolved, EventRewardReversed, EventReferralVoided}
 
 // webhookType maps a log event type to its webhook event type; events of
 // other types (guards, settings) raise no webhook.
@@ -39,6 +45,14 @@ func webhookType(logType string) (string, bool) {
 		return EventRewardClaimed, true
 	case domain.TypeReferralExpired:
 		return EventReferralExpired, true
+	case domain.TypeReferralFlagged:
+		return EventReferralFlagged, true
+	case domain.TypeReviewResolved:
+		return EventReviewResolved, true
+	case domain.TypeRewardReversed:
+		return EventRewardReversed, true
+	case domain.TypeReferralVoided:
+		return EventReferralVoided, true
 	}
 	return "", false
 }
@@ -84,6 +98,34 @@ type (
 	expiredData struct {
 		ReferralCode string `json:"referral_code"`
 		ReferrerID   string `json:"referrer_id"`
+	}
+	// The lifecycle's payloads start with referral_code, referrer_id,
+	// referred_user_id.
+	flaggedData struct {
+		ReferralCode   string   `json:"referral_code"`
+		ReferrerID     string   `json:"referrer_id"`
+		ReferredUserID *string  `json:"referred_user_id"`
+		Reasons        []string `json:"reasons"`
+	}
+	resolvedData struct {
+		ReferralCode   string  `json:"referral_code"`
+		ReferrerID     string  `json:"referrer_id"`
+		ReferredUserID *string `json:"referred_user_id"`
+		Decision       string  `json:"decision"`
+	}
+	reversedData struct {
+		ReferralCode   string  `json:"referral_code"`
+		ReferrerID     string  `json:"referrer_id"`
+		ReferredUserID *string `json:"referred_user_id"`
+		Side           string  `json:"side"`
+		Reason         string  `json:"reason"`
+		Clawback       bool    `json:"clawback"`
+	}
+	voidedData struct {
+		ReferralCode   string  `json:"referral_code"`
+		ReferrerID     string  `json:"referrer_id"`
+		ReferredUserID *string `json:"referred_user_id"`
+		Reason         string  `json:"reason"`
 	}
 	testData struct {
 		Message    string `json:"message"`
@@ -186,6 +228,8 @@ func (r *streamReader) outgoing(ctx context.Context, e domain.RecordedEvent) (Ou
 			data = claimedData{ReferralCode: code, ReferrerID: f.referrerID, ReferredUserID: f.referredUserID, Side: ev.Side}
 		case *domain.ReferralExpired:
 			data = expiredData{ReferralCode: code, ReferrerID: f.referrerID}
+		default:
+			data = lifecycleData(code, f, ev)
 		}
 	}
 	body, err := json.Marshal(envelope{ID: e.ID, Event: typ, Timestamp: e.RecordedAt.UTC().Format(domain.TimeFormat), Data: data})
@@ -193,6 +237,22 @@ func (r *streamReader) outgoing(ctx context.Context, e domain.RecordedEvent) (Ou
 		return Outgoing{}, false, err
 	}
 	return Outgoing{EventID: e.ID, Type: typ, AppspaceID: appspaceID, ReferralCode: code, RecordedAt: e.RecordedAt, Body: body}, true, nil
+}
+
+// lifecycleData is the payload of a reward lifecycle event.
+func lifecycleData(code string, f referralFacts, ev domain.Event) any {
+	switch ev := ev.(type) {
+	case *domain.ReferralFlagged:
+		return flaggedData{ReferralCode: code, ReferrerID: f.referrerID, ReferredUserID: f.referredUserID, Reasons: ev.Reasons}
+	case *domain.ReviewResolved:
+		return resolvedData{ReferralCode: code, ReferrerID: f.referrerID, ReferredUserID: f.referredUserID, Decision: ev.Decision}
+	case *domain.RewardReversed:
+		return reversedData{ReferralCode: code, ReferrerID: f.referrerID, ReferredUserID: f.referredUserID,
+			Side: ev.Side, Reason: ev.Reason, Clawback: ev.Clawback}
+	case *domain.ReferralVoided:
+		return voidedData{ReferralCode: code, ReferrerID: f.referrerID, ReferredUserID: f.referredUserID, Reason: ev.Reason}
+	}
+	return nil
 }
 
 // testBody is the body of a test event.

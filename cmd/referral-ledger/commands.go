@@ -105,7 +105,7 @@ type apikeyCmd struct {
 
 type apikeyCreateCmd struct {
 	Appspace string `required:"" help:"Appspace name or ID."`
-	Role     string `required:"" enum:"server,analyst,auditor" help:"server, analyst or auditor."`
+	Role     string `required:"" enum:"server,analyst,auditor,reviewer" help:"server, analyst, auditor or reviewer."`
 	Name     string `help:"A label for the key."`
 }
 
