@@ -67,6 +67,22 @@ func appendN(t *testing.T, s domain.EventStore, prefix string, n int) []string {
 	return ids
 }
 
+// visible waits until the log shows n events: the PostgreSQL log holds
+// back commits while older transactions (of any test) are open.
+func visible(t *testing.T, s domain.EventStore, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		evs, err := s.ReadAll(context.Background(), domain.ReadAllOptions{Limit: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) >= n {
+			return
+		}
+	}
+	t.Fatalf("the log never showed %d events", n)
+}
+
 func applied(t *testing.T, db *sqlx.DB) int {
 	t.Helper()
 	var n int
@@ -119,6 +135,7 @@ func TestFailedBatchRollsBackWithItsCheckpoint(t *testing.T) {
 	forEachStore(t, func(t *testing.T, e env) {
 		ctx := context.Background()
 		ids := appendN(t, e.store, "b", 5)
+		visible(t, e.store, 5) // the whole batch, or a first batch without the poison would commit
 		poison := ids[3]
 		failing := recorder{fail: func(ev domain.RecordedEvent) error {
 			if ev.ID == poison { // a transient failure: retried whole, never quarantined
