@@ -152,21 +152,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name:        "ledger_projection_lag_seconds",
-			Help:        "Age of the oldest event the projection has not applied (0 when caught up; -1 when unknown).",
-			ConstLabels: prometheus.Labels{"projection": projections.ReferralsName},
-		}, func() float64 {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			lag, err := m.projectionLag(ctx)
-			if err != nil {
-				return -1
-			}
-			return lag.Seconds()
-		}), quarantineCollector{m})
+	reg := m.registry()
 	wh, forwarder, err := m.openWebhooks(reg)
 	if err != nil {
 		return err
@@ -217,6 +203,27 @@ func (m *Main) Run(ctx context.Context) error {
 		return srv.Shutdown(shutdownCtx)
 	})
 	return g.Wait()
+}
+
+// registry is serve's Prometheus registry with the process's and the
+// read models' metrics; the webhooks and the API add theirs.
+func (m *Main) registry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "ledger_projection_lag_seconds",
+			Help:        "Age of the oldest event the projection has not applied (0 when caught up; -1 when unknown).",
+			ConstLabels: prometheus.Labels{"projection": projections.ReferralsName},
+		}, func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			lag, err := m.projectionLag(ctx)
+			if err != nil {
+				return -1
+			}
+			return lag.Seconds()
+		}), quarantineCollector{m})
+	return reg
 }
 
 // maxReadyLag is how far the read models may lag before /readyz fails.
