@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/referral-ledger/referral-ledger/adapters/console"
 	"github.com/referral-ledger/referral-ledger/adapters/eventstoredb"
 	"github.com/referral-ledger/referral-ledger/adapters/httpapi"
 	"github.com/referral-ledger/referral-ledger/adapters/postgres"
@@ -46,6 +47,8 @@ type Config struct {
 	Limits LimitConfig
 	// Webhooks configures deliveries (serve only).
 	Webhooks WebhookConfig
+	// Console serves the operator console at / (serve only).
+	Console bool
 }
 
 // Main is the wired application: stores, domain service and HTTP API.
@@ -186,6 +189,9 @@ func (m *Main) Run(ctx context.Context) error {
 		Webhooks:              wh,
 	})
 	api.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if m.cfg.Console {
+		api.Handle("/", console.Handler()) // every method: a GET-only "/" would clash with the API's catch-all
+	}
 	srv := api.HTTPServer()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
