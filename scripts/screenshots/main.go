@@ -49,6 +49,8 @@ func run(base, key string, seed bool, dir string) error {
 			return fmt.Errorf("seed: %w", err)
 		}
 		time.Sleep(time.Second) // let the projections catch up
+	} else {
+		code, webhook = existing(base, key)
 	}
 	pages := []struct{ name, hash, ready string }{
 		{"overview", "#/", ".chart"},
@@ -157,4 +159,40 @@ func seedData(base, key string) (code, webhook string, err error) {
 	webhook = wh["id"].(string)
 	_, err = call("POST", "/v1/api/webhooks/"+webhook+"/test", nil)
 	return code, webhook, err
+}
+
+// existing finds a referral and a webhook to show when not seeding.
+func existing(base, key string) (code, webhook string) {
+	get := func(path string, v any) {
+		req, err := http.NewRequest("GET", base+path, nil)
+		if err != nil {
+			return
+		}
+		req.Header.Set("X-API-Key", key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return
+		}
+		defer resp.Body.Close()
+		_ = json.NewDecoder(resp.Body).Decode(v) // empty pages show their empty state
+	}
+	var refs struct {
+		Referrals []struct {
+			Code string `json:"referral_code"`
+		} `json:"referrals"`
+	}
+	var whs struct {
+		Webhooks []struct {
+			ID string `json:"id"`
+		} `json:"webhooks"`
+	}
+	get("/v1/api/referrals?status=completed&limit=1", &refs)
+	get("/v1/api/webhooks", &whs)
+	if len(refs.Referrals) > 0 {
+		code = refs.Referrals[0].Code
+	}
+	if len(whs.Webhooks) > 0 {
+		webhook = whs.Webhooks[0].ID
+	}
+	return code, webhook
 }
