@@ -99,13 +99,24 @@ func newBrowser(t *testing.T, serverURL string, width, height int) context.Conte
 		}
 		t.Fatalf("CI is set but %s is missing: %v", chromiumPath, err)
 	}
+	// Not t.TempDir: chromium may still be writing its profile when the
+	// test's cleanup runs, so the directory goes after the browser, best effort.
+	profile, err := os.MkdirTemp("", "console-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromiumPath),
-		chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.UserDataDir(t.TempDir()),
+		chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.UserDataDir(profile),
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.WindowSize(width, height))
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
+	t.Cleanup(func() {
+		_ = chromedp.Cancel(ctx) // closes the browser and waits for it
+		cancel()
+		cancelAlloc()
+		_ = os.RemoveAll(profile)
+	})
 	host := strings.TrimPrefix(serverURL, "http://")
 	var mu sync.Mutex
 	var problems []string
