@@ -36,6 +36,7 @@ type stack struct {
 	// local receivers); its pipeline runs only where a test starts it.
 	webhooks *webhooks.Webhooks
 	write    *sqlx.DB
+	api      *httpapi.Server
 
 	mu     sync.Mutex
 	offset time.Duration
@@ -111,10 +112,12 @@ func newWrappedStack(tb testing.TB, kind string, wrap func(domain.EventStore) do
 	s.write, c.Webhooks = write, s.webhooks
 	// The server the binary runs: the API's own http.Server, timeouts included.
 	srv := httptest.NewUnstartedServer(nil)
-	srv.Config = httpapi.New(svc, s.access, log, c).HTTPServer()
+	s.api = httpapi.New(svc, s.access, log, c)
+	srv.Config = s.api.HTTPServer()
 	srv.Start()
 	tb.Cleanup(srv.Close)
 	s.url = srv.URL
+	validateTraffic(tb, s.url) // every request and response against the OpenAPI document
 	s.space, s.key = s.newAppspace(tb, "default", domain.RoleServer)
 	return s
 }

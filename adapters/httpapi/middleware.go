@@ -10,6 +10,12 @@ import (
 	"github.com/referral-ledger/referral-ledger/domain"
 )
 
+// anyScope is the scope of an endpoint any valid key may call.
+const anyScope = "*"
+
+// keyContext carries the authenticated key to anyScope endpoints.
+type keyContext struct{}
+
 // handlerFunc is an endpoint: it writes a success response or returns an
 // error, which wrap turns into the error body.
 type handlerFunc func(w http.ResponseWriter, r *http.Request, o domain.Origin) error
@@ -53,10 +59,13 @@ func (s *Server) wrap(scope string, h handlerFunc) http.Handler {
 			if err := s.limit.allow(w, key.ID); err != nil {
 				return err
 			}
-			if !key.Has(scope) {
+			if scope != anyScope && !key.Has(scope) {
 				return domain.Errorf(domain.EForbidden, "this API key lacks the %s scope", scope)
 			}
 			o.AppspaceID, o.KeyID = key.AppspaceID, key.ID
+			if scope == anyScope { // such endpoints describe the key itself
+				r = r.WithContext(context.WithValue(r.Context(), keyContext{}, key))
+			}
 			return h(w, r, o)
 		}()
 		if err != nil {

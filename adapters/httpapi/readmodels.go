@@ -21,6 +21,8 @@ type ReadModels interface {
 	Leaderboard(ctx context.Context, q projections.LeaderboardQuery) ([]projections.LeaderboardEntry, error)
 	// Stats counts referrals by status. Errors: domain.EInvalid.
 	Stats(ctx context.Context, q projections.StatsQuery) (projections.Stats, error)
+	// Series counts referrals per UTC day. Errors: domain.EInvalid.
+	Series(ctx context.Context, q projections.SeriesQuery) ([]projections.SeriesPoint, error)
 }
 
 type leaderboardJSON struct {

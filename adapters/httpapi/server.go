@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -76,6 +77,16 @@ type Config struct {
 	// Audit serves the audit proof endpoints and the events' leaf
 	// indexes; without it those endpoints answer 404 and leaf_index is null.
 	Audit Auditor
+	// Appspaces finds the appspace whoami names; the KeyStore serves when
+	// it can, and without either whoami's appspace_name is null.
+	Appspaces AppspaceFinder
+}
+
+// AppspaceFinder finds an appspace by ID.
+type AppspaceFinder interface {
+	// FindAppspace returns the appspace with the given ID or name.
+	// Errors: domain.ENotFound.
+	FindAppspace(ctx context.Context, idOrName string) (domain.Appspace, error)
 }
 
 // Server serves the API.
@@ -94,6 +105,10 @@ type Server struct {
 	authFail *authLimiter
 	// follows caps each key's follow=true event streams.
 	follows *followSlots
+	// patterns are the routes served, for Routes.
+	patterns []string
+	// appspaces names the appspace whoami reports.
+	appspaces AppspaceFinder
 }
 
 // New returns a Server for svc, authenticating with keys.
@@ -105,9 +120,17 @@ func New(svc *domain.Service, keys KeyStore, log *slog.Logger, cfg Config) *Serv
 	s := &Server{svc: svc, keys: keys, events: svc.Store(), cfg: cfg, log: log, mux: http.NewServeMux(), met: newMetrics(cfg.Metrics),
 		limit: newLimiter(cfg.RateLimit, cfg.RateBurst), authFail: newAuthLimiter(cfg.AuthFailuresPerMinute, cfg.AuthFailureBurst),
 		follows: newFollowSlots(cfg.MaxFollowStreams)}
+	s.appspaces = cfg.Appspaces
+	if finder, ok := keys.(AppspaceFinder); ok && s.appspaces == nil {
+		s.appspaces = finder
+	}
 	s.routes()
 	return s
 }
+
+// Routes returns the "METHOD /path" patterns the server serves, path
+// parameters in braces: what the OpenAPI document must describe.
+func (s *Server) Routes() []string { return slices.Clone(s.patterns) }
 
 // ServeHTTP implements http.Handler. The body's deadline is set here, for
 // every route, since the server reads an unread body after any handler.
@@ -141,11 +164,13 @@ func (s *Server) routes() {
 		{"POST /v1/api/referral/reverse-reward", domain.ScopeReviewsManage, s.reverseReward},
 		{"POST /v1/api/reviews/{code}/approve", domain.ScopeReviewsManage, s.resolveReview(true)},
 		{"POST /v1/api/reviews/{code}/reject", domain.ScopeReviewsManage, s.resolveReview(false)},
+		{"GET /v1/api/whoami", anyScope, s.whoami},
 	}
 	if s.cfg.ReadModels != nil {
 		routes = append(routes,
 			route{"GET /v1/api/referral/leaderboard", domain.ScopeReferralsRead, s.leaderboard},
 			route{"GET /v1/api/referral/stats", domain.ScopeReferralsRead, s.stats},
+			route{"GET /v1/api/referral/stats/series", domain.ScopeReferralsRead, s.statsSeries},
 			route{"GET /v1/api/referrals", domain.ScopeReferralsRead, s.listReferrals},
 		)
 	}
@@ -157,12 +182,20 @@ func (s *Server) routes() {
 	}
 	for _, rt := range routes {
 		s.mux.Handle(rt.pattern, s.met.instrument(rt.pattern, s.wrap(rt.scope, rt.h)))
+		s.patterns = append(s.patterns, rt.pattern)
 	}
 	s.noRoutes(routes)
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.cfg.Version})
-	})
-	s.mux.HandleFunc("GET /readyz", s.readyz)
+	plain := map[string]http.HandlerFunc{
+		"GET /healthz": func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.cfg.Version})
+		},
+		"GET /readyz":        s.readyz,
+		"GET " + OpenAPIPath: serveOpenAPI,
+	}
+	for pattern, h := range plain {
+		s.mux.HandleFunc(pattern, h)
+		s.patterns = append(s.patterns, pattern)
+	}
 }
 
 // readyRetrySeconds is the Retry-After of a failing /readyz.

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/referral-ledger/referral-ledger/adapters/console"
 	"github.com/referral-ledger/referral-ledger/adapters/eventstoredb"
 	"github.com/referral-ledger/referral-ledger/adapters/httpapi"
 	"github.com/referral-ledger/referral-ledger/adapters/postgres"
@@ -48,6 +49,8 @@ type Config struct {
 	Webhooks WebhookConfig
 	// Audit configures the verifiable ledger (serve only).
 	Audit AuditConfig
+	// Console serves the operator console at / (serve only).
+	Console bool
 }
 
 // Main is the wired application: stores, domain service and HTTP API.
@@ -180,6 +183,9 @@ func (m *Main) Run(ctx context.Context) error {
 		Audit:                 ledger.prover,
 	})
 	api.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if m.cfg.Console {
+		api.Handle("/", console.Handler()) // every method: a GET-only "/" would clash with the API's catch-all
+	}
 	srv := api.HTTPServer()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {

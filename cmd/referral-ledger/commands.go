@@ -16,6 +16,7 @@ type serveCmd struct {
 	Addr      string  `name:"addr" env:"LEDGER_ADDR" default:":8080" help:"Address the API listens on."`
 	RateLimit float64 `name:"rate-limit" env:"LEDGER_RATE_LIMIT" default:"100" help:"Requests per second per API key (0: no limit)."`
 	RateBurst int     `name:"rate-burst" env:"LEDGER_RATE_BURST" default:"0" help:"Burst per API key (0: twice the rate)."`
+	Console   bool    `name:"console" env:"LEDGER_CONSOLE" default:"true" negatable:"" help:"Serve the operator console at / (--console=false or --no-console: off)."`
 	webhookFlags
 	limitFlags
 	auditFlags
@@ -33,6 +34,7 @@ func (c *serveCmd) Run(ctx context.Context, e env) error {
 		m.cfg.RateLimit, m.cfg.RateBurst, m.cfg.Limits = c.RateLimit, c.RateBurst, limits
 		m.cfg.Webhooks = c.webhookFlags.config()
 		m.cfg.Audit.SigningKey = c.CheckpointSigningKey
+		m.cfg.Console = c.Console
 		return m.Run(ctx)
 	})
 }
