@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	_ "github.com/lib/pq" // registers the "postgres" driver
 )
@@ -79,10 +80,17 @@ func NewSchema(db *sql.DB, base, prefix string) (string, func() error, error) {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	return u.String(), func() error {
-		if _, err := db.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
-			return fmt.Errorf("drop schema %s: %w", schema, err)
+		// A backend of a process the test killed may still hold locks in
+		// the schema for a moment, and the drop can then lose a deadlock:
+		// try again, a few times, before calling it a failure.
+		var err error
+		for wait := 100 * time.Millisecond; wait <= 3200*time.Millisecond; wait *= 2 {
+			if _, err = db.Exec("DROP SCHEMA " + schema + " CASCADE"); err == nil {
+				return nil
+			}
+			time.Sleep(wait)
 		}
-		return nil
+		return fmt.Errorf("drop schema %s: %w", schema, err)
 	}, nil
 }
 
