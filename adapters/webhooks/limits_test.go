@@ -89,6 +89,9 @@ func TestRetryAfterSetsNextAttempt(t *testing.T) {
 				if !tc.held {
 					return
 				}
+				eventually(t, "both deliveries dispatched", 10*time.Second, func() bool {
+					return s.count(t, `SELECT count(*) FROM webhook_deliveries WHERE webhook_id = ?`, wh.ID) == 2
+				})
 				time.Sleep(300 * time.Millisecond) // the other delivery is due, and held
 				if n := len(recv.requests()); n != 1 {
 					t.Errorf("%d requests; the Retry-After holds the endpoint's other delivery", n)
