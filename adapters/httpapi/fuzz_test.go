@@ -71,47 +71,11 @@ func fuzzStacks(f *testing.F) []*fuzzStack {
 // and is visible to readers.
 func (s *fuzzStack) head(tb testing.TB) domain.Position {
 	tb.Helper()
-	evs := s.newEvents(tb, s.after)
+	evs := s.eventsAfter(tb, s.space, s.after)
 	if len(evs) == 0 {
 		return s.after
 	}
 	return evs[len(evs)-1].Position
-}
-
-// newEvents returns the events of the stack's appspace after pos, reading
-// up to a fresh sentinel (see stack.events).
-func (s *fuzzStack) newEvents(tb testing.TB, pos domain.Position) []domain.RecordedEvent {
-	tb.Helper()
-	ctx := context.Background()
-	sentinel := domain.NewID()
-	if _, err := s.store.Append(ctx, "sentinel:"+sentinel, domain.NoStream(),
-		domain.EventData{ID: sentinel, Type: "Sentinel", Data: []byte("{}"), Metadata: []byte("{}")}); err != nil {
-		tb.Fatal(err)
-	}
-	var out []domain.RecordedEvent
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
-		batch, err := s.store.ReadAll(ctx, domain.ReadAllOptions{After: pos, Limit: 500})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if len(batch) == 0 {
-			waitCtx, cancel := context.WithTimeout(ctx, time.Second)
-			_ = s.store.WaitForEvents(waitCtx, domain.ReadAllOptions{After: pos})
-			cancel()
-			continue
-		}
-		for _, e := range batch {
-			if e.ID == sentinel {
-				return out
-			}
-			if strings.HasPrefix(e.Stream, domain.StreamPrefix(s.space)) {
-				out = append(out, e)
-			}
-		}
-		pos = batch[len(batch)-1].Position
-	}
-	tb.Fatal("the sentinel event never showed in the global log")
-	return nil
 }
 
 // send sends a raw request with the stack's server key and returns the
@@ -157,7 +121,7 @@ func (s *fuzzStack) checkCommand(t *testing.T, route uint8, body []byte) {
 	if err := json.Unmarshal(raw, &out); err != nil {
 		t.Fatalf("%s %s %q: status %d, body is not a JSON object: %q", rt.method, path, body, status, raw)
 	}
-	added := s.newEvents(t, s.after)
+	added := s.eventsAfter(t, s.space, s.after)
 	if len(added) > 0 {
 		s.after = added[len(added)-1].Position
 	}

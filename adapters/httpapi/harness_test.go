@@ -226,6 +226,13 @@ func wantError(tb testing.TB, status int, out map[string]any, wantStatus int, wa
 // test wrote committed before the sentinel.
 func (s *stack) events(tb testing.TB, appspace string) []domain.RecordedEvent {
 	tb.Helper()
+	return s.eventsAfter(tb, appspace, 0)
+}
+
+// eventsAfter is events from a position on: a caller that keeps its place
+// reads only what is new.
+func (s *stack) eventsAfter(tb testing.TB, appspace string, after domain.Position) []domain.RecordedEvent {
+	tb.Helper()
 	ctx := context.Background()
 	sentinel := domain.NewID()
 	_, err := s.store.Append(ctx, "sentinel:"+sentinel, domain.NoStream(), domain.EventData{ID: sentinel, Type: "Sentinel", Data: []byte("{}"), Metadata: []byte("{}")})
@@ -233,7 +240,6 @@ func (s *stack) events(tb testing.TB, appspace string) []domain.RecordedEvent {
 		tb.Fatal(err)
 	}
 	var all []domain.RecordedEvent
-	var after domain.Position
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
 		batch, err := s.store.ReadAll(ctx, domain.ReadAllOptions{After: after, Limit: 500})
 		if err != nil {
