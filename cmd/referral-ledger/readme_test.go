@@ -38,18 +38,7 @@ func TestREADMEWalkthrough(t *testing.T) {
 
 	srv, key := startServe(t, bin, dir, addr)
 	script := walkthrough(t, string(readme))
-	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
-	cmd.Env = append(os.Environ(), "LEDGER_URL=http://"+addr, "LEDGER_KEY="+key)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("walk-through failed: %v\n%s", err, out)
-	}
-	for _, want := range []string{`"status":"completed"`, `"reward_claimed":true`, `"referee_reward_claimed":true`,
-		`"reward_value":"$5"`, `[6,"RewardClaimed"]`} {
-		if !strings.Contains(string(out), want) {
-			t.Errorf("walk-through output lacks %s:\n%s", want, out)
-		}
-	}
+	runWalkthrough(t, script, addr, key)
 	for _, c := range [][2]string{
 		{"/readyz", `"ready":true`},
 		{"/metrics", `ledger_http_requests_total{code="200",route="POST /v1/api/referral/milestone"} 2`},
@@ -198,4 +187,22 @@ func walkthrough(tb testing.TB, readme string) string {
 		tb.Fatal("README's Walk-through has no commands")
 	}
 	return strings.Join(script, "\n")
+}
+
+// runWalkthrough runs the README's walk-through script against the server
+// at addr with key, and checks what the walk-through must show.
+func runWalkthrough(t *testing.T, script, addr, key string) {
+	t.Helper()
+	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
+	cmd.Env = append(os.Environ(), "LEDGER_URL=http://"+addr, "LEDGER_KEY="+key)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("walk-through failed: %v\n%s", err, out)
+	}
+	for _, want := range []string{`"status":"completed"`, `"reward_claimed":true`, `"referee_reward_claimed":true`,
+		`"reward_value":"$5"`, `[6,"RewardClaimed"]`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("walk-through output lacks %s:\n%s", want, out)
+		}
+	}
 }
