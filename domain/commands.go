@@ -4,22 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"time"
 )
 
 // Settings returns an appspace's current settings and the revision of its
 // settings stream (0 while it has the defaults).
 func (s *Service) Settings(ctx context.Context, appspaceID string) (Settings, Revision, error) {
-	rec, e, ok, err := s.readLast(ctx, SettingsStream(appspaceID))
-	if err != nil || !ok {
-		return DefaultSettings(), 0, err
-	}
-	sc, isSettings := e.(*SettingsChanged)
-	if !isSettings {
-		return Settings{}, 0, fmt.Errorf("settings stream holds a %s event", rec.Type)
-	}
-	return sc.Settings, rec.Version, nil
+	return s.load.settings(ctx, appspaceID)
 }
 
 // UpdateSettings applies change to the current settings, validates the
@@ -27,8 +18,8 @@ func (s *Service) Settings(ctx context.Context, appspaceID string) (Settings, Re
 // Errors: EInvalid, and whatever change returns.
 func (s *Service) UpdateSettings(ctx context.Context, o Origin, change func(*Settings) error) (Settings, error) {
 	var out Settings
-	err := s.retry(ctx, func() error {
-		cur, rev, err := s.Settings(ctx, o.AppspaceID)
+	err := retry(ctx, s.attempts, func() error {
+		cur, rev, err := s.load.settings(ctx, o.AppspaceID)
 		if err != nil {
 			return err
 		}
@@ -48,11 +39,11 @@ func (s *Service) UpdateSettings(ctx context.Context, o Origin, change func(*Set
 			out = cur
 			return err
 		}
-		evs, err := encode(o, []Event{&SettingsChanged{Settings: next, Changed: changed, ChangedAt: s.clock()}})
+		evs, err := encode(o, []Event{&SettingsChanged{Settings: next, Changed: changed, ChangedAt: s.clock.now()}})
 		if err != nil {
 			return err
 		}
-		if err := s.appendAll(ctx, []StreamAppend{{Stream: SettingsStream(o.AppspaceID), Expected: Exact(rev), Events: evs}}); err != nil {
+		if err := s.app.appendAll(ctx, []StreamAppend{{Stream: SettingsStream(o.AppspaceID), Expected: Exact(rev), Events: evs}}); err != nil {
 			return err
 		}
 		out = next
@@ -95,7 +86,7 @@ var settingsFieldOrder = []string{
 // GetReferral returns a referral's current state, recording its expiry
 // first if it is due. Errors: ENotFound.
 func (s *Service) GetReferral(ctx context.Context, o Origin, code string) (ReferralView, error) {
-	return s.referralCommand(ctx, o, code, func(r *Referral, _ Settings, _ Revision, now time.Time) error {
+	return s.referrals.run(ctx, o, code, func(r *Referral, _ Settings, _ Revision, now time.Time) error {
 		r.ExpireIfDue(now)
 		return nil
 	})
@@ -104,14 +95,14 @@ func (s *Service) GetReferral(ctx context.Context, o Origin, code string) (Refer
 // ReachMilestone reports a milestone of the referred user. Errors: ENotFound
 // and those of Referral.ReachMilestone, ERefereeAlreadyReferred.
 func (s *Service) ReachMilestone(ctx context.Context, o Origin, code string, in MilestoneInput) (ReferralView, error) {
-	return s.screenedCommand(ctx, o, code, in, func(r *Referral, st Settings, sv Revision, now time.Time) error {
+	return s.referrals.screened(ctx, o, code, in, func(r *Referral, st Settings, sv Revision, now time.Time) error {
 		return r.ReachMilestone(now, in, st, sv)
 	})
 }
 
 // CompleteReferral completes a referral by hand. Errors: as ReachMilestone.
 func (s *Service) CompleteReferral(ctx context.Context, o Origin, code string, in MilestoneInput) (ReferralView, error) {
-	return s.screenedCommand(ctx, o, code, in, func(r *Referral, st Settings, sv Revision, now time.Time) error {
+	return s.referrals.screened(ctx, o, code, in, func(r *Referral, st Settings, sv Revision, now time.Time) error {
 		return r.Complete(now, in, st, sv)
 	})
 }
@@ -120,71 +111,10 @@ func (s *Service) CompleteReferral(ctx context.Context, o Origin, code string, i
 // claimed. Errors: ENotFound and those of Referral.ClaimReward.
 func (s *Service) ClaimReward(ctx context.Context, o Origin, code, side string) (time.Time, error) {
 	var at time.Time
-	_, err := s.referralCommand(ctx, o, code, func(r *Referral, _ Settings, _ Revision, now time.Time) error {
+	_, err := s.referrals.run(ctx, o, code, func(r *Referral, _ Settings, _ Revision, now time.Time) error {
 		var err error
 		at, err = r.ClaimReward(now, side)
 		return err
 	})
 	return at, err
-}
-
-// referralCommand loads a referral, lets decide record changes, and appends
-// them (with the referee guard, when a referred user is attributed). Changes
-// recorded before decide returns an error (an expiry) are appended too, and
-// the error is returned after.
-func (s *Service) referralCommand(ctx context.Context, o Origin, code string,
-	decide func(r *Referral, st Settings, settingsVersion Revision, now time.Time) error) (ReferralView, error) {
-	return s.referralCommandWith(ctx, o, code, func(r *Referral, st Settings, sv Revision, now time.Time) ([]StreamAppend, error) {
-		return nil, decide(r, st, sv, now)
-	})
-}
-
-// referralCommandWith is referralCommand for a decide that also returns
-// appends to other streams, made before the referee guard's and the
-// referral's own (in that order, for the repair without transactions).
-func (s *Service) referralCommandWith(ctx context.Context, o Origin, code string,
-	decide func(r *Referral, st Settings, settingsVersion Revision, now time.Time) ([]StreamAppend, error)) (ReferralView, error) {
-	if err := ValidateCode("referral_code", code); err != nil {
-		return ReferralView{}, err
-	}
-	var view ReferralView
-	var verdict error
-	err := s.retry(ctx, func() error {
-		st, sv, err := s.Settings(ctx, o.AppspaceID)
-		if err != nil {
-			return err
-		}
-		r, err := s.loadReferral(ctx, o.AppspaceID, code)
-		if err != nil {
-			return err
-		}
-		if !r.Exists() {
-			return Errorf(ENotFound, "referral %s not found", code)
-		}
-		loaded := r.Version()
-		now := s.clock()
-		var appends []StreamAppend
-		appends, verdict = decide(r, st, sv, now)
-		view = r.View()
-		if len(r.Changes()) == 0 {
-			return nil
-		}
-		guard, err := s.refereeGuard(ctx, o, r, now)
-		if err != nil {
-			return err
-		}
-		appends = append(appends, guard...)
-		evs, err := encode(o, r.Changes())
-		if err != nil {
-			return err
-		}
-		return s.appendAll(ctx, append(appends, StreamAppend{Stream: ReferralStream(o.AppspaceID, code), Expected: Exact(loaded), Events: evs}))
-	})
-	if err == nil {
-		err = verdict
-	}
-	if err != nil {
-		return ReferralView{}, err
-	}
-	return view, nil
 }

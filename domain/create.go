@@ -36,17 +36,16 @@ func (s *Service) CreateReferral(ctx context.Context, o Origin, in CreateInput) 
 	if err := in.validate(); err != nil {
 		return CreateResult{}, err
 	}
-	var res CreateResult
-	var verdict error
-	err := s.retry(ctx, func() error {
+	var d createDecision
+	err := retry(ctx, s.attempts, func() error {
 		var err error
-		res, verdict, err = s.createOnce(ctx, o, in)
+		d, err = s.creates.once(ctx, o, in)
 		return err
 	})
-	if err == nil {
-		err = verdict
+	if err != nil {
+		return CreateResult{}, err
 	}
-	return res, err
+	return d.result()
 }
 
 // validate applies the text rules to everything a create stores.
@@ -66,51 +65,36 @@ func (in CreateInput) validate() error {
 	return ValidateMetadata(in.Metadata)
 }
 
-// createOnce makes one attempt; the error it returns is an append or read
-// failure (perhaps ErrConcurrency), the verdict a domain refusal.
-func (s *Service) createOnce(ctx context.Context, o Origin, in CreateInput) (CreateResult, error, error) {
-	st, _, err := s.Settings(ctx, o.AppspaceID)
-	if err != nil {
-		return CreateResult{}, nil, err
-	}
-	if !st.ReferralsEnabled {
-		return CreateResult{}, Errorf(EReferralsDisabled, "referrals are disabled for this appspace"), nil
-	}
-	ref, last, err := s.loadReferrer(ctx, o.AppspaceID, in.ReferrerID)
-	if err != nil {
-		return CreateResult{}, nil, err
-	}
-	now := s.clock()
-	d, verdict := ref.decideCreate(last, st.ReferralMaxPerUser, now, func() *ReferralCreated { return newCreated(s.newCode(), st, in, now) })
-	if d.pending != nil {
-		return CreateResult{Referral: d.pending.View()}, nil, nil
-	}
-	appends, err := createAppends(o, ref, d)
-	if err == nil {
-		err = s.appendAll(ctx, appends)
-	}
-	switch {
-	case err != nil || verdict != nil:
-		return CreateResult{}, verdict, err
-	case d.finish != nil:
-		return CreateResult{Referral: d.finish.View()}, nil, nil
-	}
-	return CreateResult{Referral: d.issue.View(), Created: true}, nil, nil
+// creator issues referral codes (CreateReferral).
+type creator struct {
+	load    loader
+	app     appender
+	clock   clock
+	newCode func() string
 }
 
-// loadReferrer loads a referrer from its stream's last event, and the
-// referral of the code it issued last (nil when none).
-func (s *Service) loadReferrer(ctx context.Context, appspaceID, referrerID string) (*Referrer, *Referral, error) {
-	ref, err := s.readReferrer(ctx, appspaceID, referrerID)
+// once makes one attempt at a create: load, decide (Referrer.decideCreate),
+// append. Its error is a read or append failure (perhaps ErrConcurrency);
+// a refusal is the decision's verdict.
+func (c creator) once(ctx context.Context, o Origin, in CreateInput) (createDecision, error) {
+	st, _, err := c.load.settings(ctx, o.AppspaceID)
 	if err != nil {
-		return nil, nil, err
+		return createDecision{}, err
 	}
-	code, ok := ref.LastCode()
-	if !ok {
-		return ref, nil, nil
+	if !st.ReferralsEnabled {
+		return createDecision{verdict: Errorf(EReferralsDisabled, "referrals are disabled for this appspace")}, nil
 	}
-	last, err := s.loadReferral(ctx, appspaceID, code)
-	return ref, last, err
+	ref, last, err := c.load.referrerAndLast(ctx, o.AppspaceID, in.ReferrerID)
+	if err != nil {
+		return createDecision{}, err
+	}
+	now := c.clock.now()
+	d := ref.decideCreate(last, st.ReferralMaxPerUser, now, func() *ReferralCreated { return newCreated(c.newCode(), st, in, now) })
+	appends, err := createAppends(o, ref, d)
+	if err == nil {
+		err = c.app.appendAll(ctx, appends)
+	}
+	return d, err
 }
 
 // createAppends encodes a create's decision. A finished reservation's

@@ -10,8 +10,9 @@ import (
 
 const modulePath = "github.com/referral-ledger/referral-ledger"
 
-// TestImportsOnlyStandardLibrary enforces STYLE.md: domain imports only the
-// standard library, and so does its conformance suite, domain/eventstoretest
+// TestImportsOnlyStandardLibrary enforces the layering of
+// docs/architecture.md: domain imports only the standard library, and so
+// does its conformance suite, domain/eventstoretest
 // (with its FaultStore), which every adapter's tests import. A path whose
 // first element has a dot is outside it (std's own vendored golang.org/x
 // packages are listed as "vendor/golang.org/..."). The module's own packages

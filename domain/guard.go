@@ -12,7 +12,7 @@ import (
 // referral's own append: a crash in between leaves a reservation that a
 // retry of the command finds and accepts.
 // Errors: ERefereeAlreadyReferred.
-func (s *Service) refereeGuard(ctx context.Context, o Origin, r *Referral, now time.Time) ([]StreamAppend, error) {
+func (c referralCommands) refereeGuard(ctx context.Context, o Origin, r *Referral, now time.Time) ([]StreamAppend, error) {
 	var user string
 	for _, e := range r.Changes() {
 		if a, ok := e.(*RefereeAttributed); ok {
@@ -23,7 +23,7 @@ func (s *Service) refereeGuard(ctx context.Context, o Origin, r *Referral, now t
 		return nil, nil
 	}
 	stream := RefereeStream(o.AppspaceID, user)
-	rec, e, found, err := s.readLast(ctx, stream)
+	rec, e, found, err := c.load.readLast(ctx, stream)
 	if err != nil {
 		return nil, err
 	}
@@ -36,11 +36,11 @@ func (s *Service) refereeGuard(ctx context.Context, o Origin, r *Referral, now t
 		if held.ReferralCode == r.v.ReferralCode {
 			return nil, nil
 		}
-		other, err := s.loadReferral(ctx, o.AppspaceID, held.ReferralCode)
+		other, err := c.load.referral(ctx, o.AppspaceID, held.ReferralCode)
 		if err != nil {
 			return nil, err
 		}
-		if other.mayHold(user, now) {
+		if mayHold(&other.v, user, now) {
 			return nil, Errorf(ERefereeAlreadyReferred, "referred user %s is already attributed to another referral", user)
 		}
 		// The reservation is stale: its referral can never hold this user
@@ -54,15 +54,16 @@ func (s *Service) refereeGuard(ctx context.Context, o Origin, r *Referral, now t
 	return []StreamAppend{{Stream: stream, Expected: expected, Events: evs}}, nil
 }
 
-// mayHold reports whether the referral holds user as its referred user, or
-// still could (pending, unexpired, with nobody attributed yet: another
-// command may be between reserving the user and attributing it).
-func (r *Referral) mayHold(user string, now time.Time) bool {
-	if r.v.ReferredUserID != nil {
-		return *r.v.ReferredUserID == user
+// mayHold reports whether the referral in state v holds user as its
+// referred user, or still could (pending, unexpired, with nobody
+// attributed yet: another command may be between reserving the user and
+// attributing it).
+func mayHold(v *ReferralView, user string, now time.Time) bool {
+	if v.ReferredUserID != nil {
+		return *v.ReferredUserID == user
 	}
-	if !r.Exists() || r.v.Status != StatusPending {
+	if v.Version == 0 || v.Status != StatusPending {
 		return false
 	}
-	return r.v.ExpiresAt == nil || now.Before(*r.v.ExpiresAt)
+	return v.ExpiresAt == nil || now.Before(*v.ExpiresAt)
 }

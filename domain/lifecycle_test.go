@@ -128,7 +128,7 @@ func TestVoid(t *testing.T) {
 			if at.IsZero() {
 				at = now
 			}
-			err := r.Void(at, tt.reason)
+			err := r.decide(at, voidCommand{reason: tt.reason})
 			checkResult(t, r, err, tt.wantCode, tt.wantChanges)
 		})
 	}
@@ -162,7 +162,7 @@ func TestReverseReward(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			r := loadReferral(t, created(), tt.history...)
-			err := r.ReverseReward(now, tt.side, "refund")
+			err := r.decide(now, reverseCommand{side: tt.side, reason: "refund"})
 			checkResult(t, r, err, tt.wantCode, tt.wantChanges)
 		})
 	}
@@ -206,9 +206,9 @@ func TestResolveReview(t *testing.T) {
 			}
 			var err error
 			if tt.approve {
-				err = r.ApproveReview(at, "ok")
+				err = r.decide(at, approveCommand{note: "ok"})
 			} else {
-				err = r.RejectReview(at, "ok")
+				err = r.decide(at, rejectCommand{reason: "ok"})
 			}
 			checkResult(t, r, err, tt.wantCode, tt.wantChanges)
 		})

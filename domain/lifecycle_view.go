@@ -119,3 +119,25 @@ func (v ReferralView) RewardStatus(side string, now time.Time) string {
 	}
 	return RewardStatusAvailable
 }
+
+// claimable refuses a claim of side that the lifecycle does not allow on a
+// referral in state v: a reversed reward, or one held by an open review in
+// hold mode or by the hold period. A claimed reward stays claimable, so a
+// repeat answers the first claim.
+func claimable(v *ReferralView, now time.Time, side string) error {
+	_, claimed, reversed := v.sideState(side)
+	switch {
+	case reversed != nil:
+		return Errorf(ERewardReversed, "the %s reward of referral %s was reversed", side, v.ReferralCode)
+	case claimed != nil:
+		return nil
+	case v.reviewHolds():
+		return Errorf(EReferralUnderReview, "referral %s is under review; its rewards are held until a reviewer approves", v.ReferralCode)
+	case v.RewardAvailableAt != nil && now.Before(*v.RewardAvailableAt):
+		at := v.RewardAvailableAt.UTC().Format(TimeFormat)
+		e := Errorf(ERewardOnHold, "the %s reward of referral %s is on hold until %s", side, v.ReferralCode, at)
+		e.Fields = map[string]string{"available_at": at}
+		return e
+	}
+	return nil
+}

@@ -75,7 +75,7 @@ func LoadReferral(appspaceID string, events []RecordedEvent) (*Referral, error) 
 		if err != nil {
 			return nil, err
 		}
-		r.apply(e)
+		r.v.apply(e)
 	}
 	return r, nil
 }
@@ -104,7 +104,7 @@ func (r *Referral) ApplyRecorded(e RecordedEvent) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	r.apply(ev)
+	r.v.apply(ev)
 	return true, nil
 }
 
@@ -123,14 +123,17 @@ func (r *Referral) Version() Revision { return r.v.Version }
 // Changes returns the events recorded since the referral was loaded.
 func (r *Referral) Changes() []Event { return r.changes }
 
-func (r *Referral) record(e Event) {
-	r.apply(e)
-	r.changes = append(r.changes, e)
+// record applies events and keeps them as changes.
+func (r *Referral) record(events ...Event) {
+	for _, e := range events {
+		r.v.apply(e)
+		r.changes = append(r.changes, e)
+	}
 }
 
-// apply changes state only; it never fails.
-func (r *Referral) apply(e Event) {
-	v := &r.v
+// apply evolves the state by one event of the referral's stream: it only
+// changes state and never fails.
+func (v *ReferralView) apply(e Event) {
 	switch e := e.(type) {
 	case *ReferralCreated:
 		v.ReferralID, v.ReferralCode, v.ReferralURL = e.ReferralID, e.ReferralCode, e.ReferralURL

@@ -79,20 +79,35 @@ func (r *Referrer) apply(e Event) {
 }
 
 // createDecision is what a create does, as Referrer.decideCreate decides:
-// at most one of its referrals is set, and settle may come with issue.
+// at most one of its referrals is set, and settle may come with issue or
+// with a verdict.
 type createDecision struct {
 	finish  *Referral // a reservation's referral, created now; not issued by this create
 	pending *Referral // the referrer's pending referral, answered as is
 	settle  *Referral // the last referral, its expiry recorded: append it
 	issue   *Referral // a new referral; the referrer recorded its code
+	verdict error     // a refusal (EReferralsDisabled, EMaxReferralsReached)
+}
+
+// result is what the create answers once the decision is appended.
+func (d createDecision) result() (CreateResult, error) {
+	switch {
+	case d.verdict != nil:
+		return CreateResult{}, d.verdict
+	case d.pending != nil:
+		return CreateResult{Referral: d.pending.View()}, nil
+	case d.finish != nil:
+		return CreateResult{Referral: d.finish.View()}, nil
+	}
+	return CreateResult{Referral: d.issue.View(), Created: true}, nil
 }
 
 // decideCreate decides a create, given the referral of the last code
 // (nil when none was issued), the per-referrer limit (nil: none), now,
 // and how to make the ReferralCreated of a new code (called only to issue
-// one: it draws the code). The verdict is a
-// refusal (EMaxReferralsReached); settle still holds then.
-func (r *Referrer) decideCreate(last *Referral, limit *int, now time.Time, newCreated func() *ReferralCreated) (d createDecision, verdict error) {
+// one: it draws the code). A refusal (EMaxReferralsReached) is the
+// decision's verdict; settle still holds then.
+func (r *Referrer) decideCreate(last *Referral, limit *int, now time.Time, newCreated func() *ReferralCreated) (d createDecision) {
 	var completedBefore, issued int
 	if r.last != nil {
 		completedBefore, issued = r.last.CompletedBefore, r.last.Issued
@@ -102,14 +117,14 @@ func (r *Referrer) decideCreate(last *Referral, limit *int, now time.Time, newCr
 			// referral yet, or died before it did: finish it.
 			d.finish = &Referral{v: ReferralView{AppspaceID: r.appspaceID}}
 			d.finish.record(&r.last.Created)
-			return d, nil
+			return d
 		case last.v.ReferrerID != r.referrerID:
 			// A code collision left a reservation for a code another
 			// referrer owns: it counts for nothing.
 		default:
 			last.ExpireIfDue(now)
 			if last.v.Status == StatusPending {
-				return createDecision{pending: last}, nil
+				return createDecision{pending: last}
 			}
 			if len(last.Changes()) > 0 {
 				d.settle = last
@@ -121,12 +136,13 @@ func (r *Referrer) decideCreate(last *Referral, limit *int, now time.Time, newCr
 	}
 	// Expired referrals do not count; there is no pending one here.
 	if limit != nil && completedBefore >= *limit {
-		return d, Errorf(EMaxReferralsReached, "referrer %s has reached the limit of %d referrals", r.referrerID, *limit)
+		d.verdict = Errorf(EMaxReferralsReached, "referrer %s has reached the limit of %d referrals", r.referrerID, *limit)
+		return d
 	}
 	created := newCreated()
 	d.issue = &Referral{v: ReferralView{AppspaceID: r.appspaceID}}
 	d.issue.record(created)
 	r.record(&ReferrerCodeIssued{ReferralCode: created.ReferralCode, CompletedBefore: completedBefore, Issued: issued + 1, Created: *created,
 		Day: r.day, DayCompletions: r.dayCount})
-	return d, nil
+	return d
 }

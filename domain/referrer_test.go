@@ -74,7 +74,8 @@ func TestReferrerDecideCreate(t *testing.T) {
 			if !tc.at.IsZero() {
 				when = tc.at
 			}
-			d, verdict := r.decideCreate(tc.last, tc.limit, when, func() *ReferralCreated { c := *next; return &c })
+			d := r.decideCreate(tc.last, tc.limit, when, func() *ReferralCreated { c := *next; return &c })
+			verdict := d.verdict
 			var got then
 			var ref *Referral
 			switch {

@@ -38,26 +38,28 @@ func (r *Referral) Screen(now time.Time, in MilestoneInput, s Settings, dayCompl
 	if max := s.FraudMaxDailyCompletions; completed && max != nil && dayCompletions > *max {
 		reasons = append(reasons, ReasonVelocity)
 	}
-	r.flag(now, reasons, s.Mode() == ReviewHold)
+	r.record(flagging(&r.v, now, reasons, s.Mode() == ReviewHold)...)
 }
 
-// flag records the reasons not yet on the review, opening it if needed.
-func (r *Referral) flag(now time.Time, reasons []string, hold bool) {
-	if rv := r.v.Review; rv != nil {
+// flagging is the event that adds the reasons not yet on the review of a
+// referral in state v, opening the review if needed; none when the review
+// is resolved or every reason is on it.
+func flagging(v *ReferralView, now time.Time, reasons []string, hold bool) []Event {
+	if rv := v.Review; rv != nil {
 		if rv.State != ReviewOpen {
-			return
+			return nil
 		}
 		reasons = slices.DeleteFunc(reasons, func(x string) bool { return slices.Contains(rv.Reasons, x) })
 	}
 	if len(reasons) == 0 {
-		return
+		return nil
 	}
-	r.record(&ReferralFlagged{Reasons: reasons, HoldsRewards: hold, FlaggedAt: now})
+	return []Event{&ReferralFlagged{Reasons: reasons, HoldsRewards: hold, FlaggedAt: now}}
 }
 
-// completedNow reports whether this command's changes complete the referral.
-func (r *Referral) completedNow() bool {
-	return slices.ContainsFunc(r.changes, func(e Event) bool { _, ok := e.(*ReferralCompleted); return ok })
+// completes reports whether changes complete the referral.
+func completes(changes []Event) bool {
+	return slices.ContainsFunc(changes, func(e Event) bool { _, ok := e.(*ReferralCompleted); return ok })
 }
 
 // countCompletion counts the completion of the referral code on the

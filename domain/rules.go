@@ -25,15 +25,15 @@ func (r *Referral) ReachMilestone(now time.Time, in MilestoneInput, s Settings, 
 	if err := r.preflight(now, in, in.Milestone); err != nil || r.v.Status != StatusPending {
 		return err
 	}
-	if err := r.checkOrder(in.Milestone, s); err != nil {
+	if err := checkOrder(&r.v, in.Milestone, s); err != nil {
 		return err
 	}
-	r.attribute(now, in)
+	r.record(attribution(&r.v, now, in)...)
 	if r.v.Milestone == nil || *r.v.Milestone != in.Milestone {
 		r.record(&MilestoneReached{Milestone: in.Milestone, ReachedAt: now})
 	}
 	if s.atOrPastReward(*r.v.Milestone) {
-		r.complete(now, s, settingsVersion)
+		r.record(completion(&r.v, now, s, settingsVersion))
 	}
 	return nil
 }
@@ -59,14 +59,14 @@ func (r *Referral) Complete(now time.Time, in MilestoneInput, s Settings, settin
 			m = *r.v.Milestone // already past the reward milestone in the pipeline
 		}
 	}
-	if err := r.checkOrder(m, s); err != nil {
+	if err := checkOrder(&r.v, m, s); err != nil {
 		return err
 	}
-	r.attribute(now, in)
+	r.record(attribution(&r.v, now, in)...)
 	if r.v.Milestone == nil || *r.v.Milestone != m {
 		r.record(&MilestoneReached{Milestone: m, ReachedAt: now})
 	}
-	r.complete(now, s, settingsVersion)
+	r.record(completion(&r.v, now, s, settingsVersion))
 	return nil
 }
 
@@ -119,8 +119,9 @@ func (r *Referral) preflight(now time.Time, in MilestoneInput, milestone string)
 	return nil
 }
 
-// checkOrder enforces the milestone pipeline, if the settings have one.
-func (r *Referral) checkOrder(m string, s Settings) error {
+// checkOrder enforces the milestone pipeline, if the settings have one,
+// on a referral in state v reaching milestone m.
+func checkOrder(v *ReferralView, m string, s Settings) error {
 	if len(s.ReferralMilestones) == 0 {
 		return nil
 	}
@@ -128,22 +129,27 @@ func (r *Referral) checkOrder(m string, s Settings) error {
 	if idx < 0 {
 		return Errorf(EUnknownMilestone, "milestone %q is not one of referral_milestones", m)
 	}
-	if r.v.Milestone != nil && idx < s.milestoneIndex(*r.v.Milestone) {
-		return Errorf(EMilestoneOutOfOrder, "milestone %q comes before the current milestone %q", m, *r.v.Milestone)
+	if v.Milestone != nil && idx < s.milestoneIndex(*v.Milestone) {
+		return Errorf(EMilestoneOutOfOrder, "milestone %q comes before the current milestone %q", m, *v.Milestone)
 	}
 	return nil
 }
 
-func (r *Referral) attribute(now time.Time, in MilestoneInput) {
-	if in.ReferredUserID != "" && r.v.ReferredUserID == nil {
-		r.record(&RefereeAttributed{ReferredUserID: in.ReferredUserID, ReferredUserName: in.ReferredUserName, AttributedAt: now})
+// attribution is the event that attributes in's referred user to a
+// referral in state v, if it names one and v has none yet.
+func attribution(v *ReferralView, now time.Time, in MilestoneInput) []Event {
+	if in.ReferredUserID == "" || v.ReferredUserID != nil {
+		return nil
 	}
+	return []Event{&RefereeAttributed{ReferredUserID: in.ReferredUserID, ReferredUserName: in.ReferredUserName, AttributedAt: now}}
 }
 
-func (r *Referral) complete(now time.Time, s Settings, settingsVersion Revision) {
-	r.record(&ReferralCompleted{
-		Milestone:          *r.v.Milestone,
-		ReferredUserID:     r.v.ReferredUserID,
+// completion is the event that completes a referral in state v, stamping
+// the rewards of settings s (at settingsVersion) and their hold.
+func completion(v *ReferralView, now time.Time, s Settings, settingsVersion Revision) *ReferralCompleted {
+	return &ReferralCompleted{
+		Milestone:          *v.Milestone,
+		ReferredUserID:     v.ReferredUserID,
 		RewardType:         s.RewardType,
 		RewardValue:        s.RewardValue,
 		RefereeRewardType:  s.RefereeRewardType,
@@ -151,7 +157,7 @@ func (r *Referral) complete(now time.Time, s Settings, settingsVersion Revision)
 		SettingsVersion:    settingsVersion,
 		CompletedAt:        now,
 		RewardAvailableAt:  s.holdEnd(now),
-	})
+	}
 }
 
 // ClaimReward records that side's reward as claimed and returns when it was
@@ -177,7 +183,7 @@ func (r *Referral) ClaimReward(now time.Time, side string) (time.Time, error) {
 	if typ == nil {
 		return time.Time{}, Errorf(ENoRewardConfigured, "no %s reward was configured when referral %s completed", side, r.v.ReferralCode)
 	}
-	if err := r.claimable(now, side); err != nil {
+	if err := claimable(&r.v, now, side); err != nil {
 		return time.Time{}, err
 	}
 	if claimed != nil {

@@ -32,45 +32,64 @@ type ServiceConfig struct {
 	MaxAttempts int
 }
 
-// Service runs the referral commands: it loads streams, lets the aggregates
-// decide, and appends with the expected revision, retrying on conflicts.
+// Service runs the referral commands and queries: each method states the
+// decision, and the types beside it do the rest — loader reads streams into
+// aggregates (streams.go), appender appends them (landed.go),
+// referralCommands runs a decision on one referral (referralcmd.go), creator
+// issues codes (create.go).
 type Service struct {
-	store       EventStore
-	now         func() time.Time
-	newCode     func() string
-	maxAttempts int
+	store     EventStore
+	load      loader
+	app       appender
+	clock     clock
+	attempts  int
+	referrals referralCommands
+	creates   creator
 }
 
 // NewService returns a Service over store.
 func NewService(store EventStore, cfg ServiceConfig) *Service {
-	s := &Service{store: store, now: cfg.Now, newCode: cfg.NewCode, maxAttempts: cfg.MaxAttempts}
-	if s.now == nil {
-		s.now = time.Now
+	now, newCode, attempts := cfg.Now, cfg.NewCode, cfg.MaxAttempts
+	if now == nil {
+		now = time.Now
 	}
-	if s.newCode == nil {
-		s.newCode = NewReferralCode
+	if newCode == nil {
+		newCode = NewReferralCode
 	}
-	if s.maxAttempts <= 0 {
-		s.maxAttempts = 50
+	if attempts <= 0 {
+		attempts = 50
 	}
-	return s
+	load, app := loader{store: store}, appender{store: store}
+	return &Service{
+		store: store, load: load, app: app, clock: now, attempts: attempts,
+		referrals: referralCommands{load: load, app: app, clock: now, attempts: attempts},
+		creates:   creator{load: load, app: app, clock: now, newCode: newCode},
+	}
 }
 
 // Store returns the event store the service appends to.
 func (s *Service) Store() EventStore { return s.store }
 
-// clock returns the current time in UTC, truncated to the millisecond the
-// API shows, so the log and the API agree.
-func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
+// Now returns the service's current time as commands see it: what a
+// reward's status is judged against when a referral is shown.
+func (s *Service) Now() time.Time { return s.clock.now() }
 
-// retry runs attempt until it returns something other than ErrConcurrency.
-func (s *Service) retry(ctx context.Context, attempt func() error) error {
+// clock is the time source of commands.
+type clock func() time.Time
+
+// now returns the current time in UTC, truncated to the millisecond the
+// API shows, so the log and the API agree.
+func (c clock) now() time.Time { return c().UTC().Truncate(time.Millisecond) }
+
+// retry runs attempt until it returns something other than ErrConcurrency,
+// at most attempts times.
+func retry(ctx context.Context, attempts int, attempt func() error) error {
 	for i := 1; ; i++ {
 		err := attempt()
 		if !errors.Is(err, ErrConcurrency) {
 			return err
 		}
-		if i >= s.maxAttempts {
+		if i >= attempts {
 			return Errorf(EConflict, "too many concurrent changes; retry the request")
 		}
 		// Jittered backoff spreads the losers of a race apart.
@@ -81,26 +100,6 @@ func (s *Service) retry(ctx context.Context, attempt func() error) error {
 		case <-time.After(d):
 		}
 	}
-}
-
-// appendAll appends to several streams: atomically where the store can,
-// otherwise one stream after another in the order given. Callers order the
-// appends so that a crash part way is repaired by the next command.
-func (s *Service) appendAll(ctx context.Context, appends []StreamAppend) error {
-	if len(appends) == 0 {
-		return nil
-	}
-	if m, ok := s.store.(MultiAppender); ok && len(appends) > 1 {
-		_, err := m.AppendMulti(ctx, appends)
-		return s.unlessLanded(ctx, err, appends...)
-	}
-	for _, a := range appends {
-		_, err := s.store.Append(ctx, a.Stream, a.Expected, a.Events...)
-		if err := s.unlessLanded(ctx, err, a); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // encode turns events into EventData with random IDs, or with the IDs given.
@@ -129,44 +128,3 @@ func encode(o Origin, events []Event, ids ...string) ([]EventData, error) {
 	}
 	return out, nil
 }
-
-// readStream reads a whole stream.
-func (s *Service) readStream(ctx context.Context, stream string) ([]RecordedEvent, error) {
-	const page = 1000
-	var all []RecordedEvent
-	for {
-		evs, err := s.store.ReadStream(ctx, stream, Revision(len(all))+1, page)
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", stream, err)
-		}
-		all = append(all, evs...)
-		if len(evs) < page {
-			return all, nil
-		}
-	}
-}
-
-func (s *Service) loadReferral(ctx context.Context, appspaceID, code string) (*Referral, error) {
-	evs, err := s.readStream(ctx, ReferralStream(appspaceID, code))
-	if err != nil {
-		return nil, err
-	}
-	return LoadReferral(appspaceID, evs)
-}
-
-// readLast reads a stream's last event, decoded; ok is false for an empty stream.
-func (s *Service) readLast(ctx context.Context, stream string) (rec RecordedEvent, e Event, ok bool, err error) {
-	rec, err = s.store.ReadLast(ctx, stream)
-	if errors.Is(err, ErrStreamNotFound) {
-		return rec, nil, false, nil
-	}
-	if err != nil {
-		return rec, nil, false, fmt.Errorf("read last of %s: %w", stream, err)
-	}
-	e, err = DecodeEvent(rec.Type, rec.Data)
-	return rec, e, err == nil, err
-}
-
-// Now returns the service's current time as commands see it: what a
-// reward's status is judged against when a referral is shown.
-func (s *Service) Now() time.Time { return s.clock() }

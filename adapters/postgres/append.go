@@ -95,7 +95,7 @@ func (s *Store) tryAppend(ctx context.Context, appends []domain.StreamAppend, st
 		}
 		return c, err
 	}
-	s.appended()
+	s.notify.appended()
 	for j, i := range idx {
 		results[i] = out[j]
 	}

@@ -31,7 +31,7 @@ func (s *Store) HoldAppend(ctx context.Context, stream string, expected domain.E
 		if err := tx.Commit(); err != nil {
 			return err
 		}
-		s.appended()
+		s.notify.appended()
 		return nil
 	}, nil
 }

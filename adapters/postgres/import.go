@@ -62,7 +62,7 @@ func (s *Store) Import(ctx context.Context, events []domain.RecordedEvent) (err 
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("import: commit: %w", err)
 	}
-	s.appended()
+	s.notify.appended()
 	return nil
 }
 

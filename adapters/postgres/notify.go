@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
 	"github.com/referral-ledger/referral-ledger/domain"
@@ -20,44 +22,70 @@ const pollInterval = time.Second
 // listenerPing is how often the listener's connection is checked.
 const listenerPing = time.Minute
 
-// listen starts the LISTEN connection and the goroutine that turns its
-// notifications into broadcasts.
-func (s *Store) listen(ctx context.Context, url string) error {
-	s.listener = pq.NewListener(url, 100*time.Millisecond, 10*time.Second, nil)
+// notifier wakes the store's readers when events are appended: those of
+// this process at once, those of other processes through LISTEN/NOTIFY on
+// the schema's channel.
+type notifier struct {
+	db       *sqlx.DB
+	channel  string // NOTIFY channel of this schema's event log
+	listener *pq.Listener
+	stop     chan struct{}
+	poke     chan struct{} // an append committed: NOTIFY other processes
+	stopped  sync.WaitGroup
+
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced on each notification
+}
+
+// listen returns a notifier on channel, its LISTEN connection open and its
+// goroutines started: one turns notifications into broadcasts, one sends
+// the NOTIFYs.
+func listen(ctx context.Context, db *sqlx.DB, url, channel string) (*notifier, error) {
+	n := &notifier{db: db, channel: channel, stop: make(chan struct{}), poke: make(chan struct{}, 1), changed: make(chan struct{})}
+	n.listener = pq.NewListener(url, 100*time.Millisecond, 10*time.Second, nil)
 	listening := make(chan error, 1)
-	go func() { listening <- s.listener.Listen(s.channel) }()
+	go func() { listening <- n.listener.Listen(n.channel) }()
 	select {
 	case err := <-listening:
 		if err != nil {
-			return errors.Join(fmt.Errorf("postgres: listen: %w", err), s.listener.Close())
+			return nil, errors.Join(fmt.Errorf("postgres: listen: %w", err), n.listener.Close())
 		}
 	case <-ctx.Done():
-		return errors.Join(fmt.Errorf("postgres: listen: %w", ctx.Err()), s.listener.Close())
+		return nil, errors.Join(fmt.Errorf("postgres: listen: %w", ctx.Err()), n.listener.Close())
 	}
-	s.stopped.Add(2)
-	go s.dispatch()
-	go s.notifier()
-	return nil
+	n.stopped.Add(2)
+	go n.dispatch()
+	go n.notify()
+	return n, nil
 }
 
-func (s *Store) dispatch() {
-	defer s.stopped.Done()
+// close stops the goroutines and the LISTEN connection.
+func (n *notifier) close() error {
+	close(n.stop)
+	err := n.listener.Close()
+	n.stopped.Wait()
+	return err
+}
+
+// dispatch turns notifications into broadcasts.
+func (n *notifier) dispatch() {
+	defer n.stopped.Done()
 	ping := time.NewTicker(listenerPing)
 	defer ping.Stop()
 	for {
 		select {
-		case <-s.stop:
+		case <-n.stop:
 			return
-		case _, ok := <-s.listener.Notify:
+		case _, ok := <-n.listener.Notify:
 			if !ok {
 				return
 			}
 			// A nil notification means the listener reconnected and may
 			// have missed some: wake the waiters either way.
-			s.broadcast()
+			n.broadcast()
 		case <-ping.C:
 			// An error makes the listener reconnect; the poll covers the gap.
-			_ = s.listener.Ping()
+			_ = n.listener.Ping()
 		}
 	}
 }
@@ -71,44 +99,44 @@ func (s *Store) dispatch() {
 // NOTIFY, which would cost the appends their group commit (about half their
 // throughput at 16 writers). A crash between commit and NOTIFY delays other
 // processes' readers by at most the poll interval.
-func (s *Store) appended() {
-	s.broadcast()
+func (n *notifier) appended() {
+	n.broadcast()
 	select {
-	case s.poke <- struct{}{}:
+	case n.poke <- struct{}{}:
 	default: // a notification is already due
 	}
 }
 
-// notifier sends one NOTIFY per batch of appends.
-func (s *Store) notifier() {
-	defer s.stopped.Done()
+// notify sends one NOTIFY per batch of appends.
+func (n *notifier) notify() {
+	defer n.stopped.Done()
 	for {
 		select {
-		case <-s.stop:
+		case <-n.stop:
 			return
-		case <-s.poke:
+		case <-n.poke:
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			// A lost notification only delays other processes' readers
 			// until their next poll.
-			_, _ = s.db.ExecContext(ctx, `SELECT pg_notify($1, '')`, s.channel)
+			_, _ = n.db.ExecContext(ctx, `SELECT pg_notify($1, '')`, n.channel)
 			cancel()
 		}
 	}
 }
 
 // broadcast wakes every WaitForEvents of this store.
-func (s *Store) broadcast() {
-	s.mu.Lock()
-	close(s.changed)
-	s.changed = make(chan struct{})
-	s.mu.Unlock()
+func (n *notifier) broadcast() {
+	n.mu.Lock()
+	close(n.changed)
+	n.changed = make(chan struct{})
+	n.mu.Unlock()
 }
 
 // subscribe returns a channel that the next broadcast closes.
-func (s *Store) subscribe() <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.changed
+func (n *notifier) subscribe() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.changed
 }
 
 // WaitForEvents blocks until ReadAll with opts would return an event, or
@@ -122,7 +150,7 @@ func (s *Store) WaitForEvents(ctx context.Context, opts domain.ReadAllOptions) e
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		changed := s.subscribe() // before looking, so no notification is missed in between
+		changed := s.notify.subscribe() // before looking, so no notification is missed in between
 		evs, err := s.ReadAll(ctx, domain.ReadAllOptions{After: opts.After, StreamPrefix: opts.StreamPrefix, Limit: 1})
 		switch {
 		case ctx.Err() != nil:

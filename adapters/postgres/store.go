@@ -65,16 +65,9 @@ type Store struct {
 	db *sqlx.DB
 	// readStreamStmt and readLastStmt are prepared once for the pool.
 	readStreamStmt, readLastStmt *sql.Stmt
-	channel                      string // NOTIFY channel of this schema's event log
-	listener                     *pq.Listener
-	stop                         chan struct{}
-	poke                         chan struct{} // an append committed: NOTIFY other processes
-	stopped                      sync.WaitGroup
+	notify                       *notifier // wakes WaitForEvents (notify.go)
 	closeOnce                    sync.Once
 	closeErr                     error
-
-	mu      sync.Mutex
-	changed chan struct{} // closed and replaced on each notification
 }
 
 // Open connects, migrates the schema and starts listening for appends.
@@ -101,21 +94,16 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := Migrate(ctx, db); err != nil {
 		return nil, errors.Join(err, db.Close())
 	}
-	s := &Store{
-		db:      sqlx.NewDb(db, "postgres"),
-		channel: fmt.Sprintf("referral_ledger_events_%016x", hash("events", schema)),
-		stop:    make(chan struct{}),
-		poke:    make(chan struct{}, 1),
-		changed: make(chan struct{}),
-	}
+	s := &Store{db: sqlx.NewDb(db, "postgres")}
 	if s.readStreamStmt, err = db.PrepareContext(ctx, readStreamQuery); err != nil {
 		return nil, errors.Join(fmt.Errorf("postgres: prepare: %w", err), db.Close())
 	}
 	if s.readLastStmt, err = db.PrepareContext(ctx, readLastQuery); err != nil {
 		return nil, errors.Join(fmt.Errorf("postgres: prepare: %w", err), db.Close())
 	}
-	if err := s.listen(ctx, cfg.URL); err != nil {
-		return nil, errors.Join(err, db.Close())
+	channel := fmt.Sprintf("referral_ledger_events_%016x", hash("events", schema))
+	if s.notify, err = listen(ctx, s.db, cfg.URL, channel); err != nil {
+		return nil, errors.Join(err, s.readStreamStmt.Close(), s.readLastStmt.Close(), db.Close())
 	}
 	return s, nil
 }
@@ -128,10 +116,7 @@ func (s *Store) DB() *sqlx.DB { return s.db }
 // first call's result.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		close(s.stop)
-		err := s.listener.Close()
-		s.stopped.Wait()
-		s.closeErr = errors.Join(err, s.readStreamStmt.Close(), s.readLastStmt.Close(), s.db.Close())
+		s.closeErr = errors.Join(s.notify.close(), s.readStreamStmt.Close(), s.readLastStmt.Close(), s.db.Close())
 	})
 	return s.closeErr
 }

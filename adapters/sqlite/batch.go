@@ -101,6 +101,6 @@ func (s *Store) commitBatch(batch []*appendRequest) {
 		return
 	}
 	if wrote {
-		s.broadcast()
+		s.wake.broadcast()
 	}
 }

@@ -56,6 +56,6 @@ func (s *Store) Import(ctx context.Context, events []domain.RecordedEvent) (err 
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("import: commit: %w", err)
 	}
-	s.broadcast()
+	s.wake.broadcast()
 	return nil
 }

@@ -97,7 +97,7 @@ func (s *Store) WaitForEvents(ctx context.Context, opts domain.ReadAllOptions) e
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		changed := s.subscribe() // before looking, so no append is missed in between
+		changed := s.wake.subscribe() // before looking, so no append is missed in between
 		var found bool
 		q, args := existsQuery(opts)
 		err := s.read.QueryRowContext(ctx, q, args...).Scan(&found)

@@ -62,8 +62,7 @@ type Store struct {
 	write *sqlx.DB
 	read  *sqlx.DB
 
-	mu      sync.Mutex
-	changed chan struct{} // closed and replaced after each commit
+	wake *wakeup // wakes WaitForEvents after each commit
 
 	requests    chan *appendRequest // to the batcher: see batch.go
 	stop        chan struct{}
@@ -116,7 +115,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s := &Store{
 		write:       sqlx.NewDb(write, "sqlite3"),
 		read:        sqlx.NewDb(read, "sqlite3"),
-		changed:     make(chan struct{}),
+		wake:        &wakeup{changed: make(chan struct{})},
 		requests:    make(chan *appendRequest),
 		stop:        make(chan struct{}),
 		batcherDone: make(chan struct{}),
@@ -169,17 +168,24 @@ func Migrate(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
+// wakeup wakes the WaitForEvents of this process after its own commits;
+// other processes' appends to the file are seen by WaitForEvents's poll.
+type wakeup struct {
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced after each commit
+}
+
 // broadcast wakes every WaitForEvents in this process.
-func (s *Store) broadcast() {
-	s.mu.Lock()
-	close(s.changed)
-	s.changed = make(chan struct{})
-	s.mu.Unlock()
+func (w *wakeup) broadcast() {
+	w.mu.Lock()
+	close(w.changed)
+	w.changed = make(chan struct{})
+	w.mu.Unlock()
 }
 
 // subscribe returns a channel that is closed by the next broadcast.
-func (s *Store) subscribe() <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.changed
+func (w *wakeup) subscribe() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.changed
 }
