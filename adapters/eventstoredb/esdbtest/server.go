@@ -34,12 +34,13 @@
 // events first ($epoch-information and $settings), as a fresh KurrentDB
 // node writes its epoch and default ACL records before any user event.
 //
-// Known differences from the server: the cache of committed event IDs that
-// makes an append with expected revision Any idempotent is unbounded here
-// (bounded on the server); nothing is persisted beyond the process (the
-// Server value outlives restarts of its listener, as a server's disk
-// outlives the process); no authentication, TLS, deletes, links or
-// persistent subscriptions. A read of $all from a position that names no
+// The cache of committed event IDs that makes an append with expected
+// revision Any idempotent is bounded as the server bounds it (idcache.go):
+// a retry with Any long after the append writes the events again, as on
+// a real node. Known differences from the server: nothing is persisted
+// beyond the process (the Server value outlives restarts of its listener,
+// as a server's disk outlives the process); no authentication, TLS,
+// deletes, links or persistent subscriptions. A read of $all from a position that names no
 // record starts at the next record.
 package esdbtest
 

@@ -15,9 +15,9 @@ type storage struct {
 	mu      sync.Mutex
 	log     []*record            // $all in order
 	streams map[string][]*record // each stream's events by number
-	ids     map[uuid.UUID]*record
-	next    uint64        // the next record's log position
-	changed chan struct{} // closed and replaced on every write
+	ids     *idCache             // recently committed event IDs, bounded
+	next    uint64               // the next record's log position
+	changed chan struct{}        // closed and replaced on every write
 	now     func() time.Time
 }
 
@@ -27,7 +27,7 @@ type storage struct {
 func newStorage() *storage {
 	s := &storage{
 		streams: map[string][]*record{},
-		ids:     map[uuid.UUID]*record{},
+		ids:     newIDCache(committedEventsLimit),
 		next:    128, // after the chunk header and the first epoch record
 		changed: make(chan struct{}),
 		now:     time.Now,
@@ -47,7 +47,7 @@ func (s *storage) write(stream string, recs []*record) {
 		s.next += r.size()
 		s.log = append(s.log, r)
 		s.streams[stream] = append(s.streams[stream], r)
-		s.ids[r.id] = r
+		s.ids.put(r)
 	}
 	close(s.changed)
 	s.changed = make(chan struct{})
@@ -94,7 +94,7 @@ func (s *storage) commit(name string, expected int64, recs []*record) *api.Appen
 		// server's committed-events cache); new if the first is not.
 		var last *record
 		for i, r := range recs {
-			got, ok := s.ids[r.id]
+			got, ok := s.ids.get(r.id)
 			if !ok || got.stream != name {
 				if i == 0 {
 					s.write(name, recs)
