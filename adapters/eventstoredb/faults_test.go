@@ -117,8 +117,8 @@ func TestDroppedSubscriptionsResumed(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- f.run(ctx, s, "drop-", len(evs)) }()
 	for i, e := range evs {
-		waitFor(t, "the follower's subscription", func() bool { return srv.Subscriptions() > 0 })
-		if n := srv.DropSubscriptions(); n == 0 {
+		waitFor(t, "the follower's subscription", func() bool { return srv.Faults().Subscriptions() > 0 })
+		if n := srv.Faults().DropSubscriptions(); n == 0 {
 			t.Fatal("no subscription to drop")
 		}
 		if _, err := s.Append(ctx, "drop-s", domain.Exact(domain.Revision(i)), e); err != nil {
@@ -146,7 +146,7 @@ func TestRestartResumed(t *testing.T) {
 	f := &follower{}
 	done := make(chan error, 1)
 	go func() { done <- f.run(ctx, s, "restart-", 5) }()
-	waitFor(t, "the follower's subscription", func() bool { return srv.Subscriptions() > 0 })
+	waitFor(t, "the follower's subscription", func() bool { return srv.Faults().Subscriptions() > 0 })
 	if err := srv.Restart(); err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +180,7 @@ func TestReadAllResumesMidRead(t *testing.T) {
 	if _, err := s.Append(ctx, "mid-s", domain.NoStream(), evs...); err != nil {
 		t.Fatal(err)
 	}
-	srv.BreakReads(2, 50)
+	srv.Faults().BreakReads(2, 50)
 	got, err := s.ReadAll(ctx, domain.ReadAllOptions{StreamPrefix: "mid-"})
 	if err != nil {
 		t.Fatalf("ReadAll across two broken reads: %v", err)
@@ -189,14 +189,14 @@ func TestReadAllResumesMidRead(t *testing.T) {
 		t.Fatalf("ReadAll across two broken reads: got %d events, want the %d appended, in order, once", len(got), len(evs))
 	}
 
-	srv.BreakReads(maxResumes+1, 0) // broken before any event: nothing to resume from
+	srv.Faults().BreakReads(maxResumes+1, 0) // broken before any event: nothing to resume from
 	if _, err := s.ReadAll(ctx, domain.ReadAllOptions{StreamPrefix: "mid-"}); err == nil {
 		t.Fatal("ReadAll with every read broken: no error")
 	}
 	opts := domain.ReadAllOptions{StreamPrefix: "mid-", Limit: 100}
 	var all []domain.RecordedEvent
 	for {
-		srv.BreakReads(1, 30)
+		srv.Faults().BreakReads(1, 30)
 		page, err := s.ReadAll(ctx, opts)
 		if err != nil {
 			t.Fatalf("ReadAll after %d: %v", opts.After, err)
@@ -219,7 +219,7 @@ func TestAppendsRefused(t *testing.T) {
 	s, srv := emulated(t)
 	ctx := testCtx(t)
 	evs := events(2)
-	srv.RefuseAppends(2)
+	srv.Faults().RefuseAppends(2)
 	for i := range 2 {
 		_, err := s.Append(ctx, "refused-s", domain.NoStream(), evs...)
 		if err == nil || errors.Is(err, domain.ErrConcurrency) {
@@ -244,7 +244,7 @@ func TestLostReplyRetried(t *testing.T) {
 	for _, expected := range []domain.ExpectedRevision{domain.NoStream(), domain.Any()} {
 		stream := "lost-" + domain.NewID()
 		evs := events(3)
-		srv.LoseAppendReplies(1)
+		srv.Faults().LoseAppendReplies(1)
 		if _, err := s.Append(ctx, stream, expected, evs...); err == nil {
 			t.Fatalf("%v: append with a lost reply: no error", expected)
 		}
@@ -266,7 +266,7 @@ func TestLostReplyRetried(t *testing.T) {
 func TestAppendDeadline(t *testing.T) {
 	t.Parallel()
 	s, srv := emulated(t)
-	resume := srv.Stall()
+	resume := srv.Faults().Stall()
 	evs := events(2)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()

@@ -2,8 +2,9 @@
 // through github.com/EventStore/EventStore-Client-Go/v4. It implements
 // domain.EventStore and passes the conformance suite in
 // domain/eventstoretest; it does not implement domain.MultiAppender, since
-// the server has no multi-stream transaction: the domain service then
-// appends stream by stream, in an order the next command repairs.
+// this client has no multi-stream transaction (docs/decisions.md, "EventStoreDB:
+// two-stream commands"): the domain service then appends stream by stream,
+// in an order the next command repairs.
 //
 // The mapping between the port and the server:
 //

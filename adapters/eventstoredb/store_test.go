@@ -78,7 +78,7 @@ func TestImport(t *testing.T) {
 // error.
 func holdAppend(srv *esdbtest.Server, s *Store) func(ctx context.Context, stream string, expected domain.ExpectedRevision, events ...domain.EventData) (func() error, error) {
 	return func(ctx context.Context, stream string, expected domain.ExpectedRevision, events ...domain.EventData) (func() error, error) {
-		received, release := srv.HoldAppend(stream)
+		received, release := srv.Faults().HoldAppend(stream)
 		done := make(chan error, 1)
 		go func() {
 			_, err := s.Append(ctx, stream, expected, events...)

@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/referral-ledger/referral-ledger/adapters/audit"
 	"github.com/referral-ledger/referral-ledger/adapters/postgres/pgtest"
 	"github.com/referral-ledger/referral-ledger/domain"
 	"github.com/referral-ledger/referral-ledger/projections"
@@ -50,10 +52,14 @@ func seed(t *testing.T, args []string) string {
 	return as.ID
 }
 
-// openArgs opens the stores that command-line flags name.
-func openArgs(t *testing.T, args []string) *Main {
+// openArgs opens the stores that command-line flags name; opts adjust
+// the rest of the configuration.
+func openArgs(t *testing.T, args []string, opts ...func(*Config)) *Main {
 	t.Helper()
 	cfg := Config{}
+	for _, o := range opts {
+		o(&cfg)
+	}
 	for i := 0; i+1 < len(args); i += 2 {
 		switch args[i] {
 		case "--data-dir":
@@ -88,6 +94,42 @@ func withoutPositions(t *testing.T, export string) []string {
 	return out
 }
 
+// sealedTree seals the appspace's audit tree on the stores that args name
+// as serve does (the sealer projection catches up with the log, the notary
+// checks the tree against the stored events and signs a checkpoint) and
+// returns the tree of that signed checkpoint: its size and root hash.
+func sealedTree(t *testing.T, args []string, appspace string) tlog.Tree {
+	t.Helper()
+	ctx := context.Background()
+	m := openArgs(t, args, func(c *Config) { c.Audit.SigningKey = testSigningKey })
+	defer m.Close()
+	l, err := m.openAudit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		n, err := l.runner.Step(ctx)
+		if err != nil {
+			t.Fatalf("sealer: %v", err)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	if err := l.notary.SignAll(ctx); err != nil {
+		t.Fatalf("notary: %v", err)
+	}
+	msg, _, err := l.prover.Checkpoint(ctx, appspace)
+	if err != nil {
+		t.Fatalf("checkpoint: %v", err)
+	}
+	tree, err := audit.OpenCheckpoint(msg, testVerifierKey, audit.Origin(appspace))
+	if err != nil {
+		t.Fatalf("checkpoint %q: %v", msg, err)
+	}
+	return tree
+}
+
 // referrals rebuilds the referrals projection and lists the appspace's.
 func referrals(t *testing.T, args []string, appspace string) []domain.ReferralView {
 	t.Helper()
@@ -104,8 +146,11 @@ func referrals(t *testing.T, args []string, appspace string) []domain.ReferralVi
 // TestMoveBetweenProfiles moves one log along SQLite -> PostgreSQL ->
 // EventStoreDB -> SQLite -> EventStoreDB -> PostgreSQL -> SQLite, which
 // takes every ordered pair of profiles once: each export equals the
-// first (but for positions), and each target's rebuilt projection equals
-// the source's.
+// first (but for positions), each target's rebuilt projection equals the
+// source's, and so does each target's audit tree: the sealer, run on the
+// target's own log, signs the same size and root hash as on the source
+// (leaves hold no positions: docs/decisions.md, "The audit log's leaf
+// encoding").
 func TestMoveBetweenProfiles(t *testing.T) {
 	t.Parallel()
 	chain := []string{"sqlite", "postgres", "eventstoredb", "sqlite", "eventstoredb", "postgres", "sqlite"}
@@ -114,7 +159,8 @@ func TestMoveBetweenProfiles(t *testing.T) {
 	first := mustRun(t, src, "events", "export")
 	want := withoutPositions(t, first)
 	wantRows := referrals(t, src, appspace)
-	if len(want) < 8 || len(wantRows) != 3 {
+	wantTree := sealedTree(t, src, appspace)
+	if len(want) < 8 || len(wantRows) != 3 || wantTree.N < 8 {
 		t.Fatalf("seeded %d events and %d referrals, want more", len(want), len(wantRows))
 	}
 	export := first
@@ -139,6 +185,10 @@ func TestMoveBetweenProfiles(t *testing.T) {
 		}
 		if diff := cmp.Diff(referrals(t, dst, appspace), wantRows); diff != "" {
 			t.Errorf("%s -> %s: rebuilt referrals (-got +want):\n%s", chain[i], name, diff)
+		}
+		if got := sealedTree(t, dst, appspace); got != wantTree {
+			t.Errorf("%s -> %s: audit tree: got size %d root %s, want size %d root %s",
+				chain[i], name, got.N, got.Hash, wantTree.N, wantTree.Hash)
 		}
 	}
 }

@@ -22,7 +22,7 @@ const (
 // Append is the append RPC: an options message, then the proposed events.
 // The server requires the "type" and "content-type" metadata of each
 // event (Streams.Append.cs), then checks the expected revision.
-func (s *Server) Append(stream api.Streams_AppendServer) error {
+func (s *streamsService) Append(stream api.Streams_AppendServer) error {
 	head, err := stream.Recv()
 	if err != nil {
 		return err
@@ -60,11 +60,11 @@ func (s *Server) Append(stream api.Streams_AppendServer) error {
 		}
 		recs = append(recs, r)
 	}
-	if err := s.beforeAppend(stream.Context(), name); err != nil {
+	if err := s.faults.beforeAppend(stream.Context(), name); err != nil {
 		return err
 	}
-	resp := s.commit(name, expected, recs)
-	if err := s.afterAppend(); err != nil {
+	resp := s.log.commit(name, expected, recs)
+	if err := s.faults.afterAppend(); err != nil {
 		return err // the events are written; the reply is lost
 	}
 	return stream.SendAndClose(resp)
@@ -89,55 +89,6 @@ func proposed(m *api.AppendReq_ProposedMessage) (*record, error) {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
 	return &record{id: id, typ: typ, contentType: ct, data: m.GetData(), meta: m.GetCustomMetadata()}, nil
-}
-
-// commit decides the append under the lock, as IndexWriter.CheckCommit
-// does, and writes it if it is new.
-func (s *Server) commit(name string, expected int64, recs []*record) *api.AppendResp {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	evs := s.streams[name]
-	current := int64(len(evs)) - 1 // -1: no stream
-	if len(evs) == 0 && (expected == expectAny || expected == expectNoStream) {
-		s.write(name, recs)
-		return success(recs[len(recs)-1])
-	}
-	if expected == expectExists && current < 0 {
-		return wrongVersion(expected, current)
-	}
-	if expected == expectAny || expected == expectExists {
-		// Idempotent if every event is a committed one of this stream (the
-		// server's committed-events cache); new if the first is not.
-		var last *record
-		for i, r := range recs {
-			got, ok := s.ids[r.id]
-			if !ok || got.stream != name {
-				if i == 0 {
-					s.write(name, recs)
-					return success(recs[len(recs)-1])
-				}
-				return wrongVersion(expected, current) // corrupted idempotency
-			}
-			last = got
-		}
-		return success(last)
-	}
-	if expected < current {
-		// Writing earlier than the end: a retry if every event is already
-		// at the number it would take.
-		for i, r := range recs {
-			n := expected + 1 + int64(i)
-			if n > current || evs[n].id != r.id {
-				return wrongVersion(expected, current)
-			}
-		}
-		return success(evs[expected+int64(len(recs))])
-	}
-	if expected > current {
-		return wrongVersion(expected, current)
-	}
-	s.write(name, recs)
-	return success(recs[len(recs)-1])
 }
 
 // success is the reply to a written (or already written) append whose

@@ -12,7 +12,7 @@ import (
 
 // Read is the read RPC: a stream or $all, forwards or backwards, a count
 // or a subscription (Streams.Read.cs picks one enumerator per case).
-func (s *Server) Read(req *api.ReadReq, stream api.Streams_ReadServer) error {
+func (s *streamsService) Read(req *api.ReadReq, stream api.Streams_ReadServer) error {
 	o := req.GetOptions()
 	if o.GetUuidOption() == nil {
 		return status.Error(codes.InvalidArgument, "'uuidOption' is required")
@@ -41,7 +41,7 @@ func (s *Server) Read(req *api.ReadReq, stream api.Streams_ReadServer) error {
 		return stream.Send(&api.ReadResp{Content: &api.ReadResp_StreamNotFound_{StreamNotFound: &api.ReadResp_StreamNotFound{
 			StreamIdentifier: &shared.StreamIdentifier{StreamName: []byte(notFound)}}}})
 	}
-	limit := s.readBreak()
+	limit := s.faults.readBreak()
 	for i, r := range out {
 		if limit >= 0 && i >= limit {
 			return status.Error(codes.Unavailable, "esdbtest: connection lost mid-read")
@@ -56,11 +56,9 @@ func (s *Server) Read(req *api.ReadReq, stream api.Streams_ReadServer) error {
 // readStream returns a stream's events in the order read, or the name of
 // the missing stream. Forwards reads events numbered from the revision on;
 // backwards from the revision (or the end) down.
-func (s *Server) readStream(o *api.ReadReq_Options_StreamOptions, dir api.ReadReq_Options_ReadDirection, count uint64) ([]*record, string) {
+func (s *streamsService) readStream(o *api.ReadReq_Options_StreamOptions, dir api.ReadReq_Options_ReadDirection, count uint64) ([]*record, string) {
 	name := string(o.GetStreamIdentifier().GetStreamName())
-	s.mu.Lock()
-	evs := append([]*record(nil), s.streams[name]...)
-	s.mu.Unlock()
+	evs := s.log.stream(name)
 	if len(evs) == 0 {
 		return nil, name
 	}
@@ -93,10 +91,8 @@ func (s *Server) readStream(o *api.ReadReq_Options_StreamOptions, dir api.ReadRe
 
 // readAll returns $all's records from a position: forwards those at or
 // after it, backwards those before it (ReadAllForwards/Backwards).
-func (s *Server) readAll(o *api.ReadReq_Options_AllOptions, dir api.ReadReq_Options_ReadDirection, count uint64) []*record {
-	s.mu.Lock()
-	log := s.log
-	s.mu.Unlock()
+func (s *streamsService) readAll(o *api.ReadReq_Options_AllOptions, dir api.ReadReq_Options_ReadDirection, count uint64) []*record {
+	log, _ := s.log.all()
 	var pos uint64
 	switch {
 	case o.GetStart() != nil:

@@ -34,12 +34,13 @@
 // events first ($epoch-information and $settings), as a fresh KurrentDB
 // node writes its epoch and default ACL records before any user event.
 //
-// Known differences from the server: the cache of committed event IDs that
-// makes an append with expected revision Any idempotent is unbounded here
-// (bounded on the server); nothing is persisted beyond the process (the
-// Server value outlives restarts of its listener, as a server's disk
-// outlives the process); no authentication, TLS, deletes, links or
-// persistent subscriptions. A read of $all from a position that names no
+// The cache of committed event IDs that makes an append with expected
+// revision Any idempotent is bounded as the server bounds it (idcache.go):
+// a retry with Any long after the append writes the events again, as on
+// a real node. Known differences from the server: nothing is persisted
+// beyond the process (the Server value outlives restarts of its listener,
+// as a server's disk outlives the process); no authentication, TLS,
+// deletes, links or persistent subscriptions. A read of $all from a position that names no
 // record starts at the next record.
 package esdbtest
 
@@ -71,23 +72,19 @@ func (r *record) size() uint64 {
 	return uint64(96 + len(r.stream) + len(r.typ) + len(r.data) + len(r.meta))
 }
 
-// Server is an emulated single KurrentDB node listening on 127.0.0.1.
+// Server is an emulated single KurrentDB node listening on 127.0.0.1. It
+// has three parts, one concern each: the log (storage.go), the gRPC
+// streams service that serves it (streams.go, append.go, read.go,
+// subscribe.go), and the fault controls a test arms (Faults, faults.go).
+// Server itself only listens, stops and restarts.
 type Server struct {
-	api.UnimplementedStreamsServer
+	log    *storage
+	faults *Faults
 
-	mu      sync.Mutex
-	log     []*record            // $all in order
-	streams map[string][]*record // each stream's events by number
-	ids     map[uuid.UUID]*record
-	next    uint64        // the next record's log position
-	changed chan struct{} // closed and replaced on every write
-	faults  faultState
-	subs    map[*subscription]struct{}
-
+	mu   sync.Mutex
 	addr string
 	ln   net.Listener
 	grpc *grpc.Server
-	now  func() time.Time
 }
 
 // Start starts a server on a free loopback port; it stops when tb ends.
@@ -104,19 +101,11 @@ func Start(tb testing.TB) *Server {
 // New returns a server that is not listening yet; Listen starts it. Most
 // tests want Start.
 func New() *Server {
-	s := &Server{
-		streams: map[string][]*record{},
-		ids:     map[uuid.UUID]*record{},
-		next:    128, // after the chunk header and the first epoch record
-		changed: make(chan struct{}),
-		subs:    map[*subscription]struct{}{},
-		now:     time.Now,
-	}
-	for _, sys := range [][2]string{{"$epoch-information", "$epoch-information"}, {"$settings", "$update-default-acl"}} {
-		s.write(sys[0], []*record{{id: uuid.New(), typ: sys[1], contentType: "application/json", data: []byte(`{}`), meta: []byte{}}})
-	}
-	return s
+	return &Server{log: newStorage(), faults: newFaults()}
 }
+
+// Faults are the server's fault controls.
+func (s *Server) Faults() *Faults { return s.faults }
 
 // Listen serves on addr ("127.0.0.1:0" picks a port).
 func (s *Server) Listen(addr string) error { return s.listen(addr) }
@@ -127,7 +116,7 @@ func (s *Server) listen(addr string) error {
 		return err
 	}
 	g := grpc.NewServer()
-	api.RegisterStreamsServer(g, s)
+	api.RegisterStreamsServer(g, &streamsService{log: s.log, faults: s.faults})
 	s.mu.Lock()
 	s.ln, s.grpc, s.addr = ln, g, ln.Addr().String()
 	s.mu.Unlock()
@@ -164,24 +153,5 @@ func (s *Server) Restart() error {
 	return s.listen(s.Addr())
 }
 
-// write appends records to stream at the end of the log and wakes the
-// subscriptions. It holds s.mu.
-func (s *Server) write(stream string, recs []*record) {
-	created := s.now()
-	for _, r := range recs {
-		r.stream, r.number, r.pos, r.created = stream, uint64(len(s.streams[stream])), s.next, created
-		s.next += r.size()
-		s.log = append(s.log, r)
-		s.streams[stream] = append(s.streams[stream], r)
-		s.ids[r.id] = r
-	}
-	close(s.changed)
-	s.changed = make(chan struct{})
-}
-
 // Len is the number of records in $all, the server's own included.
-func (s *Server) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.log)
-}
+func (s *Server) Len() int { return s.log.len() }

@@ -63,7 +63,7 @@ func newFilter(f *api.ReadReq_Options_FilterOptions) (filter, error) {
 // message on reaching the end, then each new matching record
 // (Enumerator.AllSubscriptionFiltered.cs). It ends when the client leaves
 // or a fault drops it.
-func (s *Server) subscribe(o *api.ReadReq_Options, stream api.Streams_ReadServer) error {
+func (s *streamsService) subscribe(o *api.ReadReq_Options, stream api.Streams_ReadServer) error {
 	match, err := newFilter(o.GetFilter())
 	if err != nil {
 		return err
@@ -76,22 +76,16 @@ func (s *Server) subscribe(o *api.ReadReq_Options, stream api.Streams_ReadServer
 		}
 		interval = uint64(max(f.GetCheckpointIntervalMultiplier(), 1)) * window
 	}
-	sub := &subscription{drop: make(chan error, 1)}
-	s.mu.Lock()
-	s.subs[sub] = struct{}{}
+	sub := s.faults.subscribed()
+	defer s.faults.unsubscribed(sub)
 	checkpoint, started := uint64(0), false // position of the last record sent or passed
+	log, _ := s.log.all()
 	switch all := o.GetAll(); {
 	case all.GetPosition() != nil:
 		checkpoint, started = all.GetPosition().GetCommitPosition(), true
-	case all.GetEnd() != nil && len(s.log) > 0:
-		checkpoint, started = s.log[len(s.log)-1].pos, true
+	case all.GetEnd() != nil && len(log) > 0:
+		checkpoint, started = log[len(log)-1].pos, true
 	}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.subs, sub)
-		s.mu.Unlock()
-	}()
 	asString := o.GetUuidOption().GetString_() != nil
 	if err := stream.Send(&api.ReadResp{Content: &api.ReadResp_Confirmation{Confirmation: &api.ReadResp_SubscriptionConfirmation{
 		SubscriptionId: uuid.NewString()}}}); err != nil {
@@ -99,9 +93,7 @@ func (s *Server) subscribe(o *api.ReadReq_Options, stream api.Streams_ReadServer
 	}
 	live, considered := false, uint64(0)
 	for {
-		s.mu.Lock()
-		log, changed := s.log, s.changed
-		s.mu.Unlock()
+		log, changed := s.log.all()
 		for _, r := range log {
 			if started && r.pos <= checkpoint {
 				continue
