@@ -70,8 +70,8 @@ func main() {
 
 // result is one run's figures for one store.
 type result struct {
-	store                      string
-	run                        int
+	store                          string
+	run                            int
 	raw1, cmds1, http, cmds2, raw2 float64
 }
 
