@@ -4,15 +4,18 @@
 //
 //   - every command answered 2xx (conflicts are retried inside a replica;
 //     any other answer is printed as an error);
+//
 //   - one code per referrer: concurrent creates for one referrer on both
 //     replicas all return the same code, and the referrer's stream holds
 //     one issued code;
+//
 //   - one claim per side: concurrent claims of one reward on both replicas
 //     append one RewardClaimed per side;
+//
 //   - every event is delivered once to a webhook receiver on loopback (no
 //     event missing, none delivered twice).
 //
-//	go run ./scripts/replicas -duration 20s
+//     go run ./scripts/replicas -duration 20s
 //
 // It builds ./cmd/referral-ledger (or takes -bin), makes a scratch schema,
 // and removes both afterwards.
