@@ -18,11 +18,12 @@ import (
 // tracker remembers when each code's create returned and, once its batch
 // commits, how long it took to become visible.
 type tracker struct {
-	mu      sync.Mutex
-	sent    map[string]time.Time
-	pending []string // codes of the batch being applied
-	lags    []time.Duration
-	batches []int
+	appspace string // this run's: earlier runs' events replay through its runner
+	mu       sync.Mutex
+	sent     map[string]time.Time
+	pending  []string // codes of the batch being applied
+	lags     []time.Duration
+	batches  []int
 }
 
 // capture wraps the projection so the tracker learns which referrals a
@@ -36,11 +37,13 @@ func (c capture) Apply(ctx context.Context, tx *sqlx.Tx, events []domain.Recorde
 	c.t.mu.Lock()
 	c.t.pending = c.t.pending[:0]
 	for _, e := range events {
-		if _, cat, code := domain.ParseStream(e.Stream); cat == "referral" && e.Type == domain.TypeReferralCreated {
+		if as, cat, code := domain.ParseStream(e.Stream); as == c.t.appspace && cat == "referral" && e.Type == domain.TypeReferralCreated {
 			c.t.pending = append(c.t.pending, code)
 		}
 	}
-	c.t.batches = append(c.t.batches, len(events))
+	if len(c.t.pending) > 0 { // a batch of this run
+		c.t.batches = append(c.t.batches, len(events))
+	}
 	c.t.mu.Unlock()
 	return c.Handler.Apply(ctx, tx, events)
 }
@@ -66,7 +69,7 @@ func (c capture) Committed() {
 func measure(ctx context.Context, s benchkit.Store, run int, cmdRate float64, rate int, d time.Duration) {
 	as := domain.NewPrefixedID("as")
 	svc := domain.NewService(s.Events, domain.ServiceConfig{})
-	tr := &tracker{sent: map[string]time.Time{}}
+	tr := &tracker{appspace: as, sent: map[string]time.Time{}}
 	runner, err := projections.NewRunner(s.Events, s.Write, capture{projections.NewReferrals(s.Read), tr},
 		projections.RunnerConfig{Name: fmt.Sprintf("%s-%d", projections.ReferralsName, run)})
 	if err != nil {
