@@ -71,7 +71,7 @@ func measure(ctx context.Context, s benchkit.Store, run int, cmdRate float64, ra
 	svc := domain.NewService(s.Events, domain.ServiceConfig{})
 	tr := &tracker{appspace: as, sent: map[string]time.Time{}}
 	runner, err := projections.NewRunner(s.Events, s.Write, capture{projections.NewReferrals(s.Read), tr},
-		projections.RunnerConfig{Name: fmt.Sprintf("%s-%d", projections.ReferralsName, run)})
+		projections.RunnerConfig{Name: projections.ReferralsName}) // each run resumes where the last stopped
 	if err != nil {
 		log.Fatal(err)
 	}
