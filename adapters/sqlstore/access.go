@@ -28,6 +28,7 @@ type Access struct {
 	write *sqlx.DB
 	read  *sqlx.DB
 	now   func() time.Time
+	cache *keyCache // nil: every Authenticate looks the key up
 }
 
 // NewAccess returns an Access that writes through write and reads through
@@ -160,16 +161,27 @@ func (a *Access) ListKeys(ctx context.Context, appspaceID string) ([]domain.APIK
 	return out, nil
 }
 
-// RevokeKey revokes a key; revoking a revoked key changes nothing.
-// Errors: ENotFound.
+// RevokeKey revokes a key; revoking a revoked key changes nothing. On
+// PostgreSQL the update announces the revocation (NOTIFY, at its commit)
+// to the processes that WatchRevocations. Errors: ENotFound.
 func (a *Access) RevokeKey(ctx context.Context, id string) error {
-	res, err := a.write.ExecContext(ctx, a.write.Rebind(
-		`UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`), a.now().UnixMilli(), id)
+	q := `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`
+	if a.write.DriverName() == "postgres" {
+		q = `WITH revoked AS (` + q + ` RETURNING id) SELECT pg_notify(` + revocationChannel + `, id) FROM revoked`
+	}
+	if a.cache != nil {
+		a.cache.forget(id)
+	}
+	res, err := a.write.ExecContext(ctx, a.write.Rebind(q), a.now().UnixMilli(), id)
 	if err != nil {
 		return fmt.Errorf("revoke api key: %w", err)
 	}
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		return domain.Errorf(domain.ENotFound, "api key %q not found", id)
+	}
+	if a.cache != nil {
+		a.cache.invalidate(id)
+		a.cache.heard(ctx, id)
 	}
 	return nil
 }
@@ -182,8 +194,7 @@ func (a *Access) Authenticate(ctx context.Context, presented string) (domain.API
 	if !ok || !strings.HasPrefix(presented, keyPrefix) || len(idPart) != 20 || secret == "" {
 		return domain.APIKey{}, unauthorized
 	}
-	var r keyRow
-	err := a.read.GetContext(ctx, &r, a.read.Rebind(`SELECT `+keyColumns+` FROM api_keys WHERE id = ?`), "key_"+idPart)
+	r, err := a.lookupKey(ctx, "key_"+idPart)
 	if errors.Is(err, sql.ErrNoRows) {
 		return domain.APIKey{}, unauthorized
 	}
@@ -195,4 +206,25 @@ func (a *Access) Authenticate(ctx context.Context, presented string) (domain.API
 		return domain.APIKey{}, unauthorized
 	}
 	return r.key(), nil
+}
+
+// lookupKey reads a key's row, from the cache when it holds it.
+func (a *Access) lookupKey(ctx context.Context, id string) (keyRow, error) {
+	var gen uint64
+	if a.cache != nil {
+		r, ok, g := a.cache.get(id)
+		if ok {
+			return r, nil
+		}
+		gen = g
+	}
+	var r keyRow
+	at := time.Now()
+	if err := a.read.GetContext(ctx, &r, a.read.Rebind(`SELECT `+keyColumns+` FROM api_keys WHERE id = ?`), id); err != nil {
+		return keyRow{}, err
+	}
+	if a.cache != nil {
+		a.cache.put(r, gen, at)
+	}
+	return r, nil
 }

@@ -132,7 +132,7 @@ func Open(ctx context.Context, cfg Config) (*Main, error) {
 }
 
 // Close releases the stores.
-func (m *Main) Close() error { return m.closer() }
+func (m *Main) Close() error { return errors.Join(m.access.Close(), m.closer()) }
 
 // Listen binds the API's address; Run calls it if it was not called.
 func (m *Main) Listen() (net.Addr, error) {
@@ -149,6 +149,9 @@ func (m *Main) Listen() (net.Addr, error) {
 // Run serves the API until ctx ends, then drains in-flight requests.
 func (m *Main) Run(ctx context.Context) error {
 	if err := m.bootstrap(ctx); err != nil {
+		return err
+	}
+	if err := m.cacheKeys(ctx); err != nil {
 		return err
 	}
 	addr, err := m.Listen()

@@ -1,194 +1,113 @@
 // Command bench measures the command path against each store's raw write
-// rate in the same run, and prints the figures.
+// rate in the same run, and prints every figure beside its baseline and
+// target.
 //
-//	go run ./scripts/bench -duration 10s
+//	go run ./scripts/bench -duration 5s -runs 3
+//	go run ./scripts/bench -growth -growth-max 100000   # the growth mode, quick
 //
-// For each store it runs, with the same number of concurrent callers:
-// single-row insert transactions (the store's raw rate), the create and
-// milestone commands through the domain service, the raw rate again (the
-// baseline is the mean of both, to cancel drift on a shared machine), and
-// the same commands end to end over HTTP on loopback.
+// Each run measures, per store and with the same number of concurrent
+// callers: single-row insert transactions (the store's raw rate), the
+// create and milestone commands through the domain service, the same
+// commands end to end over HTTP on loopback, the commands again and the raw
+// rate again. Baselines are the means of the two runs around them, to
+// cancel drift on a shared machine:
+//
+//   - commands vs raw: commands/s over raw tx/s (targets: PostgreSQL 60%,
+//     SQLite 80%);
+//   - HTTP vs direct: HTTP commands/s over direct commands/s (target 85%).
+//
+// The growth mode (-growth) prints commands/s with 1k, 100k and 1M events
+// in the log, each beside the 1k figure, and the sequential commands/s of a
+// referrer with 10k referrals beside a new referrer's (targets: within
+// 10%, so 90% or more).
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
-	"log"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"os"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
-	"github.com/referral-ledger/referral-ledger/adapters/httpapi"
-	"github.com/referral-ledger/referral-ledger/adapters/sqlstore"
-	"github.com/referral-ledger/referral-ledger/domain"
 	"github.com/referral-ledger/referral-ledger/scripts/benchkit"
 )
 
+type options struct {
+	duration  time.Duration
+	conc      int
+	runs      int
+	growthMax int
+	referrals int
+}
+
 func main() {
-	duration := flag.Duration("duration", 5*time.Second, "how long each measurement runs")
-	conc := flag.Int("concurrency", 16, "concurrent callers")
+	var o options
+	flag.DurationVar(&o.duration, "duration", 5*time.Second, "how long each measurement runs")
+	flag.IntVar(&o.conc, "concurrency", 16, "concurrent callers")
+	flag.IntVar(&o.runs, "runs", 1, "consecutive runs of the throughput figures (each target is checked in each)")
 	pgURL := flag.String("pg", os.Getenv("LEDGER_TEST_DATABASE_URL"), "PostgreSQL URL (empty: SQLite only)")
 	only := flag.String("only", "", "run one store only: sqlite or postgres")
+	growth := flag.Bool("growth", false, "measure commands/s as the log grows instead of the throughput ratios")
+	flag.IntVar(&o.growthMax, "growth-max", 1_000_000, "growth mode: the largest log measured (100000 for a quick run)")
+	flag.IntVar(&o.referrals, "referrals", 10_000, "growth mode: referrals of the big referrer")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
 	defer benchkit.StartProfile(*cpuprofile)()
 	ctx := context.Background()
 
-	fmt.Printf("%d concurrent callers, %s per measurement\n\n", *conc, *duration)
-	var rows []string
+	if *growth {
+		fmt.Printf("growth: %d concurrent callers, %s per measurement\n\n", o.conc, o.duration)
+		benchkit.ForEachStore(ctx, *pgURL, *only, func(st benchkit.Store) { runGrowth(ctx, st, o) })
+		return
+	}
+	fmt.Printf("%d concurrent callers, %s per measurement, %d run(s)\n\n", o.conc, o.duration, o.runs)
+	var rows []result
 	benchkit.ForEachStore(ctx, *pgURL, *only, func(st benchkit.Store) {
-		rows = append(rows, run(ctx, st, *conc, *duration))
+		rows = append(rows, runThroughput(ctx, st, o)...)
 	})
-	fmt.Printf("\n%-9s %12s %14s %14s %8s %14s\n", "store", "raw tx/s", "commands/s", "raw again", "ratio", "http cmds/s")
+	printSummary(rows)
+}
+
+// result is one run's figures for one store.
+type result struct {
+	store                          string
+	run                            int
+	raw1, cmds1, http, cmds2, raw2 float64
+}
+
+// cmdTarget is the commands-vs-raw target per store; httpTarget is HTTP vs
+// direct on both.
+var cmdTarget = map[string]float64{"postgres": 60, "sqlite": 80}
+
+const httpTarget = 85.0
+
+func printSummary(rows []result) {
+	fmt.Printf("\n%-9s %3s %9s %9s %14s %9s %14s\n", "store", "run", "raw tx/s", "cmds/s", "cmds/raw", "http/s", "http/direct")
+	pass := map[string]bool{}
 	for _, r := range rows {
-		fmt.Println(r)
-	}
-	fmt.Println("\nratio = commands/s over the mean of both raw runs; target 40% or more.")
-}
-
-// run measures one store and returns its row of the summary table.
-func run(ctx context.Context, s benchkit.Store, conc int, d time.Duration) string {
-	name, st, write, read := s.Name, s.Events, s.Write, s.Read
-	pk := "INTEGER PRIMARY KEY"
-	if name == "postgres" {
-		pk = "BIGSERIAL PRIMARY KEY"
-	}
-	if _, err := write.ExecContext(ctx, "CREATE TABLE bench_raw (id "+pk+", payload TEXT NOT NULL)"); err != nil {
-		log.Fatal(err)
-	}
-	access := sqlstore.NewAccess(write, read)
-	as, err := access.CreateAppspace(ctx, "bench")
-	if err != nil {
-		log.Fatal(err)
-	}
-	svc := domain.NewService(st, domain.ServiceConfig{})
-
-	raw1 := measure(name, "raw", conc, d, func(w, i int) error { return rawInsert(ctx, write, w, i) })
-	cmds := measure(name, "commands", conc, d, func(w, i int) error { return commandPair(ctx, svc, as.ID, "svc", w, i) })
-	raw2 := measure(name, "raw again", conc, d, func(w, i int) error { return rawInsert(ctx, write, w, i) })
-
-	_, key, err := access.CreateKey(ctx, as.ID, domain.RoleServer, "bench")
-	if err != nil {
-		log.Fatal(err)
-	}
-	srv := httptest.NewServer(httpapi.New(svc, access, slog.New(slog.NewTextHandler(io.Discard, nil)), httpapi.Config{}))
-	defer srv.Close()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc * 2}}
-	httpRate := measure(name, "http", conc, d, func(w, i int) error { return httpPair(client, srv.URL, key, w, i) })
-
-	base := (raw1 + raw2) / 2
-	return fmt.Sprintf("%-9s %12.0f %14.0f %14.0f %7.0f%% %14.0f", name, raw1, cmds, raw2, 100*cmds/base, httpRate)
-}
-
-// measure runs op from conc workers for d and returns calls per second.
-func measure(store, name string, conc int, d time.Duration, op func(worker, i int) error) float64 {
-	var done atomic.Int64
-	var wg sync.WaitGroup
-	pg0, self0 := benchkit.Postgres(), benchkit.Self()
-	defer func() {
-		n := float64(done.Load())
-		fmt.Printf("%-9s %-10s CPU per call: postgres %4.0f us, this process %4.0f us\n",
-			store, name, (benchkit.Postgres()-pg0).Seconds()*1e6/n, (benchkit.Self()-self0).Seconds()*1e6/n)
-	}()
-	deadline := time.Now().Add(d)
-	start := time.Now()
-	for w := range conc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; time.Now().Before(deadline); i++ {
-				if err := op(w, i); err != nil {
-					log.Fatal(err)
-				}
-				done.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	return float64(done.Load()) / time.Since(start).Seconds()
-}
-
-var runID = time.Now().UnixNano()
-
-func rawInsert(ctx context.Context, db *sqlx.DB, w, i int) error {
-	tx, err := db.BeginTxx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, db.Rebind("INSERT INTO bench_raw (payload) VALUES (?)"), fmt.Sprintf(`{"w":%d,"i":%d}`, w, i)); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
-}
-
-// lastCode holds each worker's last created code for its next milestone.
-var lastCode sync.Map
-
-// commandPair is one command per call: even calls create a referral for a
-// new referrer, odd calls report its referred user's first milestone.
-func commandPair(ctx context.Context, svc *domain.Service, appspace, tag string, w, i int) error {
-	o := domain.Origin{AppspaceID: appspace, RequestID: domain.NewID()}
-	referrer := fmt.Sprintf("%s-%d-%d-%d", tag, runID, w, i/2)
-	if i%2 == 0 {
-		res, err := svc.CreateReferral(ctx, o, domain.CreateInput{ReferrerID: referrer})
-		lastCode.Store(fmt.Sprint(tag, w), res.Referral.ReferralCode)
-		return err
-	}
-	code, _ := lastCode.Load(fmt.Sprint(tag, w))
-	_, err := svc.ReachMilestone(ctx, o, code.(string), domain.MilestoneInput{Milestone: "signed_up", ReferredUserID: "friend-of-" + referrer})
-	return err
-}
-
-// httpPair is commandPair over HTTP.
-func httpPair(client *http.Client, base, key string, w, i int) error {
-	referrer := fmt.Sprintf("http-%d-%d-%d", runID, w, i/2)
-	if i%2 == 0 {
-		var out struct {
-			ReferralCode string `json:"referral_code"`
+		raw, cmds := (r.raw1+r.raw2)/2, (r.cmds1+r.cmds2)/2
+		cr, hr := 100*cmds/raw, 100*r.http/cmds
+		okC, okH := cr >= cmdTarget[r.store], hr >= httpTarget
+		if _, seen := pass[r.store+"c"]; !seen {
+			pass[r.store+"c"], pass[r.store+"h"] = true, true
 		}
-		if err := post(client, base+"/v1/api/referral/create", key, fmt.Sprintf(`{"user_id":%q}`, referrer), &out); err != nil {
-			return err
-		}
-		lastCode.Store(fmt.Sprint("http", w), out.ReferralCode)
-		return nil
+		pass[r.store+"c"] = pass[r.store+"c"] && okC
+		pass[r.store+"h"] = pass[r.store+"h"] && okH
+		fmt.Printf("%-9s %3d %9.0f %9.0f %5.0f%% (≥%2.0f%%) %-4s %6.0f %5.0f%% (≥%2.0f%%) %s\n", r.store, r.run,
+			raw, cmds, cr, cmdTarget[r.store], verdict(okC), r.http, hr, httpTarget, verdict(okH))
 	}
-	code, _ := lastCode.Load(fmt.Sprint("http", w))
-	body := fmt.Sprintf(`{"referral_code":%q,"milestone":"signed_up","referred_user_id":%q}`, code, "friend-of-"+referrer)
-	return post(client, base+"/v1/api/referral/milestone", key, body, nil)
+	fmt.Println("\ncmds/raw = commands/s (mean of both command runs) over raw tx/s (mean of both raw runs);")
+	fmt.Println("http/direct = HTTP commands/s over direct commands/s, from the same run.")
+	for _, s := range []string{"sqlite", "postgres"} {
+		if c, ok := pass[s+"c"]; ok {
+			fmt.Printf("%-9s every run: cmds/raw %s, http/direct %s\n", s, verdict(c), verdict(pass[s+"h"]))
+		}
+	}
 }
 
-func post(client *http.Client, u, key, body string, out any) error {
-	req, err := http.NewRequest("POST", u, strings.NewReader(body))
-	if err != nil {
-		return err
+func verdict(ok bool) string {
+	if ok {
+		return "met"
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-API-Key", key)
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("POST %s: %d %s", u, resp.StatusCode, raw)
-	}
-	if out != nil {
-		return json.Unmarshal(raw, out)
-	}
-	return nil
+	return "MISSED"
 }

@@ -22,6 +22,7 @@ type Store struct {
 	Events domain.EventStore
 	Write  *sqlx.DB
 	Read   *sqlx.DB
+	URL    string // PostgreSQL's, with the scratch schema; "" on SQLite
 }
 
 // ForEachStore runs f on a fresh SQLite file, then on a fresh schema of
@@ -62,7 +63,7 @@ func ForEachStore(ctx context.Context, pgURL, only string, f func(Store)) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	f(Store{Name: "postgres", Events: pg, Write: pg.DB(), Read: pg.DB()})
+	f(Store{Name: "postgres", Events: pg, Write: pg.DB(), Read: pg.DB(), URL: u})
 	pg.Close()
 }
 

@@ -1,9 +1,14 @@
 // Command lagbench measures the read models' live lag: with commands
 // streaming in at a steady rate, the delay from a command's append to its
 // referral being visible in the referrals read model (the commit of the
-// projection batch that applied it). It prints percentiles per store.
+// projection batch that applied it), with the projection run as serve runs
+// it (Runner.Run). It prints percentiles per store beside the target.
 //
-//	go run ./scripts/lagbench -rate 1000 -duration 10s
+//	go run ./scripts/lagbench -duration 10s -runs 3
+//
+// The rate is 1000 creates/s or half the rate the store reaches on bench's
+// command load (16 callers, measured first in the same run), whichever is
+// lower; -rate sets it instead.
 package main
 
 import (
@@ -12,158 +17,68 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/referral-ledger/referral-ledger/scripts/benchkit"
-
-	"github.com/jmoiron/sqlx"
-
 	"github.com/referral-ledger/referral-ledger/domain"
-	"github.com/referral-ledger/referral-ledger/projections"
+	"github.com/referral-ledger/referral-ledger/scripts/benchkit"
 )
 
-func main() {
-	rate := flag.Int("rate", 1000, "create commands per second")
-	duration := flag.Duration("duration", 10*time.Second, "how long commands stream in")
-	pgURL := flag.String("pg", os.Getenv("LEDGER_TEST_DATABASE_URL"), "PostgreSQL URL (empty: SQLite only)")
-	flag.Parse()
-	ctx := context.Background()
-	fmt.Printf("%d creates/s for %s; lag = append returned -> projection batch committed\n\n", *rate, *duration)
-	fmt.Printf("%-9s %8s %8s %8s %8s %8s %10s\n", "store", "sent", "p50", "p90", "p99", "max", "achieved/s")
+// lagTarget is the target for p50 and p99.
+const lagTarget = 250 * time.Millisecond
 
-	benchkit.ForEachStore(ctx, *pgURL, "", func(st benchkit.Store) {
-		measure(ctx, st.Name, st.Events, st.Write, st.Read, *rate, *duration)
+func main() {
+	rate := flag.Int("rate", 0, "create commands per second (0: min(1000, half of the measured command rate))")
+	duration := flag.Duration("duration", 10*time.Second, "how long commands stream in")
+	runs := flag.Int("runs", 1, "consecutive runs per store")
+	pgURL := flag.String("pg", os.Getenv("LEDGER_TEST_DATABASE_URL"), "PostgreSQL URL (empty: SQLite only)")
+	only := flag.String("only", "", "run one store only: sqlite or postgres")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	flag.Parse()
+	defer benchkit.StartProfile(*cpuprofile)()
+	ctx := context.Background()
+	fmt.Printf("lag = append returned -> projection batch committed; %s of commands per run; target p50 and p99 < %s\n\n", *duration, lagTarget)
+	fmt.Printf("%-9s %3s %10s %7s %8s %8s %8s %8s %8s %10s  %s\n", "store", "run", "cmds/s", "rate", "sent", "p50", "p90", "p99", "max", "achieved/s", "verdict")
+	benchkit.ForEachStore(ctx, *pgURL, *only, func(st benchkit.Store) {
+		r := *rate
+		var cmdRate float64
+		if r == 0 {
+			cmdRate = commandRate(ctx, st.Events, 3*time.Second)
+			r = min(1000, int(cmdRate/2))
+		}
+		for run := 1; run <= *runs; run++ {
+			measure(ctx, st, run, cmdRate, r, *duration)
+		}
 	})
 }
 
-// tracker remembers when each code's create returned and, once its batch
-// commits, how long it took to become visible.
-type tracker struct {
-	mu      sync.Mutex
-	sent    map[string]time.Time
-	pending []string // codes of the batch being applied
-	lags    []time.Duration
-}
-
-// capture wraps the projection so the tracker learns which referrals a
-// batch holds.
-type capture struct {
-	projections.Handler
-	t *tracker
-}
-
-func (c capture) Apply(ctx context.Context, tx *sqlx.Tx, events []domain.RecordedEvent) error {
-	c.t.mu.Lock()
-	c.t.pending = c.t.pending[:0]
-	for _, e := range events {
-		if _, cat, code := domain.ParseStream(e.Stream); cat == "referral" && e.Type == domain.TypeReferralCreated {
-			c.t.pending = append(c.t.pending, code)
-		}
-	}
-	c.t.mu.Unlock()
-	return c.Handler.Apply(ctx, tx, events)
-}
-
-// committed records the lag of the batch that just committed.
-func (t *tracker) committed(at time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for _, code := range t.pending {
-		lag := time.Duration(0) // applied before its sender noted the time
-		if sent, ok := t.sent[code]; ok {
-			lag = max(0, at.Sub(sent))
-		}
-		t.lags = append(t.lags, lag)
-	}
-	t.pending = t.pending[:0]
-}
-
-// follow runs the runner's loop until ctx ends, timing each commit.
-func follow(runCtx context.Context, wg *sync.WaitGroup, st domain.EventStore, runner *projections.Runner, tr *tracker) {
-	defer wg.Done()
-	for runCtx.Err() == nil {
-		n, err := runner.Step(runCtx)
-		if err != nil {
-			if runCtx.Err() == nil {
-				log.Fatal(err)
-			}
-			return
-		}
-		if n > 0 {
-			tr.committed(time.Now())
-			continue
-		}
-		c, err := runner.Checkpoint(runCtx)
-		if err == nil {
-			waitCtx, cancel := context.WithTimeout(runCtx, time.Second)
-			_ = st.WaitForEvents(waitCtx, domain.ReadAllOptions{After: domain.Position(c.Position)})
-			cancel()
-		}
-	}
-}
-
-func measure(ctx context.Context, name string, st domain.EventStore, write, read *sqlx.DB, rate int, d time.Duration) {
+// commandRate is bench's direct command load on store for d: 16 callers,
+// each creating a referral for a new referrer and then reporting its
+// referred user's milestone; it returns commands per second.
+func commandRate(ctx context.Context, store domain.EventStore, d time.Duration) float64 {
+	svc := domain.NewService(store, domain.ServiceConfig{})
 	as := domain.NewPrefixedID("as")
-	svc := domain.NewService(st, domain.ServiceConfig{})
-	tr := &tracker{sent: map[string]time.Time{}}
-	runner, err := projections.NewRunner(st, write, capture{projections.NewReferrals(read), tr},
-		projections.RunnerConfig{Name: projections.ReferralsName})
-	if err != nil {
-		log.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
+	var done atomic.Int64
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go follow(runCtx, &wg, st, runner, tr)
-
-	// Commands at a steady rate from a pool of workers.
 	start := time.Now()
-	total := int(float64(rate) * d.Seconds())
-	jobs := make(chan int, total)
-	var senders sync.WaitGroup
-	for range 32 {
-		senders.Add(1)
+	for w := range 16 {
+		wg.Add(1)
 		go func() {
-			defer senders.Done()
-			for i := range jobs {
+			defer wg.Done()
+			for i := 0; time.Since(start) < d; i++ {
 				o := domain.Origin{AppspaceID: as, RequestID: domain.NewID()}
-				res, err := svc.CreateReferral(ctx, o, domain.CreateInput{ReferrerID: fmt.Sprintf("lag-%d", i)})
+				res, err := svc.CreateReferral(ctx, o, domain.CreateInput{ReferrerID: fmt.Sprintf("rate-%d-%d", w, i)})
+				if err == nil {
+					_, err = svc.ReachMilestone(ctx, o, res.Referral.ReferralCode, domain.MilestoneInput{Milestone: "signed_up", ReferredUserID: fmt.Sprintf("rate-friend-%d-%d", w, i)})
+				}
 				if err != nil {
 					log.Fatal(err)
 				}
-				tr.mu.Lock()
-				tr.sent[res.Referral.ReferralCode] = time.Now()
-				tr.mu.Unlock()
+				done.Add(2)
 			}
 		}()
 	}
-	for i := range total {
-		time.Sleep(time.Until(start.Add(time.Duration(i) * time.Second / time.Duration(rate))))
-		jobs <- i
-	}
-	close(jobs)
-	senders.Wait()
-	achieved := float64(total) / time.Since(start).Seconds()
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		tr.mu.Lock()
-		done := len(tr.lags) >= total
-		tr.mu.Unlock()
-		if done {
-			break
-		}
-	}
-	stop()
 	wg.Wait()
-	lags := slices.Clone(tr.lags)
-	slices.Sort(lags)
-	if len(lags) == 0 {
-		fmt.Printf("%-9s no referral became visible\n", name)
-		return
-	}
-	q := func(p float64) time.Duration {
-		return lags[min(len(lags)-1, int(p*float64(len(lags))))].Round(time.Millisecond)
-	}
-	fmt.Printf("%-9s %8d %8s %8s %8s %8s %10.0f\n", name, len(lags), q(0.5), q(0.9), q(0.99), lags[len(lags)-1].Round(time.Millisecond), achieved)
+	return float64(done.Load()) / time.Since(start).Seconds()
 }

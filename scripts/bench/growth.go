@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"time"
+
+	"github.com/referral-ledger/referral-ledger/domain"
+	"github.com/referral-ledger/referral-ledger/scripts/benchkit"
+)
+
+// growthTarget: a figure as the log grows stays within 10% of its baseline.
+const growthTarget = 90.0
+
+// runGrowth prints commands/s with 1k, 100k and 1M (capped at
+// o.growthMax) events in the log beside the 1k figure, then a referrer
+// with o.referrals referrals beside a new referrer.
+func runGrowth(ctx context.Context, s benchkit.Store, o options) {
+	svc := domain.NewService(s.Events, domain.ServiceConfig{})
+	as := domain.NewPrefixedID("as")
+	w := benchkit.NewEventWriter(ctx, s.Write)
+	fmt.Printf("%-9s %12s %12s %16s\n", "store", "log events", "cmds/s", "vs 1k (target)")
+	var base float64
+	for _, level := range []int{1_000, 100_000, 1_000_000} {
+		if level > o.growthMax {
+			break
+		}
+		var have int
+		if err := s.Write.GetContext(ctx, &have, `SELECT count(*) FROM events`); err != nil {
+			log.Fatal(err)
+		}
+		fillReferrals(w, domain.NewPrefixedID("as"), level-have, fmt.Sprintf("G%d", level))
+		w.Flush()
+		rate := measure(s.Name, fmt.Sprintf("log %d", level), o, func(wk, i int) error {
+			return commandPair(ctx, svc, as, fmt.Sprintf("g%d", level), wk, i)
+		})
+		if base == 0 {
+			base = rate
+		}
+		fmt.Printf("%-9s %12d %12.0f %8.0f%% (≥%2.0f%%) %s\n", s.Name, level, rate, 100*rate/base, growthTarget, verdict(100*rate/base >= growthTarget))
+	}
+	bigReferrer(ctx, s, svc, as, w, o)
+}
+
+// bigReferrer compares sequential create+complete pairs of a referrer with
+// o.referrals completed referrals to those of a new referrer.
+func bigReferrer(ctx context.Context, s benchkit.Store, svc *domain.Service, as string, w *benchkit.EventWriter, o options) {
+	seedReferrer(w, as, "big", o.referrals)
+	w.Flush()
+	seq := options{duration: o.duration, conc: 1}
+	fresh := measure(s.Name, "new referrer", seq, func(_, i int) error { return completePair(ctx, svc, as, "fresh", i) })
+	big := measure(s.Name, "big referrer", seq, func(_, i int) error { return completePair(ctx, svc, as, "big", i) })
+	fresh2 := measure(s.Name, "new again", seq, func(_, i int) error { return completePair(ctx, svc, as, "fresh2", i) })
+	base := (fresh + fresh2) / 2
+	fmt.Printf("%-9s referrer with %d referrals: %.0f sequential cmds/s, a new referrer %.0f: %.0f%% (≥%2.0f%%) %s\n",
+		s.Name, o.referrals, big, base, 100*big/base, growthTarget, verdict(100*big/base >= growthTarget))
+}
+
+// completePair is one command per call for one referrer: even calls create
+// a referral, odd calls complete it with a new referred user.
+func completePair(ctx context.Context, svc *domain.Service, as, referrer string, i int) error {
+	o := domain.Origin{AppspaceID: as, RequestID: domain.NewID()}
+	if i%2 == 0 {
+		res, err := svc.CreateReferral(ctx, o, domain.CreateInput{ReferrerID: referrer})
+		if err == nil && !res.Created {
+			err = fmt.Errorf("create for %s returned a pending referral", referrer)
+		}
+		lastCode.Store(referrer, res.Referral.ReferralCode)
+		return err
+	}
+	code, _ := lastCode.Load(referrer)
+	_, err := svc.ReachMilestone(ctx, o, code.(string), domain.MilestoneInput{
+		Milestone: "completed", ReferredUserID: fmt.Sprintf("%s-friend-%d-%d", referrer, runID, i)})
+	return err
+}
+
+// fillReferrals writes n events of synthetic referral streams of appspace
+// as: each referral is created; every other one also completes.
+func fillReferrals(w *benchkit.EventWriter, as string, n int, prefix string) {
+	base := time.Now().UTC().Add(-24 * time.Hour)
+	for i, added := 0, 0; added < n; i++ {
+		code := fmt.Sprintf("%s%09d", prefix, i)
+		exp := base.AddDate(0, 0, 30)
+		evs := []domain.Event{&domain.ReferralCreated{ReferralID: domain.NewID(), ReferralCode: code,
+			ReferrerID: fmt.Sprintf("user-%d", i%100_000), CreatedAt: base, ExpiresAt: &exp}}
+		if i%2 == 0 {
+			evs = append(evs, completion(fmt.Sprintf("friend-%s-%d", prefix, i), base)...)
+		}
+		for v, e := range evs {
+			if added == n {
+				break
+			}
+			w.Add(domain.ReferralStream(as, code), v+1, e)
+			added++
+		}
+	}
+}
+
+func completion(referee string, at time.Time) []domain.Event {
+	return []domain.Event{&domain.RefereeAttributed{ReferredUserID: referee, AttributedAt: at},
+		&domain.MilestoneReached{Milestone: "completed", ReachedAt: at},
+		&domain.ReferralCompleted{Milestone: "completed", ReferredUserID: &referee, CompletedAt: at}}
+}
+
+// seedReferrer writes a referrer with n completed referrals, as n
+// create+complete pairs would have: its stream's ReferrerCodeIssued events
+// and each referral's stream.
+func seedReferrer(w *benchkit.EventWriter, as, referrer string, n int) {
+	at := time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond)
+	exp := at.AddDate(0, 0, 30)
+	for i := range n {
+		code := fmt.Sprintf("BIG%07d", i)
+		created := domain.ReferralCreated{ReferralID: domain.NewID(), ReferralCode: code, ReferrerID: referrer, CreatedAt: at, ExpiresAt: &exp}
+		w.Add(domain.ReferrerStream(as, referrer), i+1, &domain.ReferrerCodeIssued{ReferralCode: code, CompletedBefore: i, Issued: i + 1, Created: created})
+		c := created
+		for v, e := range append([]domain.Event{&c}, completion(fmt.Sprintf("big-friend-%d", i), at)...) {
+			w.Add(domain.ReferralStream(as, code), v+1, e)
+		}
+	}
+}

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// httpPair is commandPair over HTTP.
+func httpPair(client *http.Client, base, key, tag string, w, i int) error {
+	referrer := fmt.Sprintf("http-%s-%d-%d-%d", tag, runID, w, i/2)
+	if i%2 == 0 {
+		var out struct {
+			ReferralCode string `json:"referral_code"`
+		}
+		if err := post(client, base+"/v1/api/referral/create", key, fmt.Sprintf(`{"user_id":%q}`, referrer), &out); err != nil {
+			return err
+		}
+		lastCode.Store(fmt.Sprint("http", tag, w), out.ReferralCode)
+		return nil
+	}
+	code, _ := lastCode.Load(fmt.Sprint("http", tag, w))
+	body := fmt.Sprintf(`{"referral_code":%q,"milestone":"signed_up","referred_user_id":%q}`, code, "friend-of-"+referrer)
+	return post(client, base+"/v1/api/referral/milestone", key, body, nil)
+}
+
+func post(client *http.Client, u, key, body string, out any) error {
+	req, err := http.NewRequest("POST", u, strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-API-Key", key)
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("POST %s: %d %s", u, resp.StatusCode, raw)
+	}
+	if out != nil {
+		return json.Unmarshal(raw, out)
+	}
+	return nil
+}
