@@ -90,6 +90,10 @@ func checkExport(path string) (int, error) {
 // importedPrefix reads the target's log and returns how many of the
 // file's first events it already holds, in the same order: a rerun after a
 // crash continues there. A log that is not a prefix of the file is refused.
+// The global log may show the newest committed events a moment late
+// (PostgreSQL holds them back while an older transaction of any session is
+// open), so after it the file's next events are looked up in their streams,
+// which nothing holds back: a crash leaves a prefix of the file.
 func importedPrefix(ctx context.Context, store domain.EventStore, path string) (int, error) {
 	var held []domain.RecordedEvent
 	opts := domain.ReadAllOptions{Limit: 1000}
@@ -104,28 +108,34 @@ func importedPrefix(ctx context.Context, store domain.EventStore, path string) (
 		held = append(held, batch...)
 		opts.After = batch[len(batch)-1].Position
 	}
-	if len(held) == 0 {
-		return 0, nil
-	}
-	i := 0
+	n := 0
 	err := readExport(path, func(_ int, e exportedEvent) error {
-		if i == len(held) {
-			return io.EOF
+		if n < len(held) {
+			if h := held[n]; h.ID != e.ID || h.Stream != e.Stream || h.Version != e.Version {
+				return errNotEmpty
+			}
+			n++
+			return nil
 		}
-		h := held[i]
-		if h.ID != e.ID || h.Stream != e.Stream || h.Version != e.Version {
+		evs, err := store.ReadStream(ctx, e.Stream, domain.Revision(e.Version), 1)
+		switch {
+		case err != nil:
+			return err
+		case len(evs) == 0 || evs[0].Version != domain.Revision(e.Version):
+			return io.EOF
+		case evs[0].ID != e.ID:
 			return errNotEmpty
 		}
-		i++
+		n++
 		return nil
 	})
 	if errors.Is(err, io.EOF) {
 		err = nil
 	}
-	if err == nil && i < len(held) {
+	if err == nil && n < len(held) {
 		err = errNotEmpty
 	}
-	return len(held), err
+	return n, err
 }
 
 var errNotEmpty = errors.New("the target store holds events that are not the start of this file: import needs an empty store (or one this file's import stopped in)")

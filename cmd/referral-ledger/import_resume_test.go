@@ -23,6 +23,9 @@ import (
 // sees its first batches land.
 const resumeEvents = 30000
 
+// resumeStreams is how many streams its events are spread over.
+const resumeStreams = 97
+
 // largeExport writes resumeEvents events into a fresh SQLite store through
 // its Import (runs of ten events per stream, over many streams, with and
 // without metadata), exports them with events export and returns the
@@ -35,7 +38,7 @@ func largeExport(t *testing.T) (string, []string) {
 	version := map[string]domain.Revision{}
 	var batch []domain.RecordedEvent
 	for i := range resumeEvents {
-		stream := fmt.Sprintf("resume-%03d", i/10%97)
+		stream := fmt.Sprintf("resume-%03d", i/10%resumeStreams)
 		version[stream]++
 		e := domain.RecordedEvent{Stream: stream, Version: version[stream], ID: domain.NewID(), Type: "ResumeTestEvent",
 			Data: fmt.Appendf(nil, `{"n": %d, "padding": %q}`, i, strings.Repeat("x", i%50)), RecordedAt: at.Add(time.Duration(i) * time.Millisecond)}
@@ -69,17 +72,23 @@ func largeExport(t *testing.T) (string, []string) {
 	return file, want
 }
 
-// logLength counts the events of the store's global log.
-func logLength(ctx context.Context, store domain.EventStore) (int, error) {
-	n, opts := 0, domain.ReadAllOptions{Limit: 5000}
-	for {
-		evs, err := store.ReadAll(ctx, opts)
-		if err != nil || len(evs) == 0 {
-			return n, err
-		}
-		n += len(evs)
-		opts.After = evs[len(evs)-1].Position
+// logCounter counts the events of a store's global log a page at a time,
+// so that the test, polling while the import writes, stops as soon as it
+// has seen enough rather than chasing the writer to the end.
+type logCounter struct {
+	n     int
+	after domain.Position
+}
+
+// page reads the next page of the log and returns how many events it had.
+func (c *logCounter) page(ctx context.Context, store domain.EventStore) (int, error) {
+	evs, err := store.ReadAll(ctx, domain.ReadAllOptions{After: c.after, Limit: importBatch})
+	if err != nil || len(evs) == 0 {
+		return 0, err
 	}
+	c.n += len(evs)
+	c.after = evs[len(evs)-1].Position
+	return len(evs), nil
 }
 
 // TestImportResumesAfterSIGKILL: events import, run as its own process, is
@@ -140,39 +149,40 @@ func killMidway(t *testing.T, bin string, args []string, store domain.EventStore
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	for {
-		n, err := logLength(ctx, store)
+	var log logCounter
+	for log.n < 2*importBatch {
+		read, err := log.page(ctx, store)
 		if err != nil {
 			t.Fatalf("reading the target: %v", err)
 		}
-		if n >= 2*importBatch {
-			break
+		if read > 0 {
+			continue
 		}
 		select {
 		case err := <-exited:
-			t.Fatalf("the import ended (%v) before the test could kill it, with %d events in the store; make the file larger\n%s", err, n, out.String())
+			t.Fatalf("the import ended (%v) before the test could kill it, with %d events in the store; make the file larger\n%s", err, log.n, out.String())
 		case <-time.After(2 * time.Millisecond):
 		}
 	}
 	if err := cmd.Process.Kill(); err != nil { // SIGKILL
-		t.Fatal(err)
+		t.Fatalf("kill: %v (the import ended before the test could kill it; make the file larger)\n%s", err, out.String())
 	}
 	var exit *exec.ExitError
 	if err := <-exited; !errors.As(err, &exit) || exit.ExitCode() != -1 {
 		t.Fatalf("the import was not killed: %v\n%s", err, out.String())
 	}
-	// Settle: the killed process's last transaction is rolled back, and
-	// PostgreSQL may show a committed batch a moment late.
-	prev := -1
-	for {
-		n, err := logLength(ctx, store)
+	// Count by stream: the global log may show PostgreSQL's last committed
+	// batch a moment late, a stream's last event never does.
+	held := 0
+	for i := range resumeStreams {
+		last, err := store.ReadLast(ctx, fmt.Sprintf("resume-%03d", i))
+		if errors.Is(err, domain.ErrStreamNotFound) {
+			continue
+		}
 		if err != nil {
 			t.Fatalf("reading the target: %v", err)
 		}
-		if n == prev {
-			return n
-		}
-		prev = n
-		time.Sleep(200 * time.Millisecond)
+		held += int(last.Version)
 	}
+	return held
 }
