@@ -53,6 +53,7 @@ import (
 	api "github.com/EventStore/EventStore-Client-Go/v4/protos/streams"
 	"github.com/google/uuid"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
 )
 
 // record is one event of the log.
@@ -115,7 +116,13 @@ func (s *Server) listen(addr string) error {
 	if err != nil {
 		return err
 	}
-	g := grpc.NewServer()
+	// The client pings every 10 s (esdb.Configuration.KeepAliveInterval); grpc-go's
+	// default policy answers pings more often than every 5 min with GOAWAY
+	// "too_many_pings", which a KurrentDB node (Kestrel's HTTP/2) does not do.
+	g := grpc.NewServer(grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
+		MinTime:             time.Second,
+		PermitWithoutStream: true,
+	}))
 	api.RegisterStreamsServer(g, &streamsService{log: s.log, faults: s.faults})
 	s.mu.Lock()
 	s.ln, s.grpc, s.addr = ln, g, ln.Addr().String()
