@@ -53,7 +53,7 @@ func (m *Main) openAudit() (*ledger, error) {
 		return nil, err
 	}
 	runner, err := projections.NewRunner(m.store, m.write, audit.NewSealer(), projections.RunnerConfig{
-		Name: audit.SealerName, Logger: m.log})
+		Name: audit.SealerName, Logger: m.log, Pace: audit.SealerPace})
 	if err != nil {
 		return nil, err
 	}
