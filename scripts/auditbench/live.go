@@ -96,7 +96,6 @@ type tracker struct {
 	started                  time.Time
 }
 
-
 func (t *tracker) count() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
