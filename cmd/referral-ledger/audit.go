@@ -61,7 +61,9 @@ func (m *Main) openAudit() (*ledger, error) {
 }
 
 // ready is /readyz's "ledger" check: failing with "tampered" once stored
-// events no longer hash to a sealed tree.
+// events no longer hash to a sealed tree; degraded (still ready: commands
+// and reads are served, checkpoints wait) while the start-up whole-tree
+// check runs.
 func (l *ledger) ready(ctx context.Context) error {
 	why, err := l.prover.Tampered(ctx)
 	if err != nil {
@@ -69,6 +71,9 @@ func (l *ledger) ready(ctx context.Context) error {
 	}
 	if why != "" {
 		return httpapi.Failing{Reason: "tampered"}
+	}
+	if checking, done, total := l.notary.Checking(); checking {
+		return httpapi.Degraded{Reason: fmt.Sprintf("checking (%d of %d leaves)", done, total)}
 	}
 	return nil
 }
