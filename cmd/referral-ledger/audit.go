@@ -27,7 +27,9 @@ type AuditConfig struct {
 
 // auditFlags are serve's audit flags.
 type auditFlags struct {
-	CheckpointSigningKey string `name:"checkpoint-signing-key" env:"LEDGER_CHECKPOINT_SIGNING_KEY" help:"Note signer key of the audit checkpoints; required with --database-url (embedded: generated into the data directory; make one with: referral-ledger audit keygen)."`
+	// CheckpointInterval is for tests, which want many checkpoints fast.
+	CheckpointInterval   time.Duration `name:"checkpoint-interval" env:"LEDGER_CHECKPOINT_INTERVAL" default:"1s" hidden:"" help:"Least time between two checkpoints of an appspace."`
+	CheckpointSigningKey string        `name:"checkpoint-signing-key" env:"LEDGER_CHECKPOINT_SIGNING_KEY" help:"Note signer key of the audit checkpoints; required with --database-url (embedded: generated into the data directory; make one with: referral-ledger audit keygen)."`
 }
 
 // signingKeyFile is the embedded profile's checkpoint signing key.
