@@ -34,6 +34,10 @@ type RunnerConfig struct {
 	BatchSize int
 	// Logger receives the runner's errors; none by default.
 	Logger *slog.Logger
+	// Pace, if set, is how long Run waits after a batch shorter than
+	// BatchSize (it had caught up) before the next: fewer, larger
+	// transactions, at the cost of up to Pace of lag. 0: no wait.
+	Pace time.Duration
 }
 
 // Validate reports a RunnerConfig the runner cannot use.
@@ -216,6 +220,9 @@ func (r *Runner) Run(ctx context.Context) error {
 			}
 		default:
 			backoff = time.Second
+			if r.cfg.Pace > 0 && n < r.cfg.BatchSize {
+				sleep(ctx, r.cfg.Pace)
+			}
 		}
 	}
 	return nil

@@ -22,6 +22,17 @@ func Canonicalize(in []byte) ([]byte, error) {
 	if len(bytes.TrimSpace(in)) == 0 {
 		return []byte("null"), nil
 	}
+	if out, err := canonicalFast(in); err == nil {
+		return out, nil
+	}
+	return canonicalSlow(in)
+}
+
+// canonicalSlow is Canonicalize through a token decoder: every JSON text.
+func canonicalSlow(in []byte) ([]byte, error) {
+	if len(bytes.TrimSpace(in)) == 0 {
+		return []byte("null"), nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(in))
 	dec.UseNumber()
 	var buf bytes.Buffer

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -38,8 +39,13 @@ type NotaryConfig struct {
 // signing for it. Every replica may run one: a checkpoint is signed with
 // its tree's row locked, so replicas never sign two for one tree size.
 type Notary struct {
-	cfg NotaryConfig
-	log *slog.Logger
+	cfg   NotaryConfig
+	log   *slog.Logger
+	check *Checker
+	// checking is set until Run's whole-tree check has gone through;
+	// checked and total are its progress.
+	checking       atomic.Bool
+	checked, total atomic.Int64
 }
 
 // NewNotary returns a notary.
@@ -57,16 +63,33 @@ func NewNotary(cfg NotaryConfig) (*Notary, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Notary{cfg: cfg, log: log}, nil
+	n := &Notary{cfg: cfg, log: log, check: NewChecker(cfg.DB, cfg.Events, log)}
+	n.check.now = cfg.Now
+	n.checking.Store(true)
+	return n, nil
 }
 
-// Run checks every tree whole against the stored events, then signs new
-// checkpoints as the trees grow, until ctx ends. It looks once an
-// Interval, not on every sealed batch: under a burst of appends that is
-// one query a second, not one per batch.
+// Run re-hashes every tree whole against the stored events, then signs
+// new checkpoints as the trees grow, until ctx ends. The whole-tree check
+// runs while serve already serves (Checking reports it); no checkpoint is
+// signed until it has gone through (a check that fails for another reason
+// than a difference is tried again), and a tree it finds tampered is
+// never signed again. Signing looks once an Interval, not on every sealed
+// batch: under a burst of appends that is one query a second.
 func (n *Notary) Run(ctx context.Context) error {
-	if err := n.CheckAll(ctx); err != nil && ctx.Err() == nil {
-		n.log.ErrorContext(ctx, "audit: checking the sealed trees failed", "err", err)
+	for n.checking.Load() {
+		err := n.check.CheckAll(ctx, func(done, total int64) { n.checked.Store(done); n.total.Store(total) })
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err == nil || OnlyTampered(err):
+			n.checking.Store(false)
+		default:
+			n.log.ErrorContext(ctx, "audit: checking the sealed trees failed; checkpoints wait for it, retrying", "err", err)
+			if !sleep(ctx, max(n.cfg.Interval, time.Second)) {
+				return nil
+			}
+		}
 	}
 	t := time.NewTicker(n.cfg.Interval)
 	defer t.Stop()
@@ -79,6 +102,24 @@ func (n *Notary) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		}
+	}
+}
+
+// Checking reports whether Run's start-up whole-tree check has not gone
+// through yet, and its progress: leaves checked of all the trees'.
+func (n *Notary) Checking() (checking bool, done, total int64) {
+	return n.checking.Load(), n.checked.Load(), n.total.Load()
+}
+
+// sleep waits for d or ctx and reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 
@@ -96,22 +137,9 @@ const treesQuery = `SELECT t.appspace_id, t.size, t.tampered, c.tree_size AS cp_
 	c.created_at AS cp_at FROM audit_trees t LEFT JOIN audit_checkpoints c ON c.appspace_id = t.appspace_id
 	AND c.tree_size = (SELECT MAX(tree_size) FROM audit_checkpoints WHERE appspace_id = t.appspace_id)`
 
-// CheckAll compares every sealed tree whole with the stored events and
-// marks those that differ tampered; it returns the first difference found.
-func (n *Notary) CheckAll(ctx context.Context) error {
-	var trees []tree
-	if err := n.cfg.DB.SelectContext(ctx, &trees, treesQuery+` ORDER BY t.appspace_id`); err != nil {
-		return fmt.Errorf("read trees: %w", err)
-	}
-	var first error
-	for _, t := range trees {
-		err := checkRange(ctx, n.cfg.DB, n.cfg.Events, t.App, 0, t.Size)
-		if err = n.report(ctx, t.App, err); err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
-}
+// CheckAll re-hashes every sealed tree whole against the stored events
+// and marks those that differ tampered (see Checker.CheckAll).
+func (n *Notary) CheckAll(ctx context.Context) error { return n.check.CheckAll(ctx, nil) }
 
 // SignAll signs a checkpoint for each tree that grew since its last one
 // (at most one per Interval), unless it is tampered.
@@ -127,29 +155,13 @@ func (n *Notary) SignAll(ctx context.Context) error {
 			continue
 		}
 		from := max(0, t.CPSize.Int64-recheck)
-		err := n.report(ctx, t.App, checkRange(ctx, n.cfg.DB, n.cfg.Events, t.App, from, t.Size))
+		err := n.check.report(ctx, t.App, checkRange(ctx, n.cfg.DB, n.cfg.Events, t.App, from, t.Size))
 		if err == nil {
 			err = n.sign(ctx, t.App, t.Size)
 		}
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
-}
-
-// report marks app's tree tampered if err says so, and logs it.
-func (n *Notary) report(ctx context.Context, app string, err error) error {
-	var t *Tampered
-	if !errors.As(err, &t) {
-		return err
-	}
-	n.log.ErrorContext(ctx, "audit: the stored events no longer hash to the sealed tree; checkpoints stop",
-		"appspace", app, "leaf_index", t.LeafIndex, "event_id", t.EventID, "stream", t.Stream,
-		"version", t.Version, "differs", t.What)
-	if _, uErr := n.cfg.DB.ExecContext(ctx, n.cfg.DB.Rebind(`UPDATE audit_trees SET tampered = ?, tampered_at = ?
-		WHERE appspace_id = ? AND tampered IS NULL`), t.Error(), n.cfg.Now().UnixMilli(), app); uErr != nil {
-		return errors.Join(err, uErr)
-	}
-	return err
 }
 
 // sign signs app's tree at size, with its row locked.
@@ -192,7 +204,7 @@ func (n *Notary) sign(ctx context.Context, app string, size int64) (err error) {
 		}
 		if err != nil {
 			_ = tx.Rollback() // SQLite has one writer: free it for the report
-			return n.report(ctx, app, &Tampered{Appspace: app, LeafIndex: t.CPSize.Int64,
+			return n.check.report(ctx, app, &Tampered{Appspace: app, LeafIndex: t.CPSize.Int64,
 				What: fmt.Sprintf("the tree of size %d does not extend the checkpoint of size %d: %v", size, t.CPSize.Int64, err)})
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	"golang.org/x/mod/sumdb/tlog"
@@ -15,6 +16,13 @@ import (
 
 // SealerName is the sealer's checkpoint among the projections'.
 const SealerName = "audit-sealer"
+
+// SealerPace is the sealer runner's projections.RunnerConfig.Pace: once
+// caught up, it seals at most four batches a second, so that on SQLite
+// (one writer, one fsync a transaction) its commits do not take turns
+// with every group commit of appends. Events are still sealed well within
+// the promised second.
+const SealerPace = 250 * time.Millisecond
 
 // Sealer is the projection that appends each event to its appspace's
 // tree: leaf i of an appspace is its i-th event in log order. A Runner

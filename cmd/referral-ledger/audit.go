@@ -27,7 +27,9 @@ type AuditConfig struct {
 
 // auditFlags are serve's audit flags.
 type auditFlags struct {
-	CheckpointSigningKey string `name:"checkpoint-signing-key" env:"LEDGER_CHECKPOINT_SIGNING_KEY" help:"Note signer key of the audit checkpoints; required with --database-url (embedded: generated into the data directory; make one with: referral-ledger audit keygen)."`
+	// CheckpointInterval is for tests, which want many checkpoints fast.
+	CheckpointInterval   time.Duration `name:"checkpoint-interval" env:"LEDGER_CHECKPOINT_INTERVAL" default:"1s" hidden:"" help:"Least time between two checkpoints of an appspace."`
+	CheckpointSigningKey string        `name:"checkpoint-signing-key" env:"LEDGER_CHECKPOINT_SIGNING_KEY" help:"Note signer key of the audit checkpoints; required with --database-url (embedded: generated into the data directory; make one with: referral-ledger audit keygen)."`
 }
 
 // signingKeyFile is the embedded profile's checkpoint signing key.
@@ -53,7 +55,7 @@ func (m *Main) openAudit() (*ledger, error) {
 		return nil, err
 	}
 	runner, err := projections.NewRunner(m.store, m.write, audit.NewSealer(), projections.RunnerConfig{
-		Name: audit.SealerName, Logger: m.log})
+		Name: audit.SealerName, Logger: m.log, Pace: audit.SealerPace})
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +63,9 @@ func (m *Main) openAudit() (*ledger, error) {
 }
 
 // ready is /readyz's "ledger" check: failing with "tampered" once stored
-// events no longer hash to a sealed tree.
+// events no longer hash to a sealed tree; degraded (still ready: commands
+// and reads are served, checkpoints wait) while the start-up whole-tree
+// check runs.
 func (l *ledger) ready(ctx context.Context) error {
 	why, err := l.prover.Tampered(ctx)
 	if err != nil {
@@ -69,6 +73,9 @@ func (l *ledger) ready(ctx context.Context) error {
 	}
 	if why != "" {
 		return httpapi.Failing{Reason: "tampered"}
+	}
+	if checking, done, total := l.notary.Checking(); checking {
+		return httpapi.Degraded{Reason: fmt.Sprintf("checking (%d of %d leaves)", done, total)}
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,16 +27,34 @@ type auditStack struct {
 	events   []domain.RecordedEvent // the appspace's, in log order
 	verifier string
 	done     chan error // serve's end
+	stop     func()     // stops serve and closes the stores (once)
 }
 
 func startAudited(t *testing.T, kind string) *auditStack {
 	t.Helper()
+	return startAuditedWith(t, auditedConfig(t, kind))
+}
+
+// auditedConfig is serve's configuration on a fresh store of kind
+// (sqlite, postgres or eventstoredb), checkpoints every 20 ms.
+func auditedConfig(t *testing.T, kind string) Config {
 	cfg := Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), Audit: AuditConfig{Interval: 20 * time.Millisecond}}
-	if kind == "postgres" {
+	if kind != "sqlite" {
 		cfg.DatabaseURL = pgtest.SchemaURL(t)
 		cfg.Webhooks.SecretKey = strings.TrimPrefix(testSecretKeyEnv, "LEDGER_WEBHOOK_SECRET_KEY=")
 		cfg.Audit.SigningKey = testSigningKey
 	}
+	if kind == "eventstoredb" {
+		cfg.EventstoreURL = eventstoreURL(t)
+	}
+	return cfg
+}
+
+// startAuditedWith runs serve with cfg on a fresh store, with four
+// referrals (eight events) in appspace "shop", until the first checkpoint
+// covers them.
+func startAuditedWith(t *testing.T, cfg Config) *auditStack {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	m, err := Open(ctx, cfg)
 	if err != nil {
@@ -55,7 +74,8 @@ func startAudited(t *testing.T, kind string) *auditStack {
 	}
 	done := make(chan error, 1)
 	go func() { done <- m.Run(ctx) }()
-	t.Cleanup(func() {
+	s := &auditStack{m: m, url: "http://" + addr.String(), key: key, app: as.ID, done: done}
+	s.stop = sync.OnceFunc(func() {
 		cancel()
 		select {
 		case err := <-done:
@@ -67,7 +87,7 @@ func startAudited(t *testing.T, kind string) *auditStack {
 		}
 		m.Close()
 	})
-	s := &auditStack{m: m, url: "http://" + addr.String(), key: key, app: as.ID, done: done}
+	t.Cleanup(s.stop)
 	for _, u := range []string{"ana", "bo", "cy", "di"} {
 		if _, err := m.svc.CreateReferral(ctx, originFor(as.ID), createInput(u)); err != nil {
 			t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 type auditCmd struct {
 	Keygen auditKeygenCmd `cmd:"" help:"Print a new checkpoint signer key and its verifier key."`
 	Verify auditVerifyCmd `cmd:"" help:"Check a log against its signed checkpoint, leaf by leaf."`
+	Check  auditCheckCmd  `cmd:"" help:"Re-hash every appspace's stored tree against the stored events (as serve does at start-up)."`
 }
 
 type auditKeygenCmd struct{}

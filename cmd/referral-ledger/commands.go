@@ -33,7 +33,7 @@ func (c *serveCmd) Run(ctx context.Context, e env) error {
 	return e.with(ctx, c.Addr, func(m *Main) error {
 		m.cfg.RateLimit, m.cfg.RateBurst, m.cfg.Limits = c.RateLimit, c.RateBurst, limits
 		m.cfg.Webhooks = c.webhookFlags.config()
-		m.cfg.Audit.SigningKey = c.CheckpointSigningKey
+		m.cfg.Audit.SigningKey, m.cfg.Audit.Interval = c.CheckpointSigningKey, c.CheckpointInterval
 		m.cfg.Console = c.Console
 		return m.Run(ctx)
 	})

@@ -1,0 +1,4 @@
+package audit
+
+// The tests cross the whole-tree check's chunks with a few hundred leaves.
+func init() { wholeChunk = 64 }

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/referral-ledger/referral-ledger/adapters/audit"
+	"github.com/referral-ledger/referral-ledger/adapters/sqlstore"
+	"github.com/referral-ledger/referral-ledger/domain"
+	"github.com/referral-ledger/referral-ledger/projections"
+	"github.com/referral-ledger/referral-ledger/scripts/benchkit"
+)
+
+// backlog fills n events, then measures sealing them against the hashing
+// baseline, the whole-tree check, audit verify and inclusion proofs.
+func backlog(ctx context.Context, st store, bin string, n int) {
+	fmt.Printf("\n== %s: backlog of %d events\n", st.name, n)
+	access := sqlstore.NewAccess(st.write, st.read)
+	as, err := access.CreateAppspace(ctx, "bench")
+	if err != nil {
+		log.Fatal(err)
+	}
+	start := time.Now()
+	fill(ctx, st, as.ID, n)
+	fmt.Printf("%-9s filled the log in %.1f s\n", st.name, time.Since(start).Seconds())
+
+	b := baseline(ctx, st, as.ID)
+	fmt.Printf("%-9s baseline (in memory, one core): SHA-256 of the leaf bytes plus tree hashing %.2f s = %.0f leaves/s (CPU %.2f s)\n",
+		st.name, b.hash.Seconds(), float64(n)/b.hash.Seconds(), b.hashCPU.Seconds())
+	fmt.Printf("%-9s   for reference: reading the log %.2f s, the leaves' JCS bytes %.2f s (%.0f bytes a leaf)\n",
+		st.name, b.read.Seconds(), b.jcs.Seconds(), float64(b.bytes)/float64(n))
+
+	key := newKey()
+	start = time.Now()
+	cpu0, pg0 := benchkit.Self(), benchkit.Postgres()
+	seal(ctx, st)
+	sealTime := time.Since(start)
+	sealCPU := benchkit.Self() - cpu0
+	fmt.Printf("%-9s sealing the backlog: %.2f s = %.0f events/s, %.0f%% of the baseline (target ≥ 50%%); CPU: this process %.1f s (%.0f%% of the baseline's), postgres %.1f s\n",
+		st.name, sealTime.Seconds(), float64(n)/sealTime.Seconds(), 100*b.hash.Seconds()/sealTime.Seconds(),
+		sealCPU.Seconds(), 100*b.hashCPU.Seconds()/sealCPU.Seconds(), (benchkit.Postgres() - pg0).Seconds())
+
+	notary, err := audit.NewNotary(audit.NotaryConfig{DB: st.write, Events: st.events, Key: key, Interval: time.Millisecond})
+	if err != nil {
+		log.Fatal(err)
+	}
+	start = time.Now()
+	if err := notary.SignAll(ctx); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%-9s first checkpoint signed in %s\n", st.name, ms(time.Since(start)))
+	start = time.Now()
+	if err := notary.CheckAll(ctx); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%-9s whole-tree check (start-up, audit check): %.2f s = %.0f events/s\n",
+		st.name, time.Since(start).Seconds(), float64(n)/time.Since(start).Seconds())
+
+	srv := serveAPI(ctx, st, access, key, as.ID)
+	defer srv.close()
+	proofs(st.name, srv, b.sample)
+	verify(ctx, st, bin, srv, b, n)
+}
+
+// fill writes n events of synthetic referral streams into app: each
+// referral is created; every other one reaches "signed_up" and completes.
+func fill(ctx context.Context, st store, app string, n int) {
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	w := benchkit.NewEventWriter(ctx, st.write)
+	for i := 0; w.Count() < n; i++ {
+		code := fmt.Sprintf("B%09d", i)
+		stream := domain.ReferralStream(app, code)
+		at := base.Add(time.Duration(i) * 30 * time.Second)
+		exp := at.AddDate(0, 0, 30)
+		evs := []domain.Event{&domain.ReferralCreated{ReferralID: domain.NewID(), ReferralCode: code,
+			ReferrerID: fmt.Sprintf("user-%d", i%100_000), CreatedAt: at, ExpiresAt: &exp}}
+		if i%2 == 0 {
+			referee := fmt.Sprintf("friend-%d", i)
+			evs = append(evs, &domain.RefereeAttributed{ReferredUserID: referee, AttributedAt: at},
+				&domain.MilestoneReached{Milestone: "completed", ReachedAt: at},
+				&domain.ReferralCompleted{Milestone: "completed", ReferredUserID: &referee, CompletedAt: at})
+		}
+		for v, e := range evs {
+			if w.Count() == n {
+				break
+			}
+			w.Add(stream, v+1, e)
+		}
+	}
+	w.Flush()
+}
+
+// base is the baseline's figures.
+type base struct {
+	read, jcs, hash time.Duration
+	hashCPU         time.Duration // this process's CPU time while hashing
+	bytes           int
+	sample          []string // event ids, one every 997, for the proofs
+}
+
+// baseline times, over the whole log in batches, reading the events,
+// building their leaf bytes, and (the baseline) hashing those bytes into
+// the tree in memory: tlog.StoredHashes, which is SHA-256(0x00 ‖ leaf) and
+// the interior nodes RFC 6962 stores.
+func baseline(ctx context.Context, st store, app string) base {
+	var b base
+	var mem memHashes
+	var after domain.Position
+	for {
+		t0 := time.Now()
+		evs, err := st.events.ReadAll(ctx, domain.ReadAllOptions{After: after, Limit: 5000, StreamPrefix: domain.StreamPrefix(app)})
+		if len(evs) == 0 { // caught up (or ErrPastEnd)
+			break
+		}
+		if err != nil {
+			log.Fatal(err)
+		}
+		t1 := time.Now()
+		leaves := make([][]byte, len(evs))
+		for i, e := range evs {
+			leaves[i] = audit.LeafOf(e).Bytes()
+			b.bytes += len(leaves[i])
+			if (mem.leaves+int64(i))%997 == 0 {
+				b.sample = append(b.sample, e.ID)
+			}
+		}
+		t2, cpu := time.Now(), benchkit.Self()
+		for _, l := range leaves {
+			hs, err := tlog.StoredHashes(mem.leaves, l, &mem)
+			if err != nil {
+				log.Fatal(err)
+			}
+			mem.add(hs)
+		}
+		t3 := time.Now()
+		b.read, b.jcs, b.hash = b.read+t1.Sub(t0), b.jcs+t2.Sub(t1), b.hash+t3.Sub(t2)
+		b.hashCPU += benchkit.Self() - cpu
+		after = evs[len(evs)-1].Position
+	}
+	return b
+}
+
+// memHashes is an in-memory tlog.HashReader of stored hashes.
+type memHashes struct {
+	hashes []tlog.Hash
+	leaves int64
+}
+
+func (m *memHashes) ReadHashes(idx []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(idx))
+	for i, x := range idx {
+		out[i] = m.hashes[x]
+	}
+	return out, nil
+}
+
+// add appends the next leaf's stored hashes.
+func (m *memHashes) add(hs []tlog.Hash) { m.hashes, m.leaves = append(m.hashes, hs...), m.leaves+1 }
+
+// seal runs the sealer, as serve configures it, until it has caught up.
+func seal(ctx context.Context, st store) {
+	runner, err := projections.NewRunner(st.events, st.write, audit.NewSealer(), projections.RunnerConfig{Name: audit.SealerName})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for {
+		n, err := runner.Step(ctx)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+	}
+}
+
+func newKey() *audit.Key {
+	skey, _, err := audit.GenerateKey()
+	if err != nil {
+		log.Fatal(err)
+	}
+	key, err := audit.ParseKey(skey)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return key
+}

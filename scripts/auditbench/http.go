@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/referral-ledger/referral-ledger/adapters/audit"
+	"github.com/referral-ledger/referral-ledger/adapters/httpapi"
+	"github.com/referral-ledger/referral-ledger/adapters/sqlstore"
+	"github.com/referral-ledger/referral-ledger/domain"
+)
+
+// api is the API on loopback with an auditor key.
+type api struct {
+	url, key, verifier string
+	prover             *audit.Prover
+	app                string
+	close              func()
+}
+
+// serveAPI serves the API (commands, events, audit) on loopback, as serve
+// wires it, without a rate limit.
+func serveAPI(ctx context.Context, st store, access *sqlstore.Access, key *audit.Key, app string) api {
+	_, secret, err := access.CreateKey(ctx, app, domain.RoleAuditor, "auditbench")
+	if err != nil {
+		log.Fatal(err)
+	}
+	prover := audit.NewProver(st.read, key)
+	svc := domain.NewService(st.events, domain.ServiceConfig{})
+	h := httpapi.New(svc, access, slog.New(slog.DiscardHandler), httpapi.Config{Audit: prover})
+	srv := httptest.NewServer(h)
+	return api{url: srv.URL, key: secret, verifier: key.VerifierKey(), prover: prover, app: app, close: srv.Close}
+}
+
+// proofs times inclusion proofs of the sampled events against the latest
+// checkpoint, one request at a time.
+func proofs(store string, a api, ids []string) {
+	client := &http.Client{Timeout: 10 * time.Second}
+	var took []time.Duration
+	for round := range 2 { // the first round warms the caches, the second is timed
+		took = took[:0]
+		for _, id := range ids {
+			start := time.Now()
+			req, _ := http.NewRequest(http.MethodGet, a.url+"/v1/api/audit/proofs/inclusion?event_id="+id, nil)
+			req.Header.Set("X-API-Key", a.key)
+			resp, err := client.Do(req)
+			if err != nil {
+				log.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				log.Fatalf("inclusion proof of %s: %d %s", id, resp.StatusCode, body)
+			}
+			took = append(took, time.Since(start))
+		}
+		_ = round
+	}
+	slices.Sort(took)
+	fmt.Printf("%-9s inclusion proof over HTTP, %d events spread over the tree: p50 %s, p99 %s, max %s (target: p99 < 5 ms)\n",
+		store, len(took), ms(percentile(took, 0.5)), ms(percentile(took, 0.99)), ms(took[len(took)-1]))
+}
+
+// verify runs the binary's audit verify offline (an export and the
+// checkpoint) and online (against the API), and compares each with the
+// hashing baseline.
+func verify(ctx context.Context, st store, bin string, a api, b base, n int) {
+	dir, err := os.MkdirTemp("", "auditbench-verify-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	export, cp := filepath.Join(dir, "events.jsonl"), filepath.Join(dir, "checkpoint")
+	msg, _, err := a.prover.Checkpoint(ctx, a.app)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := os.WriteFile(cp, msg, 0o600); err != nil {
+		log.Fatal(err)
+	}
+	f, err := os.Create(export)
+	if err != nil {
+		log.Fatal(err)
+	}
+	took, _ := run(bin, st.env, f, "events", "export", "--appspace", "bench")
+	f.Close()
+	fmt.Printf("%-9s events export of the appspace (not part of verify): %.2f s\n", st.name, took.Seconds())
+	for _, v := range []struct {
+		name string
+		args []string
+	}{
+		{"offline", []string{"audit", "verify", "--export", export, "--checkpoint", cp, "--verifier-key", a.verifier}},
+		{"online", []string{"audit", "verify", "--url", a.url, "--appspace", "bench", "--verifier-key", a.verifier, "--api-key", a.key}},
+	} {
+		took, cpu := run(bin, nil, io.Discard, v.args...)
+		fmt.Printf("%-9s audit verify %-7s %.2f s = %.0f events/s, %.2f× the baseline's time (target: ≤ 2×); its CPU %.2f s, %.2f× the baseline's\n",
+			st.name, v.name, took.Seconds(), float64(n)/took.Seconds(), took.Seconds()/b.hash.Seconds(), cpu.Seconds(), cpu.Seconds()/b.hashCPU.Seconds())
+	}
+}
+
+// run runs the binary with env, its standard output to out, and returns
+// how long it took and the CPU time it used; a failure is fatal.
+func run(bin string, env []string, out io.Writer, args ...string) (time.Duration, time.Duration) {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = out, &stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		log.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return time.Since(start), cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+}

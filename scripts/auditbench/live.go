@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/referral-ledger/referral-ledger/adapters/audit"
+	"github.com/referral-ledger/referral-ledger/domain"
+	"github.com/referral-ledger/referral-ledger/projections"
+)
+
+// live measures commands/s with the sealer off, on and off again, and the
+// seal lag while it is on.
+func live(ctx context.Context, st store, conc int, d time.Duration) {
+	svc := domain.NewService(st.events, domain.ServiceConfig{})
+	as := domain.NewPrefixedID("as")
+	fmt.Printf("\n== %s: live, %d concurrent callers, %s per run\n", st.name, conc, d)
+	tr := &tracker{sent: map[string]time.Time{}}
+	off1 := measure(conc, d, func(w, i int) error { return commandPair(ctx, svc, as, "off1", w, i, nil) })
+	fmt.Printf("%-9s sealer off    %8.0f commands/s\n", st.name, off1)
+
+	seal(ctx, st) // the first run's events: the sealer starts caught up
+	runCtx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	startSealing(runCtx, &wg, st, tr)
+	on := measure(conc, d, func(w, i int) error { return commandPair(ctx, svc, as, "on", w, i, tr) })
+	fmt.Printf("%-9s sealer on     %8.0f commands/s\n", st.name, on)
+	sent := tr.count()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && tr.sealed() < sent; {
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop()
+	wg.Wait()
+	lags := tr.lagsSorted()
+	if tr.batches > 0 {
+		fmt.Printf("%-9s sealer: %d batches, %.1f events and %s a batch\n", st.name, tr.batches,
+			float64(tr.events)/float64(tr.batches), ms(tr.busy/time.Duration(tr.batches)))
+	}
+
+	off2 := measure(conc, d, func(w, i int) error { return commandPair(ctx, svc, as, "off2", w, i, nil) })
+	fmt.Printf("%-9s sealer off    %8.0f commands/s\n", st.name, off2)
+	base := (off1 + off2) / 2
+	fmt.Printf("%-9s commands/s with the sealer on: %.1f%% of off (drop %.1f%%; target: drop ≤ 5%%)\n",
+		st.name, 100*on/base, 100-100*on/base)
+	if len(lags) == 0 {
+		fmt.Printf("%-9s no create was sealed\n", st.name)
+		return
+	}
+	fmt.Printf("%-9s seal lag over %d creates: p50 %s, p90 %s, p99 %s, max %s (target: p99 < 1 s)\n", st.name, len(lags),
+		ms(percentile(lags, 0.5)), ms(percentile(lags, 0.9)), ms(percentile(lags, 0.99)), ms(lags[len(lags)-1]))
+}
+
+// startSealing runs the sealer (timing each commit) and a notary, as serve
+// does, until ctx ends.
+func startSealing(ctx context.Context, wg *sync.WaitGroup, st store, tr *tracker) {
+	key := newKey()
+	notary, err := audit.NewNotary(audit.NotaryConfig{DB: st.write, Events: st.events, Key: key})
+	if err != nil {
+		log.Fatal(err)
+	}
+	runner, err := projections.NewRunner(st.events, st.write, capture{audit.NewSealer(), tr},
+		projections.RunnerConfig{Name: audit.SealerName, Pace: audit.SealerPace})
+	if err != nil {
+		log.Fatal(err)
+	}
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		_ = notary.Run(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		_ = runner.Run(ctx)
+	}()
+}
+
+// tracker remembers when each create returned and, once the sealer's batch
+// holding it commits, how long that took.
+type tracker struct {
+	mu      sync.Mutex
+	sent    map[string]time.Time
+	pending []string // codes of the batch being sealed
+	lags    []time.Duration
+	n       int
+	// batches, events and busy add up the sealer's batches (busy: from
+	// Apply to commit); applied and started are the current batch's.
+	batches, events, applied int
+	busy                     time.Duration
+	started                  time.Time
+}
+
+func (t *tracker) count() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.n
+}
+
+func (t *tracker) sealed() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.lags)
+}
+
+func (t *tracker) lagsSorted() []time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := slices.Clone(t.lags)
+	slices.Sort(out)
+	return out
+}
+
+// capture wraps the sealer so the tracker learns which creates a batch
+// holds.
+type capture struct {
+	projections.Handler
+	t *tracker
+}
+
+func (c capture) Apply(ctx context.Context, tx *sqlx.Tx, events []domain.RecordedEvent) error {
+	c.t.mu.Lock()
+	c.t.pending = c.t.pending[:0]
+	for _, e := range events {
+		if _, cat, code := domain.ParseStream(e.Stream); cat == "referral" && e.Type == domain.TypeReferralCreated {
+			c.t.pending = append(c.t.pending, code)
+		}
+	}
+	c.t.applied, c.t.started = len(events), time.Now()
+	c.t.mu.Unlock()
+	return c.Handler.Apply(ctx, tx, events)
+}
+
+// Committed implements projections.Committer: the batch committed.
+func (c capture) Committed() { c.t.committed(time.Now()) }
+
+// committed records the lag of the batch that just committed.
+func (t *tracker) committed(at time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, code := range t.pending {
+		lag := time.Duration(0) // sealed before its sender noted the time
+		if sent, ok := t.sent[code]; ok {
+			lag = max(0, at.Sub(sent))
+		}
+		t.lags = append(t.lags, lag)
+	}
+	t.pending = t.pending[:0]
+	t.batches, t.events, t.busy = t.batches+1, t.events+t.applied, t.busy+at.Sub(t.started)
+}
+
+// measure runs op from conc workers for d and returns calls per second.
+func measure(conc int, d time.Duration, op func(worker, i int) error) float64 {
+	var done atomic.Int64
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	for w := range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; time.Now().Before(deadline); i++ {
+				if err := op(w, i); err != nil {
+					log.Fatal(err)
+				}
+				done.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(done.Load()) / time.Since(start).Seconds()
+}
+
+var runID = time.Now().UnixNano()
+
+// lastCode holds each worker's last created code for its next milestone.
+var lastCode sync.Map
+
+// commandPair is scripts/bench's command mix: even calls create a referral
+// for a new referrer, odd calls report its referred user's first
+// milestone. tr, if set, learns when each create returned.
+func commandPair(ctx context.Context, svc *domain.Service, appspace, tag string, w, i int, tr *tracker) error {
+	o := domain.Origin{AppspaceID: appspace, RequestID: domain.NewID()}
+	referrer := fmt.Sprintf("%s-%d-%d-%d", tag, runID, w, i/2)
+	if i%2 == 0 {
+		res, err := svc.CreateReferral(ctx, o, domain.CreateInput{ReferrerID: referrer})
+		if err != nil {
+			return err
+		}
+		if tr != nil {
+			tr.mu.Lock()
+			tr.sent[res.Referral.ReferralCode] = time.Now()
+			tr.n++
+			tr.mu.Unlock()
+		}
+		lastCode.Store(fmt.Sprint(tag, w), res.Referral.ReferralCode)
+		return nil
+	}
+	code, _ := lastCode.Load(fmt.Sprint(tag, w))
+	_, err := svc.ReachMilestone(ctx, o, code.(string), domain.MilestoneInput{Milestone: "signed_up", ReferredUserID: "friend-of-" + referrer})
+	return err
+}

@@ -1,0 +1,138 @@
+// Command auditbench measures the verifiable ledger, printing figures and
+// ratios against baselines run in the same process (never timed asserts):
+//
+//	go run ./scripts/auditbench -n 1000000 -duration 5s
+//
+// For each store:
+//
+//  1. live: the create and milestone commands at the rate scripts/bench
+//     reaches (the same concurrent callers), with the sealer and the
+//     notary off, on, then off again; the seal lag (a create's append
+//     returned -> the sealer's batch holding it committed) and commands/s
+//     on against the mean of both off runs (targets: p99 < 1 s, drop ≤ 5%);
+//  2. backlog: n events written straight into the log, then sealed, beside
+//     the baseline of plain SHA-256 over the same leaf bytes plus tlog's
+//     tree hashing in memory (target: sealing ≥ 50% of it); the start-up
+//     whole-tree check of those n leaves;
+//  3. audit verify of the n events, offline from an export and online over
+//     HTTP, running the real binary (target: within 2× of the baseline);
+//  4. inclusion proofs at n leaves over HTTP on loopback, p50 and p99
+//     (target: p99 < 5 ms).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/referral-ledger/referral-ledger/adapters/postgres"
+	"github.com/referral-ledger/referral-ledger/adapters/postgres/pgtest"
+	"github.com/referral-ledger/referral-ledger/adapters/sqlite"
+	"github.com/referral-ledger/referral-ledger/domain"
+	"github.com/referral-ledger/referral-ledger/scripts/benchkit"
+)
+
+// store is a scratch store, and how the binary reaches it.
+type store struct {
+	name        string
+	events      domain.EventStore
+	write, read *sqlx.DB
+	env         []string // LEDGER_DATA_DIR or LEDGER_DATABASE_URL, for the binary
+	dataDir     string
+}
+
+func main() {
+	n := flag.Int("n", 1_000_000, "events in the backlog")
+	duration := flag.Duration("duration", 5*time.Second, "how long each live measurement runs")
+	conc := flag.Int("concurrency", 16, "concurrent callers in the live part (scripts/bench's default)")
+	pgURL := flag.String("pg", os.Getenv("LEDGER_TEST_DATABASE_URL"), "PostgreSQL URL (empty: SQLite only)")
+	only := flag.String("only", "", "run one store only: sqlite or postgres")
+	skipLive := flag.Bool("skip-live", false, "skip the live part")
+	skipBacklog := flag.Bool("skip-backlog", false, "skip the backlog, verify and proof parts")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	flag.Parse()
+	defer benchkit.StartProfile(*cpuprofile)()
+	ctx := context.Background()
+	bin := buildBinary()
+	defer os.RemoveAll(filepath.Dir(bin))
+	for _, name := range []string{"sqlite", "postgres"} {
+		if *only != "" && *only != name {
+			continue
+		}
+		if name == "postgres" && *pgURL == "" {
+			log.Print("postgres: skipped (no -pg and no LEDGER_TEST_DATABASE_URL)")
+			continue
+		}
+		if !*skipLive {
+			withStore(ctx, name, *pgURL, func(st store) { live(ctx, st, *conc, *duration) })
+		}
+		if !*skipBacklog {
+			withStore(ctx, name, *pgURL, func(st store) { backlog(ctx, st, bin, *n) })
+		}
+	}
+}
+
+// withStore runs f on a fresh store of kind name, and removes it after.
+func withStore(ctx context.Context, name, pgURL string, f func(store)) {
+	if name == "sqlite" {
+		dir, err := os.MkdirTemp("", "ledger-auditbench-")
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer os.RemoveAll(dir)
+		st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "ledger.db")})
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer st.Close()
+		f(store{name: name, events: st, write: st.WriteDB(), read: st.DB(), env: []string{"LEDGER_DATA_DIR=" + dir}, dataDir: dir})
+		return
+	}
+	u, drop, err := pgtest.Scratch(pgURL, "auditbench_")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer func() {
+		if err := drop(); err != nil {
+			log.Print(err)
+		}
+	}()
+	pg, err := postgres.Open(ctx, postgres.Config{URL: u, MaxConns: 24})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pg.Close()
+	f(store{name: name, events: pg, write: pg.DB(), read: pg.DB(), env: []string{"LEDGER_DATABASE_URL=" + u}})
+}
+
+// buildBinary builds referral-ledger into a temporary directory.
+func buildBinary() string {
+	dir, err := os.MkdirTemp("", "auditbench-bin-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	bin := filepath.Join(dir, "referral-ledger")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/referral-ledger")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		log.Fatalf("go build (run auditbench from the repository root): %v", err)
+	}
+	return bin
+}
+
+// percentile returns the p-th quantile of sorted durations.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[min(len(sorted)-1, int(p*float64(len(sorted))))]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
