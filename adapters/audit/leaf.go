@@ -17,7 +17,7 @@ import (
 
 // TimeFormat is how leaves write recorded_at: the API's timestamps, UTC
 // with milliseconds, so a leaf is rebuilt from what GET /events shows.
-const TimeFormat = "2006-01-02T15:04:05.000Z"
+const TimeFormat = domain.TimeFormat
 
 // Leaf is the part of an event a leaf commits to, with the values the
 // events endpoint shows.
