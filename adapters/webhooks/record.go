@@ -67,13 +67,7 @@ func (w *worker) record(ctx context.Context, tx *sqlx.Tx, batch []outcome) error
 		rows[i] = recordRow{id: o.d.ID, webhook: o.d.WebhookID, probe: o.d.probe, prev: o.d.AttemptCount, attempt: attempt,
 			state: state, next: next, at: o.at}
 	}
-	var won []recordRow
-	var err error
-	if w.sqlite {
-		won, err = recordEach(ctx, tx, rows)
-	} else {
-		won, err = recordArrays(ctx, tx, rows)
-	}
+	won, err := w.sql.record(ctx, tx, rows)
 	if err != nil {
 		return err
 	}

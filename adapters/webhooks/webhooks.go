@@ -134,7 +134,7 @@ type core struct {
 	read    *sqlx.DB
 	log     *slog.Logger
 	now     func() time.Time
-	sqlite  bool
+	sql     dialect
 	met     *metrics
 	deliver *deliverer
 	// ends counts this replica's requests in flight per endpoint and
@@ -158,11 +158,16 @@ type DeliveryLog struct{ *core }
 // dispatcher consumes the forwarded messages and writes the delivery rows.
 type dispatcher struct {
 	*core
-	// prepared is the dispatch statement of the subscriber's current transaction.
+	// prepared is the dispatch statement of the subscriber's current
+	// transaction, and how that transaction writes (see dispatch).
 	prepared struct {
 		mu   sync.Mutex
 		tx   *sql.Tx
 		stmt *sql.Stmt
+		// guarded: tx writes each message behind a savepoint; guardNext:
+		// the next transaction will; dead: the abandoned transaction.
+		guarded, guardNext bool
+		dead               *sql.Tx
 	}
 }
 
@@ -191,7 +196,7 @@ func New(cfg Config) (*Webhooks, error) {
 	}
 	cfg = cfg.withDefaults()
 	c := &core{cfg: cfg, db: cfg.DB, read: cfg.ReadDB, log: cfg.Logger, now: cfg.Now,
-		sqlite: cfg.DB.DriverName() != "postgres", dispatchWake: make(chan struct{}, 1), workWake: make(chan struct{}, 1), ends: newEndpoints(),
+		sql: dialectOf(cfg.DB.DriverName()), dispatchWake: make(chan struct{}, 1), workWake: make(chan struct{}, 1), ends: newEndpoints(),
 		freed: make(chan struct{}, 1)}
 	c.met = newMetrics(c)
 	if cfg.Metrics != nil {
