@@ -90,7 +90,8 @@ func (w *dispatcher) runDispatcher(ctx context.Context) error {
 		SchemaAdapter:  w.sql.schema,
 		OffsetsAdapter: w.sql.offsets,
 		ResendInterval: 100 * time.Millisecond,
-		BackoffManager: wakeBackoff{wake: w.dispatchWake, poll: w.cfg.PollInterval, retry: time.Second, log: logger},
+		BackoffManager: wakeBackoff{wake: w.dispatchWake, poll: w.cfg.PollInterval, retry: time.Second, log: logger,
+			stopping: ctx.Done()},
 	}, logger)
 	if err != nil {
 		return err
@@ -159,6 +160,9 @@ type wakeBackoff struct {
 	wake        <-chan struct{}
 	poll, retry time.Duration
 	log         watermill.LoggerAdapter
+	// stopping closes at shutdown, which can cut the subscriber's query
+	// short (PostgreSQL answers 57014, not the context's error).
+	stopping <-chan struct{}
 }
 
 // HandleError implements wsql.BackoffManager.
@@ -170,7 +174,12 @@ func (b wakeBackoff) HandleError(_ watermill.LoggerAdapter, noMsg bool, err erro
 		return 0
 	}
 	if err != nil {
-		b.log.Error("webhook dispatcher: reading the topic failed", err, nil)
+		select {
+		case <-b.stopping:
+			b.log.Info("webhook dispatcher: reading the topic stopped (shutting down)", watermill.LogFields{"err": err.Error()})
+		default:
+			b.log.Error("webhook dispatcher: reading the topic failed", err, nil)
+		}
 		return b.retry
 	}
 	if noMsg {
