@@ -3,6 +3,7 @@ package webhooks
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -109,17 +110,30 @@ func (w *worker) claimFor(ctx context.Context, cands []candidate, now time.Time)
 const claimReturning = ` RETURNING id, webhook_id, event_id, event_type, body, attempt_count, schedule_from, max_attempts`
 
 // claimEach claims endpoint by endpoint (SQLite: statements cost no round
-// trip, and it has one writer).
-func claimEach(ctx context.Context, db *sqlx.DB, cands []candidate, now, lease int64) ([]due, error) {
-	var out []due
+// trip, and it has one writer), in one transaction: one commit per claim.
+func claimEach(ctx context.Context, db *sqlx.DB, cands []candidate, now, lease int64) (out []due, err error) {
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, tx.Rollback())
+		} else if err = tx.Commit(); err != nil {
+			out, err = nil, fmt.Errorf("claim deliveries: %w", err)
+		}
+	}()
+	stmt, err := tx.PreparexContext(ctx, `UPDATE webhook_deliveries SET next_attempt_at = ?, updated_at = ?
+		WHERE id IN (SELECT id FROM webhook_deliveries WHERE webhook_id = ? AND state = 'pending'
+		AND next_attempt_at <= ? AND `+notHeld+` ORDER BY next_attempt_at LIMIT ?)`+claimReturning)
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	defer stmt.Close()
 	for _, c := range cands {
 		var got []due
-		err := sqlx.SelectContext(ctx, db, &got, `UPDATE webhook_deliveries SET next_attempt_at = ?, updated_at = ?
-			WHERE id IN (SELECT id FROM webhook_deliveries WHERE webhook_id = ? AND state = 'pending'
-			AND next_attempt_at <= ? AND `+notHeld+` ORDER BY next_attempt_at LIMIT ?)`+claimReturning,
-			lease, now, c.ID, now, c.ID, now, c.slots)
-		if err != nil {
-			return out, fmt.Errorf("claim deliveries of %s: %w", c.ID, err)
+		if err := stmt.SelectContext(ctx, &got, lease, now, c.ID, now, c.ID, now, c.slots); err != nil {
+			return nil, fmt.Errorf("claim deliveries of %s: %w", c.ID, err)
 		}
 		out = append(out, got...)
 	}
