@@ -90,8 +90,8 @@ func (w *dispatcher) runDispatcher(ctx context.Context) error {
 		SchemaAdapter:  w.sql.schema,
 		OffsetsAdapter: w.sql.offsets,
 		ResendInterval: 100 * time.Millisecond,
-		BackoffManager: wakeBackoff{wake: w.dispatchWake, poll: w.cfg.PollInterval, retry: time.Second, log: logger,
-			stopping: ctx.Done()},
+		BackoffManager: &wakeBackoff{wake: w.dispatchWake, poll: w.cfg.PollInterval, retry: time.Second, log: logger,
+			stopping: ctx.Done(), ended: w.batchEnded},
 	}, logger)
 	if err != nil {
 		return err
@@ -130,7 +130,7 @@ func (w *dispatcher) dispatchOne(msg *message.Message, tx *sql.Tx, stmt *sql.Stm
 	}
 	if n, err := res.RowsAffected(); err == nil && n > 0 {
 		w.met.queued.Add(float64(n))
-		wake(w.workWake)
+		w.queued.Store(true)
 	}
 	return nil
 }
@@ -153,9 +153,20 @@ func (w *dispatcher) pruneMessages(ctx context.Context) {
 	}
 }
 
+// batchEnded runs when a subscriber transaction has ended: it wakes the
+// worker if the batch wrote deliveries (before the commit, the worker's
+// claim would not see them and it would sleep a poll interval).
+func (w *dispatcher) batchEnded() {
+	if w.queued.Swap(false) {
+		wake(w.workWake)
+	}
+}
+
 // wakeBackoff is the subscriber's backoff: when the topic is empty it
 // sleeps until the forwarder in this process commits a batch, or for the
 // poll interval at most (another replica's forwarder may be the leader).
+// A wake-up that finds nothing is followed by a few quick reads:
+// PostgreSQL shows a message only once every older transaction has ended.
 type wakeBackoff struct {
 	wake        <-chan struct{}
 	poll, retry time.Duration
@@ -163,10 +174,21 @@ type wakeBackoff struct {
 	// stopping closes at shutdown, which can cut the subscriber's query
 	// short (PostgreSQL answers 57014, not the context's error).
 	stopping <-chan struct{}
+	// ended runs after each read of the topic, its transaction ended.
+	ended func()
+	// soon is how many quick reads are left after a wake-up.
+	soon int
 }
 
+// Quick reads after a wake-up: up to soonReads, soonWait apart.
+const (
+	soonReads = 10
+	soonWait  = 10 * time.Millisecond
+)
+
 // HandleError implements wsql.BackoffManager.
-func (b wakeBackoff) HandleError(_ watermill.LoggerAdapter, noMsg bool, err error) time.Duration {
+func (b *wakeBackoff) HandleError(_ watermill.LoggerAdapter, noMsg bool, err error) time.Duration {
+	b.ended()
 	if errors.Is(err, sql.ErrTxDone) {
 		// The dispatcher abandoned the transaction (see abandon): read
 		// the batch again at once.
@@ -182,13 +204,19 @@ func (b wakeBackoff) HandleError(_ watermill.LoggerAdapter, noMsg bool, err erro
 		}
 		return b.retry
 	}
-	if noMsg {
-		t := time.NewTimer(b.poll)
-		defer t.Stop()
-		select {
-		case <-b.wake:
-		case <-t.C:
-		}
+	if !noMsg {
+		return 0
+	}
+	if b.soon > 0 {
+		b.soon--
+		return soonWait
+	}
+	t := time.NewTimer(b.poll)
+	defer t.Stop()
+	select {
+	case <-b.wake:
+		b.soon = soonReads
+	case <-t.C:
 	}
 	return 0
 }

@@ -71,29 +71,10 @@ func (w *worker) record(ctx context.Context, tx *sqlx.Tx, batch []outcome) error
 	if err != nil {
 		return err
 	}
-	if err := release(ctx, tx, batch); err != nil {
-		return err
-	}
 	for _, r := range won {
 		w.met.observe(r.at, r.state)
 	}
 	return w.updateHealth(ctx, tx, won)
-}
-
-// release makes the deliveries that chains left unattempted due again, at
-// their failed predecessor's attempt time (an open breaker or a Retry-After
-// still holds them).
-func release(ctx context.Context, tx *sqlx.Tx, batch []outcome) error {
-	for _, o := range batch {
-		for _, d := range o.release {
-			if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE webhook_deliveries SET next_attempt_at = ?, updated_at = ?
-				WHERE id = ? AND state = 'pending' AND attempt_count = ?`),
-				o.at.At.UnixMilli(), o.at.At.UnixMilli(), d.ID, d.AttemptCount); err != nil {
-				return fmt.Errorf("release delivery %s: %w", d.ID, err)
-			}
-		}
-	}
-	return nil
 }
 
 type recordRow struct {

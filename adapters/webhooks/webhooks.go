@@ -26,6 +26,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -169,6 +170,8 @@ type dispatcher struct {
 		guarded, guardNext bool
 		dead               *sql.Tx
 	}
+	// queued: the current subscriber transaction wrote deliveries.
+	queued atomic.Bool
 }
 
 // worker claims due deliveries fairly across endpoints, sends them,

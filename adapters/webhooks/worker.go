@@ -33,26 +33,16 @@ type due struct {
 type outcome struct {
 	d  due
 	at attemptResult
-	// freed: recording does not free the attempt's slot, which was freed
-	// when the request ended (a success, not a probe) or passed on to the
-	// next delivery of its chain.
+	// freed: the attempt's slot was freed when it ended (a success, not a
+	// probe), not when it is recorded.
 	freed bool
-	// release are the chain's deliveries left unattempted after a failure
-	// (or at shutdown): recording makes them due again.
-	release []due
 }
 
 // leaseMargin is added to twice the timeout to make a claim's lease: a
 // delivery claimed by a replica that died becomes due again when its lease
-// ends. A claimed delivery starts at once or, second in its chain, after
-// the first's request (at most one timeout), and takes at most one
-// timeout to attempt.
+// ends. A claimed delivery starts at once (the worker claims only for free
+// senders) and takes at most one timeout to attempt.
 const leaseMargin = 10 * time.Second
-
-// chainLength is how many deliveries of one endpoint a sender may take per
-// claim, one after the other: twice as many deliveries per claim
-// statement, as many requests in flight.
-const chainLength = 2
 
 // runWorker delivers due deliveries until ctx ends, then finishes and
 // records the attempts in flight. Each claimed delivery gets its own
@@ -80,16 +70,26 @@ func (w *worker) runWorker(ctx context.Context) error {
 			wait = w.cfg.PollInterval - time.Since(lastClaim)
 		} else if free > 0 {
 			lastClaim = time.Now()
-			chains, next, err := w.claim(ctx, free)
+			batch, next, err := w.claim(ctx, free)
 			if err != nil && ctx.Err() == nil {
 				w.log.ErrorContext(ctx, "claim due webhook deliveries", "err", err)
 				wait = time.Second
 			}
-			for _, chain := range chains {
+			for _, d := range batch {
 				senders.Add(1)
 				go func() {
 					defer senders.Done()
-					w.send(ctx, chain, results)
+					o := outcome{d: d, at: w.attemptDue(context.WithoutCancel(ctx), d)}
+					// A failure's slot frees when it is recorded (recordLoop),
+					// so the endpoint's breaker has seen it before the next
+					// attempt starts. A success cannot open the breaker: its
+					// slot frees now, and a healthy endpoint's next claim
+					// does not wait for the recording.
+					if o.freed = o.at.Success && !d.probe; o.freed {
+						w.ends.done(d.WebhookID)
+						wake(w.freed)
+					}
+					results <- o
 				}()
 			}
 			if !next.IsZero() {
@@ -113,36 +113,10 @@ func (w *worker) runWorker(ctx context.Context) error {
 	return nil
 }
 
-// send attempts a chain of claimed deliveries of one endpoint, one after
-// the other on one slot, and hands each outcome to the recorder. A failure
-// ends the chain: its slot frees when it is recorded (recordLoop), so the
-// endpoint's breaker has seen it before the next attempt starts, and the
-// rest of the chain is released. A success cannot open the breaker: the
-// slot goes to the chain's next delivery or frees now, so a healthy
-// endpoint's next claim does not wait for the recording.
-func (w *worker) send(ctx context.Context, chain []due, results chan<- outcome) {
-	for i, d := range chain {
-		o := outcome{d: d, at: w.attemptDue(context.WithoutCancel(ctx), d)}
-		o.freed = o.at.Success && !d.probe
-		if rest := chain[i+1:]; len(rest) > 0 && (!o.freed || ctx.Err() != nil) {
-			o.release = rest
-		} else if len(rest) > 0 {
-			results <- o // the slot passes to the next delivery
-			continue
-		}
-		if o.freed {
-			w.ends.done(d.WebhookID)
-			wake(w.freed)
-		}
-		results <- o
-		return
-	}
-}
-
-// claim takes up to budget chains of due deliveries, shared fairly between
-// the endpoints and appspaces that have some (see share), and counts them
-// in flight. next is when a rate-limited endpoint gets its next token.
-func (w *worker) claim(ctx context.Context, budget int) (chains [][]due, next time.Time, err error) {
+// claim takes up to budget due deliveries, shared fairly between the
+// endpoints and appspaces that have some (see share), and counts them in
+// flight. next is when a rate-limited endpoint gets its next token.
+func (w *worker) claim(ctx context.Context, budget int) (batch []due, next time.Time, err error) {
 	now := w.now()
 	cands, err := w.candidates(ctx, now.UnixMilli())
 	if err != nil || len(cands) == 0 {
@@ -168,16 +142,16 @@ func (w *worker) claim(ctx context.Context, budget int) (chains [][]due, next ti
 	}
 	w.turn++
 	cands = share(cands, budget, w.turn)
-	senders := map[string]int{}
-	for i, c := range cands {
-		senders[c.ID] = c.slots
-		if !c.probe && !c.RateLimit.Valid { // a probe goes alone; tokens are per request
-			cands[i].slots *= chainLength
-		}
-	}
-	batch, err := w.claimFor(ctx, cands, now)
-	if err != nil && len(batch) == 0 {
+	if batch, err = w.claimFor(ctx, cands, now); err != nil && len(batch) == 0 {
 		return nil, next, err
+	}
+	probes := map[string]bool{}
+	for _, c := range cands {
+		probes[c.ID] = c.probe
+	}
+	for i := range batch {
+		batch[i].probe = probes[batch[i].WebhookID]
+		w.ends.start(batch[i].WebhookID, 1)
 	}
 	// The deliveries are leased: send them even if reading their webhooks
 	// failed (each then fails as an internal error and is retried).
@@ -186,36 +160,7 @@ func (w *worker) claim(ctx context.Context, budget int) (chains [][]due, next ti
 			batch[i].loadErr = aerr
 		}
 	}
-	return w.chain(batch, cands, senders), next, err
-}
-
-// chain deals each endpoint's claimed deliveries out to the senders share
-// gave it, and counts those in flight.
-func (w *worker) chain(batch []due, cands []candidate, senders map[string]int) [][]due {
-	probes := map[string]bool{}
-	for _, c := range cands {
-		probes[c.ID] = c.probe
-	}
-	byEndpoint := map[string][]due{}
-	var order []string
-	for _, d := range batch {
-		d.probe = probes[d.WebhookID]
-		if _, ok := byEndpoint[d.WebhookID]; !ok {
-			order = append(order, d.WebhookID)
-		}
-		byEndpoint[d.WebhookID] = append(byEndpoint[d.WebhookID], d)
-	}
-	var chains [][]due
-	for _, id := range order {
-		ds := byEndpoint[id]
-		n, base := max(1, min(senders[id], len(ds))), len(chains)
-		chains = append(chains, make([][]due, n)...)
-		for j, d := range ds {
-			chains[base+j%n] = append(chains[base+j%n], d)
-		}
-		w.ends.start(id, n)
-	}
-	return chains
+	return batch, next, err
 }
 
 // attach gives claimed deliveries their webhook's URL and secrets, read

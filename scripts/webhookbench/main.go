@@ -64,6 +64,8 @@ type figures struct {
 type latency struct {
 	lags []time.Duration
 	sent int
+	// queued and delivered split lags at the delivery row (see stages).
+	queued, delivered []time.Duration
 }
 
 func main() {
@@ -132,7 +134,8 @@ func report(all []figures, rate int, d, slowDelay time.Duration) {
 }
 
 func printLatency(all []figures, pick func(figures) latency, target time.Duration) {
-	fmt.Printf("%-9s %9s %8s %8s %8s %8s   p99 < %s\n", "store", "received", "p50", "p90", "p99", "max", target)
+	fmt.Printf("%-9s %9s %8s %8s %8s %8s %10s %10s   p99 < %s\n", "store", "received", "p50", "p90", "p99", "max",
+		"to row p99", "row to rx", target)
 	for _, f := range all {
 		l := pick(f)
 		slices.Sort(l.lags)
@@ -141,8 +144,9 @@ func printLatency(all []figures, pick func(figures) latency, target time.Duratio
 			continue
 		}
 		q := func(p float64) time.Duration { return l.lags[min(len(l.lags)-1, int(p*float64(len(l.lags))))] }
-		fmt.Printf("%-9s %4d/%-4d %8s %8s %8s %8s   %s\n", f.store, len(l.lags), l.sent, ms(q(0.5)), ms(q(0.9)), ms(q(0.99)),
-			ms(l.lags[len(l.lags)-1]), verdict(len(l.lags) == l.sent && q(0.99) < target))
+		fmt.Printf("%-9s %4d/%-4d %8s %8s %8s %8s %10s %10s   %s\n", f.store, len(l.lags), l.sent, ms(q(0.5)), ms(q(0.9)),
+			ms(q(0.99)), ms(l.lags[len(l.lags)-1]), ms(quantile(l.queued, 0.99)), ms(quantile(l.delivered, 0.99)),
+			verdict(len(l.lags) == l.sent && q(0.99) < target))
 	}
 }
 
@@ -152,6 +156,7 @@ type bench struct {
 	recv   *receiver
 	wh     *webhooks.Webhooks
 	as     string
+	fastID string // the fast endpoint's webhook id
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -168,10 +173,12 @@ func newBench(ctx context.Context, st benchkit.Store, recv *receiver, concurrenc
 		log.Fatal(err)
 	}
 	b := &bench{ctx: ctx, st: st, recv: recv, wh: wh, as: domain.NewPrefixedID("as")}
-	if _, _, err := wh.Create(ctx, b.as, webhooks.WebhookInput{Name: "bench", URL: recv.url, Events: webhooks.EventTypes,
-		Limits: webhooks.Limits{MaxInFlight: &maxInFlight}}); err != nil {
+	fast, _, err := wh.Create(ctx, b.as, webhooks.WebhookInput{Name: "bench", URL: recv.url, Events: webhooks.EventTypes,
+		Limits: webhooks.Limits{MaxInFlight: &maxInFlight}})
+	if err != nil {
 		log.Fatal(err)
 	}
+	b.fastID = fast.ID
 	return b
 }
 
@@ -279,5 +286,6 @@ func (b *bench) latency(prefix string, rate int, d time.Duration) latency {
 			break
 		}
 	}
-	return latency{lags: lags, sent: total}
+	queued, delivered := b.stages(sent)
+	return latency{lags: lags, sent: total, queued: queued, delivered: delivered}
 }
