@@ -27,8 +27,14 @@ type dialect struct {
 	// abortsOnError: a failed statement aborts the whole transaction
 	// (PostgreSQL) instead of undoing only itself (SQLite).
 	abortsOnError bool
-	schema        wsql.SchemaAdapter
-	offsets       wsql.OffsetsAdapter
+	// lateVisibility: a committed message may stay invisible to the
+	// subscriber for a while (PostgreSQL shows it once every older
+	// transaction has ended), so a wake-up that finds nothing reads again
+	// soon. SQLite's offsets are commit order, and each read takes its
+	// only writer connection.
+	lateVisibility bool
+	schema         wsql.SchemaAdapter
+	offsets        wsql.OffsetsAdapter
 	// claim leases the candidates' shares of due deliveries (claimFor);
 	// record saves a batch of attempts (worker.record).
 	claim  func(ctx context.Context, db *sqlx.DB, cands []candidate, now, lease int64) ([]due, error)
@@ -45,11 +51,12 @@ var postgresDialect = dialect{
 	pruneMessages: `DELETE FROM watermill_webhook_events WHERE created_at < LOCALTIMESTAMP - make_interval(secs => ?) AND
 		transaction_id < (SELECT last_processed_transaction_id FROM watermill_offsets_webhook_events
 		WHERE consumer_group = ?)`,
-	abortsOnError: true,
-	schema:        wsql.DefaultPostgreSQLSchema{SubscribeBatchSize: messageBatch},
-	offsets:       wsql.DefaultPostgreSQLOffsetsAdapter{},
-	claim:         claimLateral,
-	record:        recordArrays,
+	abortsOnError:  true,
+	lateVisibility: true,
+	schema:         wsql.DefaultPostgreSQLSchema{SubscribeBatchSize: messageBatch},
+	offsets:        wsql.DefaultPostgreSQLOffsetsAdapter{},
+	claim:          claimLateral,
+	record:         recordArrays,
 }
 
 var sqliteDialect = dialect{

@@ -91,7 +91,7 @@ func (w *dispatcher) runDispatcher(ctx context.Context) error {
 		OffsetsAdapter: w.sql.offsets,
 		ResendInterval: 100 * time.Millisecond,
 		BackoffManager: &wakeBackoff{wake: w.dispatchWake, poll: w.cfg.PollInterval, retry: time.Second, log: logger,
-			stopping: ctx.Done(), ended: w.batchEnded},
+			stopping: ctx.Done(), ended: w.batchEnded, retryAfterWake: w.sql.lateVisibility},
 	}, logger)
 	if err != nil {
 		return err
@@ -165,8 +165,8 @@ func (w *dispatcher) batchEnded() {
 // wakeBackoff is the subscriber's backoff: when the topic is empty it
 // sleeps until the forwarder in this process commits a batch, or for the
 // poll interval at most (another replica's forwarder may be the leader).
-// A wake-up that finds nothing is followed by a few quick reads:
-// PostgreSQL shows a message only once every older transaction has ended.
+// On PostgreSQL a wake-up that finds nothing is followed by a few quick
+// reads: it shows a message only once every older transaction has ended.
 type wakeBackoff struct {
 	wake        <-chan struct{}
 	poll, retry time.Duration
@@ -176,8 +176,10 @@ type wakeBackoff struct {
 	stopping <-chan struct{}
 	// ended runs after each read of the topic, its transaction ended.
 	ended func()
-	// soon is how many quick reads are left after a wake-up.
-	soon int
+	// retryAfterWake: a wake-up that finds nothing is followed by quick
+	// reads (dialect.lateVisibility); soon is how many are left.
+	retryAfterWake bool
+	soon           int
 }
 
 // Quick reads after a wake-up: up to soonReads, soonWait apart.
@@ -215,7 +217,9 @@ func (b *wakeBackoff) HandleError(_ watermill.LoggerAdapter, noMsg bool, err err
 	defer t.Stop()
 	select {
 	case <-b.wake:
-		b.soon = soonReads
+		if b.retryAfterWake {
+			b.soon = soonReads
+		}
 	case <-t.C:
 	}
 	return 0
