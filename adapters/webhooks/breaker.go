@@ -152,15 +152,11 @@ func (w *worker) updateHealth(ctx context.Context, tx *sqlx.Tx, won []recordRow)
 		}
 		t.add(r)
 	}
-	lock := ""
-	if !w.sqlite {
-		lock = " FOR NO KEY UPDATE" // the dispatcher's foreign-key checks take KEY SHARE: no conflict
-	}
 	now := w.now()
 	for _, id := range order {
 		var h health
 		if err := tx.GetContext(ctx, &h, tx.Rebind(`SELECT id, appspace_id, url, state, failure_streak, failing_since,
-			pause_level, paused_until, hold_until, disabled_reason, disabled_at FROM webhooks WHERE id = ?`+lock), id); err != nil {
+			pause_level, paused_until, hold_until, disabled_reason, disabled_at FROM webhooks WHERE id = ?`+w.sql.lockHealth), id); err != nil {
 			return fmt.Errorf("read the breaker of %s: %w", id, err)
 		}
 		nh, disabled := w.next(h, *tallies[id], now)

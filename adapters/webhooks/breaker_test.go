@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/referral-ledger/referral-ledger/adapters/storetest"
 	"github.com/referral-ledger/referral-ledger/adapters/webhooks"
 )
 
@@ -23,7 +24,7 @@ func (s *stack) webhook(tb testing.TB, id string) webhooks.Webhook {
 // endpoint is paused, gets nothing and spends no attempt while it cools,
 // then a probe that succeeds closes it and every delivery goes out.
 func TestBreakerOpensProbesCloses(t *testing.T) {
-	forEachStore(t, func(t *testing.T, kind string) {
+	storetest.ForEach(t, func(t *testing.T, kind string) {
 		var healthy atomic.Bool
 		recv := newReceiver(t, func(int) int {
 			if healthy.Load() {
@@ -72,7 +73,7 @@ func TestBreakerOpensProbesCloses(t *testing.T) {
 // other endpoints subscribed to webhook.disabled hear of it, its pending
 // deliveries wait, and {active: true} resumes them.
 func TestAutoDisable(t *testing.T) {
-	forEachStore(t, func(t *testing.T, kind string) {
+	storetest.ForEach(t, func(t *testing.T, kind string) {
 		var skew atomic.Int64
 		var healthy atomic.Bool
 		dead := newReceiver(t, func(int) int {

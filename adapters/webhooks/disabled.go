@@ -44,16 +44,12 @@ func (w *worker) announceDisabled(ctx context.Context, tx *sqlx.Tx, h health) er
 	if err != nil {
 		return err
 	}
-	contains, newID := "strpos(w.events, ?) > 0", `'dlv_' || replace(gen_random_uuid()::text, '-', '')`
-	if w.sqlite {
-		contains, newID = "instr(w.events, ?) > 0", `'dlv_' || lower(hex(randomblob(16)))`
-	}
 	now := w.now().UnixMilli()
 	res, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO webhook_deliveries (id, appspace_id, webhook_id, event_id,
 		event_type, body, state, attempt_count, schedule_from, max_attempts, next_attempt_at, created_at, updated_at)
-		SELECT `+newID+`, w.appspace_id, w.id, ?, ?, ?, 'pending', 0, 0, ?, ?, ?, ?
+		SELECT `+w.sql.newDeliveryID+`, w.appspace_id, w.id, ?, ?, ?, 'pending', 0, 0, ?, ?, ?, ?
 		FROM webhooks w WHERE w.appspace_id = ? AND w.id <> ? AND w.active AND w.deleted_at IS NULL
-		AND w.state <> 'disabled' AND `+contains+`
+		AND w.state <> 'disabled' AND `+w.sql.containsEvent+`
 		ON CONFLICT (event_id, webhook_id) DO NOTHING`),
 		id, EventWebhookDisabled, string(body), w.maxAttempts(), now, now, now, h.AppspaceID, h.ID, `"`+EventWebhookDisabled+`"`)
 	if err != nil {

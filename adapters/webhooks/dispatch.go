@@ -26,14 +26,29 @@ const DispatcherName = "webhooks-dispatcher"
 // subscriber's ack deadline starts a new transaction if this one died). A
 // message the subscriber stops waiting for, at shutdown, is nacked
 // without an error: the router logs every handler error at ERROR.
+//
+// On PostgreSQL a failed statement aborts the subscriber's transaction,
+// and with it the batch of messages it holds. Messages are written without
+// a savepoint (two round trips each); when one fails, the dispatcher gives
+// the transaction up (see abandon) and runs the next one, the same batch
+// read again, with a savepoint per message, so that the failing message is
+// quarantined alone.
 func (w *dispatcher) dispatch(msg *message.Message) error {
 	tx, ok := wsql.TxFromContext(msg.Context())
 	if !ok {
 		return errors.New("webhook dispatcher: the message carries no transaction")
 	}
-	stmt, err := w.dispatchStmt(msg.Context(), tx)
-	if err == nil {
+	stmt, guarded, dead, err := w.txState(msg.Context(), tx)
+	switch {
+	case dead:
+		return nil // nothing of this transaction commits: the batch is read again
+	case err == nil && guarded:
 		err = w.savepoint(msg.Context(), tx, func() error { return w.dispatchOne(msg, tx, stmt) })
+	case err == nil:
+		if err = w.dispatchOne(msg, tx, stmt); err != nil && w.sql.abortsOnError && msg.Context().Err() == nil {
+			w.abandon(msg.Context(), tx, msg.UUID, err)
+			return nil
+		}
 	}
 	switch {
 	case err == nil:
@@ -47,11 +62,7 @@ func (w *dispatcher) dispatch(msg *message.Message) error {
 	pos, _ := strconv.ParseUint(msg.Metadata.Get(metaPosition), 10, 64)
 	e := domain.RecordedEvent{Position: pos, ID: msg.UUID, Stream: msg.Metadata.Get(metaStream), Type: msg.Metadata.Get(metaEvent)}
 	q := projections.QuarantineOf(DispatcherName, e, err, w.now())
-	driver := "postgres"
-	if w.sqlite {
-		driver = "sqlite"
-	}
-	if qErr := projections.Quarantine(msg.Context(), tx, driver, q); qErr != nil {
+	if qErr := projections.Quarantine(msg.Context(), tx, w.sql.name, q); qErr != nil {
 		return errors.Join(err, qErr)
 	}
 	w.log.ErrorContext(msg.Context(), "webhook dispatcher quarantined a message it cannot handle",
@@ -59,14 +70,25 @@ func (w *dispatcher) dispatch(msg *message.Message) error {
 	return nil
 }
 
-// savepoint runs f behind a savepoint on PostgreSQL, where a failed
-// statement aborts the whole transaction (and so the batch of messages it
-// holds) unless rolled back to one. A failed SQLite statement undoes only
-// itself.
-func (w *dispatcher) savepoint(ctx context.Context, tx *sql.Tx, f func() error) error {
-	if w.sqlite {
-		return f()
+// abandon gives up a subscriber transaction that a failed statement
+// aborted: it rolls it back, so the messages after the failed one are
+// acknowledged into a transaction that commits nothing (the subscriber's
+// own ack then fails with sql.ErrTxDone and it reads the batch again),
+// and has the next transaction written behind savepoints.
+func (w *dispatcher) abandon(ctx context.Context, tx *sql.Tx, msgID string, err error) {
+	w.prepared.mu.Lock()
+	w.prepared.dead, w.prepared.guardNext = tx, true
+	w.prepared.mu.Unlock()
+	w.log.InfoContext(ctx, "webhook dispatcher: a message failed; reading its batch again with a savepoint per message",
+		"event_id", msgID, "err", err)
+	if rbErr := tx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
+		w.log.WarnContext(ctx, "webhook dispatcher: roll back the failed batch", "err", rbErr)
 	}
+}
+
+// savepoint runs f behind a savepoint: on PostgreSQL a failed statement
+// then undoes only itself.
+func (w *dispatcher) savepoint(ctx context.Context, tx *sql.Tx, f func() error) error {
 	if _, err := tx.ExecContext(ctx, `SAVEPOINT webhook_dispatch`); err != nil {
 		return fmt.Errorf("savepoint: %w", err)
 	}

@@ -3,6 +3,7 @@ package webhooks
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -39,20 +40,6 @@ const (
 	metaPosition = "position"
 )
 
-func (w *dispatcher) schema() wsql.SchemaAdapter {
-	if w.sqlite {
-		return sqliteSchema{batchSize: messageBatch}
-	}
-	return wsql.DefaultPostgreSQLSchema{SubscribeBatchSize: messageBatch}
-}
-
-func (w *dispatcher) offsets() wsql.OffsetsAdapter {
-	if w.sqlite {
-		return sqliteSchema{batchSize: messageBatch}
-	}
-	return wsql.DefaultPostgreSQLOffsetsAdapter{}
-}
-
 // Forwarder is the projection handler that publishes the log's events to
 // the topic; run it with a projections.Runner (its checkpoint and the
 // published messages commit together).
@@ -85,7 +72,7 @@ func (f *Forwarder) Apply(ctx context.Context, tx *sqlx.Tx, events []domain.Reco
 	if len(msgs) == 0 {
 		return nil
 	}
-	pub, err := wsql.NewPublisher(tx.Tx, wsql.PublisherConfig{SchemaAdapter: f.w.schema()}, watermill.NopLogger{})
+	pub, err := wsql.NewPublisher(tx.Tx, wsql.PublisherConfig{SchemaAdapter: f.w.sql.schema}, watermill.NopLogger{})
 	if err != nil {
 		return err
 	}
@@ -100,10 +87,11 @@ func (w *dispatcher) runDispatcher(ctx context.Context) error {
 	logger := shutdownLogger{watermill.NewSlogLogger(w.log.With("component", "webhook-dispatcher"))}
 	sub, err := wsql.NewSubscriber(w.db.DB, wsql.SubscriberConfig{
 		ConsumerGroup:  consumerGroup,
-		SchemaAdapter:  w.schema(),
-		OffsetsAdapter: w.offsets(),
+		SchemaAdapter:  w.sql.schema,
+		OffsetsAdapter: w.sql.offsets,
 		ResendInterval: 100 * time.Millisecond,
-		BackoffManager: wakeBackoff{wake: w.dispatchWake, poll: w.cfg.PollInterval, retry: time.Second, log: logger},
+		BackoffManager: &wakeBackoff{wake: w.dispatchWake, poll: w.cfg.PollInterval, retry: time.Second, log: logger,
+			stopping: ctx.Done(), ended: w.batchEnded, retryAfterWake: w.sql.lateVisibility},
 	}, logger)
 	if err != nil {
 		return err
@@ -142,7 +130,7 @@ func (w *dispatcher) dispatchOne(msg *message.Message, tx *sql.Tx, stmt *sql.Stm
 	}
 	if n, err := res.RowsAffected(); err == nil && n > 0 {
 		w.met.queued.Add(float64(n))
-		wake(w.workWake)
+		w.queued.Store(true)
 	}
 	return nil
 }
@@ -150,15 +138,7 @@ func (w *dispatcher) dispatchOne(msg *message.Message, tx *sql.Tx, stmt *sql.Stm
 // pruneMessages deletes consumed messages older than keepMessages, once a
 // minute: the event log is the record, the topic only a conveyor.
 func (w *dispatcher) pruneMessages(ctx context.Context) {
-	// PostgreSQL: watermill-sql's created_at is a local timestamp; every
-	// message of an older transaction than the last processed one is consumed.
-	q := `DELETE FROM watermill_webhook_events WHERE created_at < LOCALTIMESTAMP - make_interval(secs => ?) AND
-		transaction_id < (SELECT last_processed_transaction_id FROM watermill_offsets_webhook_events
-		WHERE consumer_group = ?)`
-	if w.sqlite {
-		q = `DELETE FROM watermill_webhook_events WHERE created_at < (CAST(unixepoch('subsec') * 1000 AS INTEGER) - ? * 1000)
-			AND "offset" <= (SELECT offset_acked FROM watermill_offsets_webhook_events WHERE consumer_group = ?)`
-	}
+	q := w.sql.pruneMessages
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
 	for {
@@ -173,56 +153,103 @@ func (w *dispatcher) pruneMessages(ctx context.Context) {
 	}
 }
 
+// batchEnded runs when a subscriber transaction has ended: it wakes the
+// worker if the batch wrote deliveries (before the commit, the worker's
+// claim would not see them and it would sleep a poll interval).
+func (w *dispatcher) batchEnded() {
+	if w.queued.Swap(false) {
+		wake(w.workWake)
+	}
+}
+
 // wakeBackoff is the subscriber's backoff: when the topic is empty it
 // sleeps until the forwarder in this process commits a batch, or for the
 // poll interval at most (another replica's forwarder may be the leader).
+// On PostgreSQL a wake-up that finds nothing is followed by a few quick
+// reads: it shows a message only once every older transaction has ended.
 type wakeBackoff struct {
 	wake        <-chan struct{}
 	poll, retry time.Duration
 	log         watermill.LoggerAdapter
+	// stopping closes at shutdown, which can cut the subscriber's query
+	// short (PostgreSQL answers 57014, not the context's error).
+	stopping <-chan struct{}
+	// ended runs after each read of the topic, its transaction ended.
+	ended func()
+	// retryAfterWake: a wake-up that finds nothing is followed by quick
+	// reads (dialect.lateVisibility); soon is how many are left.
+	retryAfterWake bool
+	soon           int
 }
 
+// Quick reads after a wake-up: up to soonReads, soonWait apart.
+const (
+	soonReads = 10
+	soonWait  = 10 * time.Millisecond
+)
+
 // HandleError implements wsql.BackoffManager.
-func (b wakeBackoff) HandleError(_ watermill.LoggerAdapter, noMsg bool, err error) time.Duration {
+func (b *wakeBackoff) HandleError(_ watermill.LoggerAdapter, noMsg bool, err error) time.Duration {
+	b.ended()
+	if errors.Is(err, sql.ErrTxDone) {
+		// The dispatcher abandoned the transaction (see abandon): read
+		// the batch again at once.
+		b.log.Info("webhook dispatcher: batch abandoned, reading it again", watermill.LogFields{"err": err.Error()})
+		return 0
+	}
 	if err != nil {
-		b.log.Error("webhook dispatcher: reading the topic failed", err, nil)
+		select {
+		case <-b.stopping:
+			b.log.Info("webhook dispatcher: reading the topic stopped (shutting down)", watermill.LogFields{"err": err.Error()})
+		default:
+			b.log.Error("webhook dispatcher: reading the topic failed", err, nil)
+		}
 		return b.retry
 	}
-	if noMsg {
-		t := time.NewTimer(b.poll)
-		defer t.Stop()
-		select {
-		case <-b.wake:
-		case <-t.C:
+	if !noMsg {
+		return 0
+	}
+	if b.soon > 0 {
+		b.soon--
+		return soonWait
+	}
+	t := time.NewTimer(b.poll)
+	defer t.Stop()
+	select {
+	case <-b.wake:
+		if b.retryAfterWake {
+			b.soon = soonReads
 		}
+	case <-t.C:
 	}
 	return 0
 }
 
-// dispatchStmt returns the dispatch statement prepared in tx: prepared once
-// per subscriber transaction (a batch of messages), not parsed and planned
-// per message.
-func (w *dispatcher) dispatchStmt(ctx context.Context, tx *sql.Tx) (*sql.Stmt, error) {
-	w.prepared.mu.Lock()
-	defer w.prepared.mu.Unlock()
-	if w.prepared.tx == tx {
-		return w.prepared.stmt, nil
+// txState returns the dispatch statement prepared in tx (prepared once per
+// subscriber transaction, a batch of messages, not parsed and planned per
+// message), whether tx writes each message behind a savepoint, and whether
+// tx was abandoned.
+func (w *dispatcher) txState(ctx context.Context, tx *sql.Tx) (stmt *sql.Stmt, guarded, dead bool, err error) {
+	p := &w.prepared
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.dead == tx {
+		return nil, false, true, nil
 	}
-	contains, newID := "strpos(w.events, ?) > 0", `'dlv_' || replace(gen_random_uuid()::text, '-', '')`
-	if w.sqlite {
-		contains, newID = "instr(w.events, ?) > 0", `'dlv_' || lower(hex(randomblob(16)))`
+	if p.tx == tx {
+		return p.stmt, p.guarded, false, nil
 	}
-	stmt, err := tx.PrepareContext(ctx, w.db.Rebind(`INSERT INTO webhook_deliveries (id, appspace_id, webhook_id,
+	stmt, err = tx.PrepareContext(ctx, w.db.Rebind(`INSERT INTO webhook_deliveries (id, appspace_id, webhook_id,
 		event_id, event_type, referral_code, body, state, attempt_count, schedule_from, max_attempts, next_attempt_at,
 		created_at, updated_at)
-		SELECT `+newID+`, w.appspace_id, w.id, ?, ?, ?, ?, 'pending', 0, 0, ?, ?, ?, ?
+		SELECT `+w.sql.newDeliveryID+`, w.appspace_id, w.id, ?, ?, ?, ?, 'pending', 0, 0, ?, ?, ?, ?
 		FROM webhooks w
-		WHERE w.appspace_id = ? AND w.active AND w.deleted_at IS NULL AND w.active_since <= ? AND `+contains+`
+		WHERE w.appspace_id = ? AND w.active AND w.deleted_at IS NULL AND w.active_since <= ? AND `+w.sql.containsEvent+`
 		ON CONFLICT (event_id, webhook_id) DO NOTHING`))
 	if err != nil {
-		return nil, fmt.Errorf("prepare dispatch: %w", err)
+		return nil, false, false, fmt.Errorf("prepare dispatch: %w", err)
 	}
 	// The previous statement closed with its transaction.
-	w.prepared.tx, w.prepared.stmt = tx, stmt
-	return stmt, nil
+	p.tx, p.stmt, p.guarded, p.guardNext = tx, stmt, p.guardNext, false
+	return stmt, p.guarded, false, nil
 }

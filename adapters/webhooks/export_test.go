@@ -16,7 +16,7 @@ func (w *Webhooks) PublishRaw(ctx context.Context, uuid string, payload []byte, 
 	if err != nil {
 		return err
 	}
-	pub, err := wsql.NewPublisher(tx, wsql.PublisherConfig{SchemaAdapter: w.disp.schema()}, watermill.NopLogger{})
+	pub, err := wsql.NewPublisher(tx, wsql.PublisherConfig{SchemaAdapter: w.sql.schema}, watermill.NopLogger{})
 	if err != nil {
 		return errors.Join(err, tx.Rollback())
 	}

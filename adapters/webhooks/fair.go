@@ -3,6 +3,7 @@ package webhooks
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -102,34 +103,58 @@ const notHeld = `NOT EXISTS (SELECT 1 FROM webhooks h WHERE h.id = ? AND h.hold_
 // due first: other workers skip them until the lease ends.
 func (w *worker) claimFor(ctx context.Context, cands []candidate, now time.Time) ([]due, error) {
 	lease := now.Add(2*w.cfg.Timeout + leaseMargin).UnixMilli()
-	const returning = ` RETURNING id, webhook_id, event_id, event_type, body, attempt_count, schedule_from, max_attempts`
-	var out []due
-	if w.sqlite {
-		for _, c := range cands {
-			var got []due
-			err := sqlx.SelectContext(ctx, w.db, &got, `UPDATE webhook_deliveries SET next_attempt_at = ?, updated_at = ?
-				WHERE id IN (SELECT id FROM webhook_deliveries WHERE webhook_id = ? AND state = 'pending'
-				AND next_attempt_at <= ? AND `+notHeld+` ORDER BY next_attempt_at LIMIT ?)`+returning,
-				lease, now.UnixMilli(), c.ID, now.UnixMilli(), c.ID, now.UnixMilli(), c.slots)
-			if err != nil {
-				return out, fmt.Errorf("claim deliveries of %s: %w", c.ID, err)
-			}
-			out = append(out, got...)
-		}
-		return out, nil
+	return w.sql.claim(ctx, w.db, cands, now.UnixMilli(), lease)
+}
+
+// claimReturning is what a claim returns of each delivery.
+const claimReturning = ` RETURNING id, webhook_id, event_id, event_type, body, attempt_count, schedule_from, max_attempts`
+
+// claimEach claims endpoint by endpoint (SQLite: statements cost no round
+// trip, and it has one writer), in one transaction: one commit per claim.
+func claimEach(ctx context.Context, db *sqlx.DB, cands []candidate, now, lease int64) (out []due, err error) {
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, tx.Rollback())
+		} else if err = tx.Commit(); err != nil {
+			out, err = nil, fmt.Errorf("claim deliveries: %w", err)
+		}
+	}()
+	stmt, err := tx.PreparexContext(ctx, `UPDATE webhook_deliveries SET next_attempt_at = ?, updated_at = ?
+		WHERE id IN (SELECT id FROM webhook_deliveries WHERE webhook_id = ? AND state = 'pending'
+		AND next_attempt_at <= ? AND `+notHeld+` ORDER BY next_attempt_at LIMIT ?)`+claimReturning)
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	defer stmt.Close()
+	for _, c := range cands {
+		var got []due
+		if err := stmt.SelectContext(ctx, &got, lease, now, c.ID, now, c.ID, now, c.slots); err != nil {
+			return nil, fmt.Errorf("claim deliveries of %s: %w", c.ID, err)
+		}
+		out = append(out, got...)
+	}
+	return out, nil
+}
+
+// claimLateral claims for every endpoint in one statement: a LATERAL pick
+// per endpoint with its own LIMIT; SKIP LOCKED lets replicas claim side by
+// side (PostgreSQL).
+func claimLateral(ctx context.Context, db *sqlx.DB, cands []candidate, now, lease int64) ([]due, error) {
 	ids, limits := make([]string, len(cands)), make([]int64, len(cands))
 	for i, c := range cands {
 		ids[i], limits[i] = c.ID, int64(c.slots)
 	}
-	// One statement for every endpoint: a LATERAL pick per endpoint with its
-	// own LIMIT; SKIP LOCKED lets replicas claim side by side.
-	err := sqlx.SelectContext(ctx, w.db, &out, `UPDATE webhook_deliveries SET next_attempt_at = $1, updated_at = $2
+	var out []due
+	err := sqlx.SelectContext(ctx, db, &out, `UPDATE webhook_deliveries SET next_attempt_at = $1, updated_at = $2
 		WHERE id IN (SELECT p.id FROM unnest($3::text[], $4::int[]) AS c (id, n)
 			CROSS JOIN LATERAL (SELECT d.id FROM webhook_deliveries d WHERE d.webhook_id = c.id AND d.state = 'pending'
 				AND d.next_attempt_at <= $2 AND NOT EXISTS (SELECT 1 FROM webhooks h WHERE h.id = c.id AND h.hold_until > $2)
-				ORDER BY d.next_attempt_at LIMIT c.n FOR UPDATE SKIP LOCKED) p)`+returning,
-		lease, now.UnixMilli(), pq.Array(ids), pq.Array(limits))
+				ORDER BY d.next_attempt_at LIMIT c.n FOR UPDATE SKIP LOCKED) p)`+claimReturning,
+		lease, now, pq.Array(ids), pq.Array(limits))
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/referral-ledger/referral-ledger/adapters/storetest"
 	"github.com/referral-ledger/referral-ledger/adapters/webhooks"
 	"github.com/referral-ledger/referral-ledger/domain"
 )
@@ -22,7 +23,7 @@ import (
 // both claims) and checks what a receiver like the seed's Express one gets:
 // each event once, verified both ways, with the payloads of API.md.
 func TestSeedFlow(t *testing.T) {
-	forEachStore(t, func(t *testing.T, kind string) {
+	storetest.ForEach(t, func(t *testing.T, kind string) {
 		s := newStack(t, kind, webhooks.Config{})
 		ctx := context.Background()
 		recv := newReceiver(t, nil)
@@ -158,7 +159,7 @@ func verify(tb testing.TB, q request, secret string) {
 // succeeded. The webhook-id stays the same across attempts, and the
 // attempts follow the (compressed) schedule.
 func TestRetrySchedule(t *testing.T) {
-	forEachStore(t, func(t *testing.T, kind string) {
+	storetest.ForEach(t, func(t *testing.T, kind string) {
 		s := newStack(t, kind, webhooks.Config{})
 		ctx := context.Background()
 		down := newReceiver(t, func(int) int { return http.StatusInternalServerError })

@@ -30,17 +30,6 @@ type stack struct {
 	stop       func()
 }
 
-// forEachStore runs f on the embedded profile and on PostgreSQL.
-func forEachStore(t *testing.T, f func(t *testing.T, kind string)) {
-	t.Helper()
-	for _, kind := range []string{"sqlite", "postgres"} {
-		t.Run(kind, func(t *testing.T) {
-			t.Parallel()
-			f(t, kind)
-		})
-	}
-}
-
 var testKey = []byte("0123456789abcdef0123456789abcdef")
 
 // newStack opens a store of kind and starts the pipeline with cfg's

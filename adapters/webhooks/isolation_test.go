@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/referral-ledger/referral-ledger/adapters/storetest"
 	"github.com/referral-ledger/referral-ledger/adapters/webhooks"
 	"github.com/referral-ledger/referral-ledger/domain"
 )
@@ -123,7 +124,7 @@ func TestSlowEndpointDoesNotDelayOthers(t *testing.T) {
 	const n = 100
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			forEachStore(t, func(t *testing.T, kind string) {
+			storetest.ForEach(t, func(t *testing.T, kind string) {
 				s := newStack(t, kind, webhooks.Config{Concurrency: 8})
 				badSpace := s.appspaceID
 				if tc.otherSpace {
@@ -161,7 +162,7 @@ func TestSlowEndpointDoesNotDelayOthers(t *testing.T) {
 // event), a fresh event for another endpoint is delivered before the
 // backlog drains.
 func TestBacklogDoesNotDelayFreshEvent(t *testing.T) {
-	forEachStore(t, func(t *testing.T, kind string) {
+	storetest.ForEach(t, func(t *testing.T, kind string) {
 		s := newStack(t, kind, webhooks.Config{Concurrency: 8})
 		fresh := make(chan struct{})
 		var once sync.Once

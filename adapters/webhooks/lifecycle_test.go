@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/referral-ledger/referral-ledger/adapters/storetest"
 	"github.com/referral-ledger/referral-ledger/adapters/webhooks"
 	"github.com/referral-ledger/referral-ledger/domain"
 )
@@ -14,7 +15,7 @@ import (
 // The reward lifecycle's events reach subscribers signed, with the
 // payloads of the API and the log event's id as their stable id.
 func TestLifecycleWebhooks(t *testing.T) {
-	forEachStore(t, func(t *testing.T, kind string) {
+	storetest.ForEach(t, func(t *testing.T, kind string) {
 		s := newStack(t, kind, webhooks.Config{})
 		ctx := context.Background()
 		recv := newReceiver(t, nil)

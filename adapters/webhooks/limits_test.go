@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/referral-ledger/referral-ledger/adapters/storetest"
 	"github.com/referral-ledger/referral-ledger/adapters/webhooks"
 )
 
@@ -15,7 +16,7 @@ import (
 // delivery.
 func TestRateLimitAcrossSenders(t *testing.T) {
 	const rate, n = 5, 20
-	forEachStore(t, func(t *testing.T, kind string) {
+	storetest.ForEach(t, func(t *testing.T, kind string) {
 		s := newStack(t, kind, webhooks.Config{Concurrency: 8})
 		recv := newReceiver(t, nil)
 		s.addIn(t, s.appspaceID, recv.url, webhooks.Limits{MaxInFlight: ptr(8), RateLimit: ptr(float64(rate))},
@@ -64,7 +65,7 @@ func TestRetryAfterSetsNextAttempt(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			forEachStore(t, func(t *testing.T, kind string) {
+			storetest.ForEach(t, func(t *testing.T, kind string) {
 				s := newStack(t, kind, webhooks.Config{RetrySchedule: []time.Duration{time.Minute}})
 				recv := newHeaderReceiver(t, tc.status, tc.retryAfter)
 				wh := s.addIn(t, s.appspaceID, recv.url, webhooks.Limits{MaxInFlight: ptr(1)}, webhooks.EventReferralCreated)

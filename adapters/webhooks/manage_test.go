@@ -13,6 +13,7 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/referral-ledger/referral-ledger/adapters/ssrf"
+	"github.com/referral-ledger/referral-ledger/adapters/storetest"
 	"github.com/referral-ledger/referral-ledger/adapters/webhooks"
 	"github.com/referral-ledger/referral-ledger/domain"
 )
@@ -20,7 +21,7 @@ import (
 // TestSecretsAtRest: the secret is shown on create and rotate only, and the
 // database holds neither it nor anything it can be read from without the key.
 func TestSecretsAtRest(t *testing.T) {
-	forEachStore(t, func(t *testing.T, kind string) {
+	storetest.ForEach(t, func(t *testing.T, kind string) {
 		s := newStack(t, kind, webhooks.Config{})
 		wh, secret := s.addWebhook(t, "https://hooks.example.com/in")
 		var sealed string
@@ -46,7 +47,7 @@ func TestSecretsAtRest(t *testing.T) {
 // signatures, and receivers holding either secret verify them; after a
 // rotation without grace only the new secret verifies.
 func TestRotationGracePeriod(t *testing.T) {
-	forEachStore(t, func(t *testing.T, kind string) {
+	storetest.ForEach(t, func(t *testing.T, kind string) {
 		s := newStack(t, kind, webhooks.Config{})
 		ctx := context.Background()
 		recv := newReceiver(t, nil)
@@ -146,7 +147,7 @@ func mustSealer(tb testing.TB) *webhooks.Sealer {
 // more attempt with the same event id; a replay by time range rearms
 // delivered events and queues the ones raised before the webhook existed.
 func TestManualRetryAndReplay(t *testing.T) {
-	forEachStore(t, func(t *testing.T, kind string) {
+	storetest.ForEach(t, func(t *testing.T, kind string) {
 		s := newStack(t, kind, webhooks.Config{RetrySchedule: []time.Duration{}})
 		ctx := context.Background()
 		start := time.Now().Add(-time.Second)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/referral-ledger/referral-ledger/adapters/storetest"
 	"github.com/referral-ledger/referral-ledger/adapters/webhooks"
 	"github.com/referral-ledger/referral-ledger/domain"
 )
@@ -28,7 +29,7 @@ func (s *stack) count(tb testing.TB, q string, args ...any) int {
 // to zero: every event is published and dispatched again, and no second
 // delivery row (nor request) appears.
 func TestForwarderReplayAddsNoDelivery(t *testing.T) {
-	forEachStore(t, func(t *testing.T, kind string) {
+	storetest.ForEach(t, func(t *testing.T, kind string) {
 		s := newStack(t, kind, webhooks.Config{})
 		ctx := context.Background()
 		recv := newReceiver(t, nil)
@@ -78,7 +79,7 @@ func (s *stack) consumed(tb testing.TB) int {
 // inactive are not queued, not even after it is reactivated; a deleted
 // webhook gets nothing and its log stays.
 func TestInactiveWebhookGetsNothing(t *testing.T) {
-	forEachStore(t, func(t *testing.T, kind string) {
+	storetest.ForEach(t, func(t *testing.T, kind string) {
 		s := newStack(t, kind, webhooks.Config{})
 		ctx := context.Background()
 		recv := newReceiver(t, nil)
@@ -144,7 +145,7 @@ func TestInactiveWebhookGetsNothing(t *testing.T) {
 // schedule and starts a new one on the same store: the schedule resumes
 // where it was, nothing is lost, and webhook-id is stable.
 func TestRestartResumesSchedule(t *testing.T) {
-	forEachStore(t, func(t *testing.T, kind string) {
+	storetest.ForEach(t, func(t *testing.T, kind string) {
 		s := newStack(t, kind, webhooks.Config{RetrySchedule: []time.Duration{300 * time.Millisecond, 300 * time.Millisecond, 300 * time.Millisecond}})
 		recv := newReceiver(t, func(n int) int {
 			if n <= 2 {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/referral-ledger/referral-ledger/adapters/storetest"
 	"github.com/referral-ledger/referral-ledger/adapters/webhooks"
 	"github.com/referral-ledger/referral-ledger/domain"
 	"github.com/referral-ledger/referral-ledger/projections"
@@ -20,7 +21,7 @@ import (
 // dispatcher cannot handle, are quarantined; the webhooks of the events
 // around them are delivered.
 func TestPoisonIsQuarantinedAndOthersDelivered(t *testing.T) {
-	forEachStore(t, func(t *testing.T, kind string) {
+	storetest.ForEach(t, func(t *testing.T, kind string) {
 		s := newStack(t, kind, webhooks.Config{})
 		ctx := context.Background()
 		recv := newReceiver(t, nil)
@@ -106,7 +107,7 @@ func (l *lockedBuffer) String() string {
 // A clean shutdown logs no ERROR (the dispatcher used to log its
 // cancelled context as one).
 func TestCleanShutdownLogsNoError(t *testing.T) {
-	forEachStore(t, func(t *testing.T, kind string) {
+	storetest.ForEach(t, func(t *testing.T, kind string) {
 		var logs lockedBuffer
 		s := newStack(t, kind, webhooks.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 		recv := newReceiver(t, nil)

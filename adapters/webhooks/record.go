@@ -67,13 +67,7 @@ func (w *worker) record(ctx context.Context, tx *sqlx.Tx, batch []outcome) error
 		rows[i] = recordRow{id: o.d.ID, webhook: o.d.WebhookID, probe: o.d.probe, prev: o.d.AttemptCount, attempt: attempt,
 			state: state, next: next, at: o.at}
 	}
-	var won []recordRow
-	var err error
-	if w.sqlite {
-		won, err = recordEach(ctx, tx, rows)
-	} else {
-		won, err = recordArrays(ctx, tx, rows)
-	}
+	won, err := w.sql.record(ctx, tx, rows)
 	if err != nil {
 		return err
 	}
@@ -92,21 +86,31 @@ type recordRow struct {
 	at            attemptResult
 }
 
-// recordEach records row by row (SQLite: statements cost no round trip).
+// recordEach records row by row (SQLite: statements cost no round trip),
+// with two statements prepared once per batch.
 func recordEach(ctx context.Context, tx *sqlx.Tx, rows []recordRow) ([]recordRow, error) {
+	update, err := tx.PrepareContext(ctx, `UPDATE webhook_deliveries SET state = ?, attempt_count = ?,
+		next_attempt_at = ?, updated_at = ? WHERE id = ? AND attempt_count = ?`)
+	if err != nil {
+		return nil, fmt.Errorf("prepare recording: %w", err)
+	}
+	defer update.Close()
+	insert, err := tx.PrepareContext(ctx, insertAttemptSQL)
+	if err != nil {
+		return nil, fmt.Errorf("prepare recording: %w", err)
+	}
+	defer insert.Close()
 	var won []recordRow
 	for _, r := range rows {
-		res, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET state = ?, attempt_count = ?,
-			next_attempt_at = ?, updated_at = ? WHERE id = ? AND attempt_count = ?`,
-			r.state, r.attempt, r.next, r.at.At.UnixMilli(), r.id, r.prev)
+		res, err := update.ExecContext(ctx, r.state, r.attempt, r.next, r.at.At.UnixMilli(), r.id, r.prev)
 		if err != nil {
 			return won, fmt.Errorf("delivery %s: %w", r.id, err)
 		}
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			continue
 		}
-		if err := insertAttempt(ctx, tx, r.id, r.attempt, r.at); err != nil {
-			return won, err
+		if _, err := insert.ExecContext(ctx, attemptArgs(r.id, r.attempt, r.at)...); err != nil {
+			return won, fmt.Errorf("delivery %s attempt %d: %w", r.id, r.attempt, err)
 		}
 		won = append(won, r)
 	}
@@ -192,19 +196,24 @@ func (w *core) nextState(d due, attempt int, at attemptResult) (string, *int64) 
 	return statePending, &t
 }
 
+const insertAttemptSQL = `INSERT INTO webhook_attempts (delivery_id, attempt, attempted_at,
+	status_code, response_time_ms, success, error, response_body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+
 func insertAttempt(ctx context.Context, tx *sqlx.Tx, deliveryID string, attempt int, at attemptResult) error {
+	if _, err := tx.ExecContext(ctx, tx.Rebind(insertAttemptSQL), attemptArgs(deliveryID, attempt, at)...); err != nil {
+		return fmt.Errorf("delivery %s attempt %d: %w", deliveryID, attempt, err)
+	}
+	return nil
+}
+
+// attemptArgs are insertAttemptSQL's arguments.
+func attemptArgs(deliveryID string, attempt int, at attemptResult) []any {
 	var status *int
 	if at.StatusCode != 0 {
 		status = &at.StatusCode
 	}
-	_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO webhook_attempts (delivery_id, attempt, attempted_at,
-		status_code, response_time_ms, success, error, response_body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-		deliveryID, attempt, at.At.UnixMilli(), status, at.Elapsed.Milliseconds(), at.Success,
-		nullIfEmpty(at.Err), nullIfEmpty(logText(at.ResponseBody)))
-	if err != nil {
-		return fmt.Errorf("delivery %s attempt %d: %w", deliveryID, attempt, err)
-	}
-	return nil
+	return []any{deliveryID, attempt, at.At.UnixMilli(), status, at.Elapsed.Milliseconds(), at.Success,
+		nullIfEmpty(at.Err), nullIfEmpty(logText(at.ResponseBody))}
 }
 
 func nullIfEmpty(s string) *string {

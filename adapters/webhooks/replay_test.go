@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/referral-ledger/referral-ledger/adapters/storetest"
 	"github.com/referral-ledger/referral-ledger/adapters/webhooks"
 	"github.com/referral-ledger/referral-ledger/domain"
 )
@@ -42,7 +43,7 @@ func (c *readCounter) PositionBefore(ctx context.Context, t time.Time) (domain.P
 // TestReplayReadsFromItsSince: replaying the last minutes does not read the
 // log from its start.
 func TestReplayReadsFromItsSince(t *testing.T) {
-	forEachStore(t, func(t *testing.T, kind string) {
+	storetest.ForEach(t, func(t *testing.T, kind string) {
 		s := newStack(t, kind, webhooks.Config{})
 		ctx := context.Background()
 		for range 20 {

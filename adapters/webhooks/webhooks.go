@@ -26,6 +26,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -134,7 +135,7 @@ type core struct {
 	read    *sqlx.DB
 	log     *slog.Logger
 	now     func() time.Time
-	sqlite  bool
+	sql     dialect
 	met     *metrics
 	deliver *deliverer
 	// ends counts this replica's requests in flight per endpoint and
@@ -158,12 +159,19 @@ type DeliveryLog struct{ *core }
 // dispatcher consumes the forwarded messages and writes the delivery rows.
 type dispatcher struct {
 	*core
-	// prepared is the dispatch statement of the subscriber's current transaction.
+	// prepared is the dispatch statement of the subscriber's current
+	// transaction, and how that transaction writes (see dispatch).
 	prepared struct {
 		mu   sync.Mutex
 		tx   *sql.Tx
 		stmt *sql.Stmt
+		// guarded: tx writes each message behind a savepoint; guardNext:
+		// the next transaction will; dead: the abandoned transaction.
+		guarded, guardNext bool
+		dead               *sql.Tx
 	}
+	// queued: the current subscriber transaction wrote deliveries.
+	queued atomic.Bool
 }
 
 // worker claims due deliveries fairly across endpoints, sends them,
@@ -191,7 +199,7 @@ func New(cfg Config) (*Webhooks, error) {
 	}
 	cfg = cfg.withDefaults()
 	c := &core{cfg: cfg, db: cfg.DB, read: cfg.ReadDB, log: cfg.Logger, now: cfg.Now,
-		sqlite: cfg.DB.DriverName() != "postgres", dispatchWake: make(chan struct{}, 1), workWake: make(chan struct{}, 1), ends: newEndpoints(),
+		sql: dialectOf(cfg.DB.DriverName()), dispatchWake: make(chan struct{}, 1), workWake: make(chan struct{}, 1), ends: newEndpoints(),
 		freed: make(chan struct{}, 1)}
 	c.met = newMetrics(c)
 	if cfg.Metrics != nil {

@@ -1,19 +1,28 @@
 // Command webhookbench measures the webhook pipeline against a local
-// receiver, per store:
+// receiver, per store, and prints each figure beside its target:
 //
-//   - throughput: the receiver's raw rate under a plain Go HTTP load loop,
-//     then the ledger's sustained successful deliveries per second for a
+//   - baseline: the receiver's raw rate, the same number of signed POSTs
+//     (a delivery's body and headers) sent straight to it by as many
+//     senders as the worker has;
+//
+//   - throughput: the ledger's successful deliveries per second for a
 //     backlog of events written straight into the log (forwarder, topic,
-//     dispatcher, worker: everything but the commands);
+//     dispatcher, worker: everything but the commands), and its ratio to the
+//     baseline (target >= 20%);
 //
 //   - latency: creates through the domain service at a steady rate, and the
-//     delay from each append's return to its webhook's arrival.
+//     delay from each append's return to its webhook's arrival (target p99
+//     < 100 ms at 200 creates/s);
 //
-//     go run ./scripts/webhookbench -events 20000 -rate 200 -duration 10s
+//   - isolation: the same, with a second endpoint that answers after
+//     -slow-delay taking every event beside the fast one; the figures are
+//     the fast endpoint's (target p99 < 1 s);
 //
-// With -slow, a second endpoint that answers after -slow-delay takes every
-// event beside the fast one, and only the latency run is made: the figures
-// are the fast endpoint's, which the slow one must not delay.
+// and at the end the process's peak RSS (target < 256 MiB).
+//
+//	go run ./scripts/webhookbench -events 20000 -rate 200 -duration 10s
+//
+// -slow makes only the isolation run.
 package main
 
 import (
@@ -24,7 +33,6 @@ import (
 	"log"
 	"os"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -35,15 +43,40 @@ import (
 	"github.com/referral-ledger/referral-ledger/scripts/benchkit"
 )
 
+// Targets (issue 17 and issue 15).
+const (
+	targetRatio       = 0.20
+	targetLatencyP99  = 100 * time.Millisecond
+	targetIsolatedP99 = time.Second
+	targetRSS         = 256 // MiB
+)
+
+// figures are one store's results.
+type figures struct {
+	store                   string
+	baseline, perSec        float64
+	cpuPerDelivery          time.Duration
+	delivered, events       int
+	lat, slow               latency
+	throughputRun, slowOnly bool
+}
+
+type latency struct {
+	lags []time.Duration
+	sent int
+	// queued and delivered split lags at the delivery row (see stages).
+	queued, delivered []time.Duration
+}
+
 func main() {
-	events := flag.Int("events", 20000, "backlog of events for the throughput run")
-	rate := flag.Int("rate", 200, "creates per second for the latency run")
-	duration := flag.Duration("duration", 10*time.Second, "length of the latency run")
+	events := flag.Int("events", 20000, "backlog of events for the throughput run (and signed POSTs for the baseline)")
+	rate := flag.Int("rate", 200, "creates per second for the latency runs")
+	duration := flag.Duration("duration", 10*time.Second, "length of each latency run")
 	concurrency := flag.Int("concurrency", 32, "requests the worker keeps in flight")
 	// 32: before endpoints had their own cap, one endpoint could take all
 	// 32 senders; the healthy figures compare like with like.
 	maxInFlight := flag.Int("max-in-flight", 32, "the fast endpoint's max_in_flight")
-	slow := flag.Bool("slow", false, "add a slow endpoint beside the fast one; latency run only")
+	slowOnly := flag.Bool("slow", false, "make only the isolation run (a slow endpoint beside the fast one)")
 	slowDelay := flag.Duration("slow-delay", 5*time.Second, "how long the slow endpoint takes to answer")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the runs here")
 	only := flag.String("store", "", "sqlite or postgres (empty: both)")
@@ -53,43 +86,67 @@ func main() {
 	defer benchkit.StartProfile(*cpuProfile)()
 
 	recv := startReceiver(0)
-	raw := recv.rawRate(*concurrency, 3*time.Second)
-	fmt.Printf("receiver raw rate (plain Go HTTP loop, %d in flight, 3s): %.0f requests/s\n\n", *concurrency, raw)
-	fmt.Printf("%-9s %8s %10s %8s %10s %10s   %s\n", "store", "events", "delivered", "secs", "per s", "vs raw", "CPU (ledger + postgres)")
-	type latency struct {
-		name string
-		lags []time.Duration
-		sent int
-	}
-	var lat []latency
+	var all []figures
 	benchkit.ForEachStore(ctx, *pgURL, *only, func(st benchkit.Store) {
+		f := figures{store: st.Name, slowOnly: *slowOnly, events: *events}
 		b := newBench(ctx, st, recv, *concurrency, *maxInFlight)
-		if *slow {
-			b.addSlow(startReceiver(*slowDelay))
-			b.start()
+		if !*slowOnly {
+			f.baseline = recv.signedRate(*events, *concurrency)
+			f.throughput(b, *events)
+			f.lat = b.latency("lat", *rate, *duration)
 		} else {
-			b.throughput(*events, raw)
+			b.start()
 		}
-		lags, sent := b.latency(*rate, *duration)
-		lat = append(lat, latency{st.Name, lags, sent})
+		b.addSlow(startReceiver(*slowDelay))
+		f.slow = b.latency("iso", *rate, *duration)
 		b.stop()
+		all = append(all, f)
 	})
-	what := "webhook"
-	if *slow {
-		what = fmt.Sprintf("fast webhook (beside one answering after %s)", *slowDelay)
+	report(all, *rate, *duration, *slowDelay)
+}
+
+// throughput times the backlog run and keeps its figures.
+func (f *figures) throughput(b *bench, n int) {
+	cpu0 := benchkit.Self()
+	start := time.Now()
+	f.delivered = b.throughput(n)
+	f.perSec = float64(n) / time.Since(start).Seconds()
+	f.cpuPerDelivery = (benchkit.Self() - cpu0) / time.Duration(n)
+}
+
+// report prints every store's figures beside their targets.
+func report(all []figures, rate int, d, slowDelay time.Duration) {
+	if len(all) > 0 && !all[0].slowOnly {
+		fmt.Printf("throughput: a backlog of %d created events; baseline: as many signed POSTs straight to the receiver\n", all[0].events)
+		fmt.Printf("%-9s %10s %10s %12s %8s %8s %14s\n", "store", "delivered", "per s", "baseline/s", "ratio", "(>=20%)", "ledger CPU/dl")
+		for _, f := range all {
+			r := f.perSec / f.baseline
+			fmt.Printf("%-9s %10d %10.0f %12.0f %7.0f%% %8s %14s\n", f.store, f.delivered, f.perSec, f.baseline, 100*r,
+				verdict(r >= targetRatio), f.cpuPerDelivery.Round(time.Microsecond))
+		}
+		fmt.Printf("\nappend returned -> webhook received, %d creates/s for %s\n", rate, d)
+		printLatency(all, func(f figures) latency { return f.lat }, targetLatencyP99)
 	}
-	fmt.Printf("\nappend returned -> %s received, %d creates/s for %s\n", what, *rate, *duration)
-	fmt.Printf("%-9s %8s %8s %8s %8s %8s\n", "store", "received", "p50", "p90", "p99", "max")
-	for _, l := range lat {
+	fmt.Printf("\nthe same, fast endpoint beside one answering after %s\n", slowDelay)
+	printLatency(all, func(f figures) latency { return f.slow }, targetIsolatedP99)
+	rss := peakRSS()
+	fmt.Printf("\npeak RSS (VmHWM) of this process, every run: %.0f MiB (< %d MiB: %s)\n", rss, targetRSS, verdict(rss < targetRSS))
+}
+
+func printLatency(all []figures, pick func(figures) latency, target time.Duration) {
+	fmt.Printf("%-9s %9s %8s %8s %8s %8s %10s %10s   p99 < %s\n", "store", "received", "p50", "p90", "p99", "max",
+		"to row p99", "row to rx", target)
+	for _, f := range all {
+		l := pick(f)
 		slices.Sort(l.lags)
 		if len(l.lags) == 0 {
-			fmt.Printf("%-9s nothing received\n", l.name)
+			fmt.Printf("%-9s nothing received\n", f.store)
 			continue
 		}
-		q := func(p float64) time.Duration {
-			return l.lags[min(len(l.lags)-1, int(p*float64(len(l.lags))))].Round(time.Millisecond)
-		}
-		fmt.Printf("%-9s %4d/%-4d %8s %8s %8s %8s\n", l.name, len(l.lags), l.sent, q(0.5), q(0.9), q(0.99), l.lags[len(l.lags)-1].Round(time.Millisecond))
+		q := func(p float64) time.Duration { return l.lags[min(len(l.lags)-1, int(p*float64(len(l.lags))))] }
+		fmt.Printf("%-9s %4d/%-4d %8s %8s %8s %8s %10s %10s   %s\n", f.store, len(l.lags), l.sent, ms(q(0.5)), ms(q(0.9)),
+			ms(q(0.99)), ms(l.lags[len(l.lags)-1]), ms(quantile(l.queued, 0.99)), ms(quantile(l.delivered, 0.99)),
+			verdict(len(l.lags) == l.sent && q(0.99) < target))
 	}
 }
 
@@ -99,6 +156,7 @@ type bench struct {
 	recv   *receiver
 	wh     *webhooks.Webhooks
 	as     string
+	fastID string // the fast endpoint's webhook id
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -115,10 +173,12 @@ func newBench(ctx context.Context, st benchkit.Store, recv *receiver, concurrenc
 		log.Fatal(err)
 	}
 	b := &bench{ctx: ctx, st: st, recv: recv, wh: wh, as: domain.NewPrefixedID("as")}
-	if _, _, err := wh.Create(ctx, b.as, webhooks.WebhookInput{Name: "bench", URL: recv.url, Events: webhooks.EventTypes,
-		Limits: webhooks.Limits{MaxInFlight: &maxInFlight}}); err != nil {
+	fast, _, err := wh.Create(ctx, b.as, webhooks.WebhookInput{Name: "bench", URL: recv.url, Events: webhooks.EventTypes,
+		Limits: webhooks.Limits{MaxInFlight: &maxInFlight}})
+	if err != nil {
 		log.Fatal(err)
 	}
+	b.fastID = fast.ID
 	return b
 }
 
@@ -150,8 +210,9 @@ func (b *bench) start() {
 func (b *bench) stop() { b.cancel(); b.wg.Wait() }
 
 // throughput writes a backlog of created events into the log, then starts
-// the pipeline and times it until every one is delivered.
-func (b *bench) throughput(n int, raw float64) {
+// the pipeline and waits until every one is delivered and recorded
+// succeeded; it returns how many deliveries are recorded so.
+func (b *bench) throughput(n int) int {
 	w := benchkit.NewEventWriter(b.ctx, b.st.Write)
 	for i := range n {
 		code := fmt.Sprintf("T%09d", i)
@@ -160,7 +221,6 @@ func (b *bench) throughput(n int, raw float64) {
 	}
 	w.Flush()
 	base := b.recv.count.Load()
-	cpu0, pg0 := benchkit.Self(), benchkit.Postgres()
 	start := time.Now()
 	b.start()
 	for b.recv.count.Load()-base < int64(n) {
@@ -169,27 +229,20 @@ func (b *bench) throughput(n int, raw float64) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	secs := time.Since(start).Seconds()
 	// Every delivery is recorded succeeded, once.
 	var succeeded int
-	if err := b.st.Read.Get(&succeeded, `SELECT count(*) FROM webhook_deliveries WHERE state = 'succeeded'`); err != nil {
-		log.Fatal(err)
-	}
 	for deadline := time.Now().Add(10 * time.Second); succeeded < n && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		_ = b.st.Read.Get(&succeeded, `SELECT count(*) FROM webhook_deliveries WHERE state = 'succeeded'`)
+		if err := b.st.Read.Get(&succeeded, `SELECT count(*) FROM webhook_deliveries WHERE state = 'succeeded'`); err != nil {
+			log.Fatal(err)
+		}
 	}
-	per := float64(n) / secs
-	pg := (benchkit.Postgres() - pg0).Round(10 * time.Millisecond).String()
-	if strings.HasPrefix(pg, "-") {
-		pg = "n/a (postgres backends exited)"
-	}
-	fmt.Printf("%-9s %8d %10d %8.2f %10.0f %9.0f%%   %s + %s\n", b.st.Name, n, succeeded, secs, per, 100*per/raw,
-		(benchkit.Self() - cpu0).Round(10*time.Millisecond), pg)
+	return succeeded
 }
 
-// latency creates referrals at rate through the service for d and returns
-// each one's delay from append to arrival.
-func (b *bench) latency(rate int, d time.Duration) ([]time.Duration, int) {
+// latency creates referrals at rate through the service for d (referrers
+// named with prefix, new to the run) and returns each one's delay from
+// append to arrival at the fast receiver.
+func (b *bench) latency(prefix string, rate int, d time.Duration) latency {
 	svc := domain.NewService(b.st.Events, domain.ServiceConfig{})
 	var mu sync.Mutex
 	sent := map[string]time.Time{}
@@ -202,7 +255,7 @@ func (b *bench) latency(rate int, d time.Duration) ([]time.Duration, int) {
 			defer senders.Done()
 			for i := range jobs {
 				res, err := svc.CreateReferral(b.ctx, domain.Origin{AppspaceID: b.as, RequestID: domain.NewID()},
-					domain.CreateInput{ReferrerID: fmt.Sprintf("lat-%d", i)})
+					domain.CreateInput{ReferrerID: fmt.Sprintf("%s-%d", prefix, i)})
 				if err != nil {
 					log.Fatal(err)
 				}
@@ -233,5 +286,6 @@ func (b *bench) latency(rate int, d time.Duration) ([]time.Duration, int) {
 			break
 		}
 	}
-	return lags, total
+	queued, delivered := b.stages(sent)
+	return latency{lags: lags, sent: total, queued: queued, delivered: delivered}
 }

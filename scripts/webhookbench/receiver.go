@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"log"
@@ -46,32 +45,4 @@ func startReceiver(delay time.Duration) *receiver {
 		r.count.Add(1)
 	}))
 	return r
-}
-
-// rawRate is the receiver's rate under a plain loop of POSTs with a body
-// like a delivery's.
-func (r *receiver) rawRate(concurrency int, d time.Duration) float64 {
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency}}
-	body := []byte(`{"id":"0193a0b4-7c1e-7000-8000-000000000000","event":"referral.created","timestamp":"2026-11-27T00:00:00.000Z","data":{"referral_code":"ABCDEFGHIJ","referrer_id":"user-1","referral_url":null}}`)
-	var n atomic.Int64
-	deadline := time.Now().Add(d)
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for time.Now().Before(deadline) {
-				resp, err := client.Post(r.url, "application/json", bytes.NewReader(body))
-				if err != nil {
-					log.Fatal(err)
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				n.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	return float64(n.Load()) / time.Since(start).Seconds()
 }
