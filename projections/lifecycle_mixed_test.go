@@ -178,3 +178,83 @@ func TestLifecycleProjectionsEqualRebuild(t *testing.T) {
 		e.checkRows(t, codes)
 	})
 }
+
+// statsOracle counts the referrals of views created in [from, to) as
+// they stood at asOf, one by one: what Stats must answer.
+func statsOracle(views []domain.ReferralView, from, to *time.Time, asOf time.Time) projections.Stats {
+	var st projections.Stats
+	by := func(t *time.Time) bool { return t != nil && !t.After(asOf) }
+	for _, v := range views {
+		if v.CreatedAt.After(asOf) || (from != nil && v.CreatedAt.Before(*from)) || (to != nil && !v.CreatedAt.Before(*to)) {
+			continue
+		}
+		st.Total++
+		switch {
+		case by(v.VoidedAt):
+			st.Voided++
+		case by(v.CompletedAt):
+			st.Completed++
+		case by(v.ExpiredAt):
+			st.Expired++
+		default:
+			st.Pending++
+		}
+		if rv := v.Review; rv != nil && !rv.FlaggedAt.After(asOf) && !by(rv.ResolvedAt) {
+			st.UnderReview++
+		}
+	}
+	if st.Total > 0 {
+		st.ConversionRate = float64(st.Completed) / float64(st.Total)
+	}
+	return st
+}
+
+// Stats as of any moment count each referral as it stood then: one
+// completed before as_of and voided after it counts as completed, one
+// voided while pending after as_of as pending, a review open at as_of as
+// under review; over whole days, partial days and as_of's own day.
+func TestLifecycleStatsAsOf(t *testing.T) {
+	t.Parallel()
+	forEachReadStore(t, testStart, func(t *testing.T, e *rmEnv) {
+		codes, instants := mixedRun(t, e)
+		e.project(t)
+		views := make([]domain.ReferralView, len(codes))
+		for i, code := range codes {
+			views[i] = e.load(t, code)
+		}
+		day0 := testStart.Truncate(24 * time.Hour)
+		windows := [][2]*time.Time{
+			{nil, nil},
+			{ptr(testStart.Add(30 * time.Minute)), nil},
+			{ptr(day0.AddDate(0, 0, 1)), ptr(day0.AddDate(0, 0, 40))},
+			{ptr(day0), ptr(testStart.Add(26 * time.Hour))},
+		}
+		var completedThenVoided int
+		for _, asOf := range instants {
+			for _, w := range windows {
+				got, err := e.rm.Stats(context.Background(), projections.StatsQuery{AppspaceID: e.appspace, From: w[0], To: w[1], AsOf: &asOf})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := statsOracle(views, w[0], w[1], asOf); got != want {
+					t.Errorf("stats from %v to %v as of %s: %+v, want %+v", w[0], w[1], asOf.Format(time.RFC3339Nano), got, want)
+				}
+			}
+			for _, v := range views {
+				if v.CompletedAt != nil && !v.CompletedAt.After(asOf) && v.VoidedAt != nil && v.VoidedAt.After(asOf) {
+					completedThenVoided++
+				}
+			}
+		}
+		if completedThenVoided == 0 {
+			t.Error("no as_of falls between a completion and its void: the test shows nothing")
+		}
+		got, err := e.rm.Stats(context.Background(), projections.StatsQuery{AppspaceID: e.appspace})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := statsOracle(views, nil, nil, e.clock.Now()); got != want {
+			t.Errorf("stats now: %+v, want %+v", got, want)
+		}
+	})
+}

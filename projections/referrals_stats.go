@@ -103,7 +103,7 @@ func (s *statsQuery) counted(from, to int64) {
 func (s *statsQuery) wholeDays(dayLo, dayHi int64, asOf bool) {
 	d := s.asOfDay
 	s.parts = append(s.parts, `SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT),
-		`+sum(`settled_day < ? AND (status = 'completed' OR (status = 'voided' AND voided_day >= ?))`, "n")+`,
+		`+sum(`settled_day <> -1 AND settled_day < ? AND (status = 'completed' OR (status = 'voided' AND voided_day >= ?))`, "n")+`,
 		`+sum(`status = 'expired' AND settled_day < ?`, "n")+`,
 		`+sum(`status = 'voided' AND voided_day < ?`, "n")+`, 0
 		FROM rm_referral_days WHERE appspace_id = ? AND created_day >= ? AND created_day < ?`)
