@@ -15,7 +15,9 @@ import (
 //     pending and completed ones (0: no cap);
 //   - a referred user is attributed to at most one referral;
 //   - every code reserved on a referrer stream has its referral stream
-//     (the repair ran; a code that collided has another referrer's).
+//     (the repair ran; a code that collided has another referrer's);
+//   - every completion counted on a referrer stream (the velocity rule)
+//     is a completed referral's.
 func checkInvariants(tb testing.TB, n *node, maxPerUser int) {
 	tb.Helper()
 	streams := map[string][]domain.RecordedEvent{}
@@ -93,13 +95,17 @@ func checkInvariants(tb testing.TB, n *node, maxPerUser int) {
 			if err != nil {
 				tb.Fatalf("%s: %v", stream, err)
 			}
-			issued, ok := ev.(*domain.ReferrerCodeIssued)
-			if !ok {
+			switch ev := ev.(type) {
+			case *domain.ReferrerCodeIssued:
+				if _, found := referrals[ev.ReferralCode]; !found {
+					tb.Errorf("%s reserved %s for %s, which has no referral: not repaired", stream, ev.ReferralCode, referrer)
+				}
+			case *domain.ReferrerCompletionCounted:
+				if v, found := referrals[ev.ReferralCode]; !found || v.CompletedAt == nil {
+					tb.Errorf("%s counted the completion of %s, which never completed: not repaired", stream, ev.ReferralCode)
+				}
+			default:
 				tb.Errorf("%s holds a %s event", stream, e.Type)
-				continue
-			}
-			if _, found := referrals[issued.ReferralCode]; !found {
-				tb.Errorf("%s reserved %s for %s, which has no referral: not repaired", stream, issued.ReferralCode, referrer)
 			}
 		}
 	}

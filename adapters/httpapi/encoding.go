@@ -95,8 +95,8 @@ type referralJSON struct {
 	ExpiredAt              *stamp          `json:"expired_at"`
 	Metadata               json.RawMessage `json:"metadata"`
 	Version                uint64          `json:"version"`
-	// The lifecycle's fields. A read model's row does not hold reversals,
-	// reviews, holds or voids yet: list items show them as without.
+	// The lifecycle's fields; a read model's row holds them too, so a list
+	// item equals GET /referral/{code}.
 	*lifecycleJSON
 }
 
