@@ -227,6 +227,7 @@ func (c *projectionsRebuildCmd) Run(ctx context.Context, e env) error {
 	}
 	return e.with(ctx, "", func(m *Main) error {
 		start, progress := time.Now(), newMeter(e.stderr)
+		progress.show("rebuilding %s: 0 events applied", c.Name)
 		cp, err := projections.RebuildReferrals(ctx, m.store, m.runner.DB(), m.readModels, func(applied int) {
 			progress.show("rebuilding %s: %d events applied", c.Name, applied)
 		})

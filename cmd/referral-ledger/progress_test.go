@@ -19,6 +19,9 @@ import (
 // stays empty.
 func TestProgressOnlyOnTerminal(t *testing.T) {
 	s := startAudited(t, "sqlite") // 8 events, all in its checkpoint
+	if err := os.Chmod(s.m.cfg.DataDir, 0o700); err != nil { // else every command warns on stderr
+		t.Fatal(err)
+	}
 	dir := t.TempDir()
 	cp := filepath.Join(dir, "checkpoint")
 	if err := os.WriteFile(cp, []byte(s.get(t, "/v1/api/audit/checkpoint")), 0o600); err != nil {
