@@ -19,7 +19,8 @@ import (
 // stays empty.
 func TestProgressOnlyOnTerminal(t *testing.T) {
 	s := startAudited(t, "sqlite") // 8 events, all in its checkpoint
-	if err := os.Chmod(s.m.cfg.DataDir, 0o700); err != nil { // else every command warns on stderr
+	// A data directory open to others makes every command warn on stderr.
+	if err := os.Chmod(s.m.cfg.DataDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
