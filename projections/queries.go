@@ -12,6 +12,9 @@ type ListFilter struct {
 	AppspaceID string
 	// Status is "", "pending", "completed", "expired" or "voided".
 	Status string
+	// Review is "" or a review state ("open", "approved", "rejected"):
+	// the referrals whose review is in that state.
+	Review string
 	// ReferrerID, when set, selects one referrer's referrals.
 	ReferrerID string
 	// Limit is 1..1000; 0 means 50.
@@ -76,6 +79,9 @@ type Stats struct {
 	Completed int
 	Expired   int
 	// Voided counts voided referrals, which are neither pending nor completed.
-	Voided         int
+	Voided int
+	// UnderReview counts referrals whose review is open (at AsOf); they
+	// count in their status too.
+	UnderReview    int
 	ConversionRate float64
 }

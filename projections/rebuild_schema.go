@@ -30,7 +30,7 @@ type rebuildIndex struct{ name, ddl string }
 var postgresRebuildKeys = []rebuildIndex{
 	{"rm_referrals_pkey", `ALTER TABLE rm_referrals_rebuild ADD CONSTRAINT %s PRIMARY KEY (appspace_id, referral_code)`},
 	{"rm_referrers_pkey", `ALTER TABLE rm_referrers_rebuild ADD CONSTRAINT %s PRIMARY KEY (appspace_id, referrer_id)`},
-	{"rm_referral_days_pkey", `ALTER TABLE rm_referral_days_rebuild ADD CONSTRAINT %s PRIMARY KEY (appspace_id, created_day, status, settled_day)`},
+	{"rm_referral_days_pkey", `ALTER TABLE rm_referral_days_rebuild ADD CONSTRAINT %s PRIMARY KEY (appspace_id, created_day, status, settled_day, voided_day)`},
 	{"rm_referrer_windows_pkey", `ALTER TABLE rm_referrer_windows_rebuild ADD CONSTRAINT %s PRIMARY KEY (appspace_id, days, referrer_id)`},
 	{"rm_referrer_rewards_pkey", `ALTER TABLE rm_referrer_rewards_rebuild ADD CONSTRAINT %s PRIMARY KEY (appspace_id, days, referrer_id, prefix, suffix, decimals)`},
 }
@@ -44,7 +44,9 @@ var sqliteRebuildTables = []string{
 		reward_type TEXT, reward_value TEXT, referee_reward_type TEXT, referee_reward_value TEXT,
 		reward_claimed_at BIGINT, referee_reward_claimed_at BIGINT, created_at BIGINT NOT NULL,
 		expires_at BIGINT, completed_at BIGINT, expired_at BIGINT, settled_at BIGINT, metadata TEXT,
-		version BIGINT NOT NULL,
+		version BIGINT NOT NULL, referrer_ip TEXT, referrer_device_id TEXT, reward_available_at BIGINT,
+		reward_reversal TEXT, referee_reward_reversal TEXT, review_state TEXT, review_flagged_at BIGINT,
+		review_resolved_at BIGINT, review TEXT, voided_at BIGINT, void_reason TEXT,
 		PRIMARY KEY (appspace_id, referral_code))`,
 	`CREATE TABLE rm_referrers_rebuild (
 		appspace_id TEXT NOT NULL, referrer_id TEXT NOT NULL, referrer_name TEXT,
@@ -52,8 +54,8 @@ var sqliteRebuildTables = []string{
 		PRIMARY KEY (appspace_id, referrer_id))`,
 	`CREATE TABLE rm_referral_days_rebuild (
 		appspace_id TEXT NOT NULL, created_day BIGINT NOT NULL, status TEXT NOT NULL,
-		settled_day BIGINT NOT NULL, n BIGINT NOT NULL,
-		PRIMARY KEY (appspace_id, created_day, status, settled_day)) WITHOUT ROWID`,
+		settled_day BIGINT NOT NULL, voided_day BIGINT NOT NULL, n BIGINT NOT NULL,
+		PRIMARY KEY (appspace_id, created_day, status, settled_day, voided_day)) WITHOUT ROWID`,
 	`CREATE TABLE rm_referrer_windows_rebuild (
 		appspace_id TEXT NOT NULL, days BIGINT NOT NULL, referrer_id TEXT NOT NULL,
 		total BIGINT NOT NULL, completed BIGINT NOT NULL, pending BIGINT NOT NULL, expired BIGINT NOT NULL,
@@ -75,6 +77,9 @@ var rebuildIndexes = []rebuildIndex{
 	{"rm_referrals_expiry", `CREATE INDEX %s ON rm_referrals_rebuild (status, expires_at, appspace_id, referral_code)`},
 	{"rm_referrals_window", `CREATE INDEX %s ON rm_referrals_rebuild (appspace_id, created_at, referrer_id, status, settled_at)`},
 	{"rm_referrals_settled", `CREATE INDEX %s ON rm_referrals_rebuild (appspace_id, settled_at, created_at, status) WHERE settled_at IS NOT NULL`},
+	{"rm_referrals_reviews", `CREATE INDEX %s ON rm_referrals_rebuild (appspace_id, review_state, review_flagged_at, referral_code) WHERE review_state IS NOT NULL`},
+	{"rm_referrals_reviewed", `CREATE INDEX %s ON rm_referrals_rebuild (appspace_id, created_at, review_flagged_at, review_resolved_at) WHERE review_flagged_at IS NOT NULL`},
+	{"rm_referrals_voided", `CREATE INDEX %s ON rm_referrals_rebuild (appspace_id, voided_at, created_at, settled_at) WHERE voided_at IS NOT NULL`},
 	{"rm_referrers_rank", `CREATE INDEX %s ON rm_referrers_rebuild (appspace_id, completed DESC, total DESC, referrer_id)`},
 	{"rm_referrer_windows_rank", `CREATE INDEX %s ON rm_referrer_windows_rebuild (appspace_id, days, completed DESC, total DESC, referrer_id)`},
 }

@@ -117,13 +117,17 @@ type dayKey struct {
 	createdDay int64
 	status     domain.Status
 	settledDay int64
+	voidedDay  int64 // -1: not voided
 }
 
 // dayKeyOf returns the rm_referral_days row a referral counts in.
 func dayKeyOf(v domain.ReferralView) dayKey {
-	k := dayKey{appspace: v.AppspaceID, createdDay: dayStart(v.CreatedAt.UnixMilli()), status: v.Status, settledDay: -1}
+	k := dayKey{appspace: v.AppspaceID, createdDay: dayStart(v.CreatedAt.UnixMilli()), status: v.Status, settledDay: -1, voidedDay: -1}
 	if at := settledAt(v); at != nil {
 		k.settledDay = dayStart(at.UnixMilli())
+	}
+	if v.VoidedAt != nil {
+		k.voidedDay = dayStart(v.VoidedAt.UnixMilli())
 	}
 	return k
 }

@@ -157,12 +157,12 @@ func saveDays(driver string, t tables, deltas map[dayKey]int64) ([]stmt, error) 
 	}
 	slices.SortFunc(keys, func(a, b dayKey) int {
 		return cmp.Or(cmp.Compare(a.appspace, b.appspace), cmp.Compare(a.createdDay, b.createdDay),
-			cmp.Compare(a.status, b.status), cmp.Compare(a.settledDay, b.settledDay))
+			cmp.Compare(a.status, b.status), cmp.Compare(a.settledDay, b.settledDay), cmp.Compare(a.voidedDay, b.voidedDay))
 	})
 	rows := make([][]any, len(keys))
 	for i, k := range keys {
-		rows[i] = []any{k.appspace, k.createdDay, string(k.status), k.settledDay, deltas[k]}
+		rows[i] = []any{k.appspace, k.createdDay, string(k.status), k.settledDay, k.voidedDay, deltas[k]}
 	}
-	return upsert(driver, "save day counts", fmt.Sprintf(`INSERT INTO %s (appspace_id, created_day, status, settled_day, n)`, t.days), rows,
-		fmt.Sprintf(` ON CONFLICT (appspace_id, created_day, status, settled_day) DO UPDATE SET n = %[1]s.n + excluded.n`, t.days))
+	return upsert(driver, "save day counts", fmt.Sprintf(`INSERT INTO %s (appspace_id, created_day, status, settled_day, voided_day, n)`, t.days), rows,
+		fmt.Sprintf(` ON CONFLICT (appspace_id, created_day, status, settled_day, voided_day) DO UPDATE SET n = %[1]s.n + excluded.n`, t.days))
 }

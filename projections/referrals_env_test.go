@@ -247,16 +247,20 @@ func (e *rmEnv) checkCounts(tb testing.TB) {
 		Created int64  `db:"created_day"`
 		Status  string `db:"status"`
 		Settled int64  `db:"settled_day"`
+		Voided  int64  `db:"voided_day"`
 		N       int64  `db:"n"`
 	}
 	var days []dayRow
-	if err := e.read.Select(&days, e.read.Rebind(`SELECT created_day, status, settled_day, n FROM rm_referral_days
-		WHERE appspace_id = ? AND n <> 0 ORDER BY created_day, status, settled_day`), e.appspace); err != nil {
+	if err := e.read.Select(&days, e.read.Rebind(`SELECT created_day, status, settled_day, voided_day, n FROM rm_referral_days
+		WHERE appspace_id = ? AND n <> 0 ORDER BY created_day, status, settled_day, voided_day`), e.appspace); err != nil {
 		tb.Fatal(err)
 	}
 	counts := map[dayRow]int64{}
 	for _, v := range e.rows(tb) {
-		k := dayRow{Created: midnight(v.CreatedAt), Status: string(v.Status), Settled: -1}
+		k := dayRow{Created: midnight(v.CreatedAt), Status: string(v.Status), Settled: -1, Voided: -1}
+		if v.VoidedAt != nil {
+			k.Voided = midnight(*v.VoidedAt)
+		}
 		if v.CompletedAt != nil {
 			k.Settled = midnight(*v.CompletedAt)
 		} else if v.ExpiredAt != nil {
@@ -277,7 +281,10 @@ func (e *rmEnv) checkCounts(tb testing.TB) {
 		if a.Status != b.Status {
 			return a.Status < b.Status
 		}
-		return a.Settled < b.Settled
+		if a.Settled != b.Settled {
+			return a.Settled < b.Settled
+		}
+		return a.Voided < b.Voided
 	})
 	if diff := cmp.Diff(days, wantDays); diff != "" {
 		tb.Errorf("rm_referral_days differs from the rows of rm_referrals (-got +want):\n%s", diff)

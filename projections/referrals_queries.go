@@ -11,10 +11,11 @@ import (
 )
 
 // List returns a page of an appspace's referrals, newest first (created_at
-// desc, then referral_code desc), optionally of one status or one referrer.
+// desc, then referral_code desc), optionally of one status, one review
+// state or one referrer.
 // Pages are keyset-paginated: a cursor names the last referral of the page
 // before, so referrals created meanwhile never shift a page.
-// Errors: domain.EInvalid (unknown status, limit outside 1..1000, bad cursor,
+// Errors: domain.EInvalid (unknown status or review state, limit outside 1..1000, bad cursor,
 // a referrer_id that is no valid ID).
 func (p *Referrals) List(ctx context.Context, f ListFilter) (ListPage, error) {
 	if f.AppspaceID == "" {
@@ -35,6 +36,12 @@ func (p *Referrals) List(ctx context.Context, f ListFilter) (ListPage, error) {
 		where, args = append(where, "status = ?"), append(args, f.Status)
 	default:
 		return ListPage{}, domain.Errorf(domain.EInvalid, "status must be pending, completed, expired or voided")
+	}
+	if f.Review != "" {
+		if !validReviewState(f.Review) {
+			return ListPage{}, domain.Errorf(domain.EInvalid, "review must be open, approved or rejected")
+		}
+		where, args = append(where, "review_state = ?"), append(args, f.Review)
 	}
 	if f.ReferrerID != "" {
 		if err := domain.ValidateID("referrer_id", f.ReferrerID); err != nil {

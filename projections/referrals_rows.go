@@ -21,7 +21,7 @@ const referralColumns = `appspace_id, referral_code, referral_id, referrer_id, r
 	referred_user_id, referred_user_name, referral_url, status, milestone, milestone_history,
 	reward_type, reward_value, referee_reward_type, referee_reward_value,
 	reward_claimed_at, referee_reward_claimed_at, created_at, expires_at, completed_at,
-	expired_at, settled_at, metadata, version`
+	expired_at, settled_at, metadata, version, ` + lifecycleColumns
 
 // referralUpdates sets every non-key column of rm_referrals from excluded.
 var referralUpdates = func() string {
@@ -67,11 +67,16 @@ func referralValues(v domain.ReferralView) ([]any, error) {
 		s := string(v.Metadata)
 		meta = &s
 	}
-	return []any{v.AppspaceID, v.ReferralCode, v.ReferralID, v.ReferrerID, v.ReferrerName,
+	row := []any{v.AppspaceID, v.ReferralCode, v.ReferralID, v.ReferrerID, v.ReferrerName,
 		v.ReferredUserID, v.ReferredUserName, v.ReferralURL, string(v.Status), v.Milestone, string(h),
 		v.RewardType, v.RewardValue, v.RefereeRewardType, v.RefereeRewardValue,
 		millis(v.RewardClaimedAt), millis(v.RefereeRewardClaimedAt), v.CreatedAt.UnixMilli(), millis(v.ExpiresAt),
-		millis(v.CompletedAt), millis(v.ExpiredAt), millis(settledAt(v)), meta, int64(v.Version)}, nil
+		millis(v.CompletedAt), millis(v.ExpiredAt), millis(settledAt(v)), meta, int64(v.Version)}
+	life, err := lifecycleValues(v)
+	if err != nil {
+		return nil, err
+	}
+	return append(row, life...), nil
 }
 
 // scanReferral reads a row selected with referralColumns.
@@ -83,11 +88,13 @@ func scanReferral(rows *sqlx.Rows) (domain.ReferralView, error) {
 		rewardClaimed, refereeClaimed, expires, completed, exp sql.NullInt64
 		settled                                                sql.NullInt64
 		meta                                                   sql.NullString
+		life                                                   lifecycleScan
 	)
-	err := rows.Scan(&v.AppspaceID, &v.ReferralCode, &v.ReferralID, &v.ReferrerID, &v.ReferrerName,
+	err := rows.Scan(append([]any{&v.AppspaceID, &v.ReferralCode, &v.ReferralID, &v.ReferrerID, &v.ReferrerName,
 		&v.ReferredUserID, &v.ReferredUserName, &v.ReferralURL, &status, &v.Milestone, &hist,
 		&v.RewardType, &v.RewardValue, &v.RefereeRewardType, &v.RefereeRewardValue,
-		&rewardClaimed, &refereeClaimed, &created, &expires, &completed, &exp, &settled, &meta, &version)
+		&rewardClaimed, &refereeClaimed, &created, &expires, &completed, &exp, &settled, &meta, &version},
+		life.targets()...)...)
 	if err != nil {
 		return v, fmt.Errorf("scan referral: %w", err)
 	}
@@ -106,7 +113,7 @@ func scanReferral(rows *sqlx.Rows) (domain.ReferralView, error) {
 		v.Metadata = json.RawMessage(meta.String)
 	}
 	v.Version = domain.Revision(version)
-	return v, nil
+	return v, life.into(&v)
 }
 
 // queryer is a pool or a transaction.

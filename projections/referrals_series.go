@@ -21,7 +21,9 @@ type SeriesQuery struct {
 }
 
 // SeriesPoint is one UTC day: referrals created on it, and referrals that
-// completed or expired on it. Voided stays 0 until referrals can be voided.
+// completed, expired or were voided on it. A referral completed on one
+// day and voided on a later one counts on both: a day's point says what
+// happened that day, and does not change once the day is over.
 type SeriesPoint struct {
 	Day                                 time.Time
 	Created, Completed, Expired, Voided int
@@ -53,10 +55,14 @@ func (p *Referrals) Series(ctx context.Context, q SeriesQuery) (points []SeriesP
 		SELECT 'created', created_day, CAST(SUM(n) AS BIGINT) FROM rm_referral_days
 			WHERE appspace_id = ? AND created_day >= ? AND created_day < ? GROUP BY created_day
 		UNION ALL
-		SELECT status, settled_day, CAST(SUM(n) AS BIGINT) FROM rm_referral_days
-			WHERE appspace_id = ? AND created_day < ? AND status IN ('completed', 'expired')
-			AND settled_day >= ? AND settled_day < ? GROUP BY status, settled_day`),
-		q.AppspaceID, lo, hi, q.AppspaceID, hi, lo, hi)
+		SELECT CASE WHEN status = 'expired' THEN 'expired' ELSE 'completed' END, settled_day, CAST(SUM(n) AS BIGINT)
+			FROM rm_referral_days WHERE appspace_id = ? AND created_day < ? AND settled_day <> -1
+			AND settled_day >= ? AND settled_day < ? GROUP BY 1, settled_day
+		UNION ALL
+		SELECT 'voided', voided_day, CAST(SUM(n) AS BIGINT) FROM rm_referral_days
+			WHERE appspace_id = ? AND created_day < ? AND status = 'voided'
+			AND voided_day >= ? AND voided_day < ? GROUP BY voided_day`),
+		q.AppspaceID, lo, hi, q.AppspaceID, hi, lo, hi, q.AppspaceID, hi, lo, hi)
 	if err != nil {
 		return nil, fmt.Errorf("referrals: series: %w", err)
 	}
@@ -75,6 +81,8 @@ func (p *Referrals) Series(ctx context.Context, q SeriesQuery) (points []SeriesP
 			pt.Completed += int(n)
 		case "expired":
 			pt.Expired += int(n)
+		case "voided":
+			pt.Voided += int(n)
 		}
 	}
 	if err := rows.Err(); err != nil {

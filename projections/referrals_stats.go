@@ -12,15 +12,19 @@ import (
 
 // Stats counts an appspace's referrals created in [From, To) (a nil bound
 // is open) as they stood at AsOf (nil: now): Total those created at or
-// before AsOf, Completed those completed at or before it, Expired those
-// whose expiry was recorded at or before it (the sweep records due
-// expiries), Pending the rest. Times count at millisecond precision.
+// before AsOf, Voided those voided at or before it, Completed those
+// completed at or before it and not voided by then (a referral voided
+// after AsOf counts as it was), Expired those whose expiry was recorded at
+// or before it (the sweep records due expiries), Pending the rest;
+// UnderReview those whose review was open at AsOf. Times count at
+// millisecond precision.
 //
 // It never counts referrals one by one over whole days: the UTC days that
 // lie wholly in the window are summed from rm_referral_days (a few rows per
-// day), and only the partial days at the window's ends, and the referrals
-// settled on AsOf's own day, are counted from rm_referrals, through
-// covering indexes. All of it is one round trip.
+// day), and only the partial days at the window's ends, the referrals
+// settled or voided on AsOf's own day, and the reviewed ones are counted
+// from rm_referrals, through covering or partial indexes. All of it is one
+// round trip.
 // Errors: domain.EInvalid (no appspace, To before From).
 func (p *Referrals) Stats(ctx context.Context, q StatsQuery) (Stats, error) {
 	if q.AppspaceID == "" {
@@ -41,48 +45,20 @@ func (p *Referrals) Stats(ctx context.Context, q StatsQuery) (Stats, error) {
 	if hi != math.MaxInt64 {
 		dayHi = dayStart(hi)
 	}
-
-	var parts []string
-	var args []any
-	// Each part yields (total, completed, expired, voided); the parts add
-	// up. A void counts whatever as_of says: the rows do not record when
-	// it happened.
-	counted := func(from, to int64) {
-		parts = append(parts, `SELECT COUNT(*),
-			CAST(COALESCE(SUM(CASE WHEN status = 'completed' AND settled_at <= ? THEN 1 ELSE 0 END), 0) AS BIGINT),
-			CAST(COALESCE(SUM(CASE WHEN status = 'expired' AND settled_at <= ? THEN 1 ELSE 0 END), 0) AS BIGINT),
-			CAST(COALESCE(SUM(CASE WHEN status = 'voided' THEN 1 ELSE 0 END), 0) AS BIGINT)
-			FROM rm_referrals WHERE appspace_id = ? AND created_at >= ? AND created_at < ?`)
-		args = append(args, asOf, asOf, q.AppspaceID, from, to)
-	}
+	sq := statsQuery{appspace: q.AppspaceID, asOf: asOf, asOfDay: asOfDay}
 	if dayLo >= dayHi {
-		counted(lo, hi)
+		sq.counted(lo, hi)
 	} else {
 		if lo < dayLo {
-			counted(lo, dayLo)
+			sq.counted(lo, dayLo)
 		}
 		if dayHi < hi {
-			counted(dayHi, hi)
+			sq.counted(dayHi, hi)
 		}
-		// Whole days, with the referrals settled before AsOf's day...
-		parts = append(parts, `SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT),
-			CAST(COALESCE(SUM(CASE WHEN status = 'completed' AND settled_day < ? THEN n ELSE 0 END), 0) AS BIGINT),
-			CAST(COALESCE(SUM(CASE WHEN status = 'expired' AND settled_day < ? THEN n ELSE 0 END), 0) AS BIGINT),
-			CAST(COALESCE(SUM(CASE WHEN status = 'voided' THEN n ELSE 0 END), 0) AS BIGINT)
-			FROM rm_referral_days WHERE appspace_id = ? AND created_day >= ? AND created_day < ?`)
-		args = append(args, asOfDay, asOfDay, q.AppspaceID, dayLo, dayHi)
-		if q.AsOf != nil {
-			// ...and those settled on AsOf's day, up to AsOf.
-			parts = append(parts, `SELECT 0,
-				CAST(COALESCE(SUM(CASE WHEN status = 'completed' THEN 1 ELSE 0 END), 0) AS BIGINT),
-				CAST(COALESCE(SUM(CASE WHEN status = 'expired' THEN 1 ELSE 0 END), 0) AS BIGINT),
-				0
-				FROM rm_referrals WHERE appspace_id = ? AND settled_at >= ? AND settled_at <= ?
-				AND created_at >= ? AND created_at < ?`)
-			args = append(args, q.AppspaceID, asOfDay, asOf, dayLo, dayHi)
-		}
+		sq.wholeDays(dayLo, dayHi, q.AsOf != nil)
 	}
-	st, err := p.sumStats(ctx, strings.Join(parts, " UNION ALL "), args)
+	sq.underReview(lo, hi)
+	st, err := p.sumStats(ctx, strings.Join(sq.parts, " UNION ALL "), sq.args)
 	if err != nil {
 		return Stats{}, fmt.Errorf("referrals: stats: %w", err)
 	}
@@ -91,6 +67,71 @@ func (p *Referrals) Stats(ctx context.Context, q StatsQuery) (Stats, error) {
 		st.ConversionRate = float64(st.Completed) / float64(st.Total)
 	}
 	return st, nil
+}
+
+// statsQuery gathers the parts of a stats query. Each part yields
+// (total, completed, expired, voided, under_review); the parts add up.
+type statsQuery struct {
+	appspace      string
+	asOf, asOfDay int64
+	parts         []string
+	args          []any
+}
+
+// sum is a part's column: the count of rows (or the sum of n) where cond.
+func sum(cond, n string) string {
+	return `CAST(COALESCE(SUM(CASE WHEN ` + cond + ` THEN ` + n + ` ELSE 0 END), 0) AS BIGINT)`
+}
+
+// completedBy is the condition that a row had completed and was not
+// voided at a moment (the first parameter: settled by it; the second:
+// not voided by it).
+const completedBy = `settled_at <= ? AND (status = 'completed' OR (status = 'voided' AND voided_at > ?))`
+
+// counted counts the referrals created in [from, to) one by one.
+func (s *statsQuery) counted(from, to int64) {
+	s.parts = append(s.parts, `SELECT COUNT(*), `+sum(completedBy, "1")+`,
+		`+sum(`status = 'expired' AND settled_at <= ?`, "1")+`,
+		`+sum(`status = 'voided' AND voided_at <= ?`, "1")+`, 0
+		FROM rm_referrals WHERE appspace_id = ? AND created_at >= ? AND created_at < ?`)
+	s.args = append(s.args, s.asOf, s.asOf, s.asOf, s.asOf, s.appspace, from, to)
+}
+
+// wholeDays counts the referrals created on the days [dayLo, dayHi) from
+// their day counts, as of the start of AsOf's day; with an AsOf, it then
+// corrects them by what was settled or voided on AsOf's day up to AsOf.
+func (s *statsQuery) wholeDays(dayLo, dayHi int64, asOf bool) {
+	d := s.asOfDay
+	s.parts = append(s.parts, `SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT),
+		`+sum(`settled_day < ? AND (status = 'completed' OR (status = 'voided' AND voided_day >= ?))`, "n")+`,
+		`+sum(`status = 'expired' AND settled_day < ?`, "n")+`,
+		`+sum(`status = 'voided' AND voided_day < ?`, "n")+`, 0
+		FROM rm_referral_days WHERE appspace_id = ? AND created_day >= ? AND created_day < ?`)
+	s.args = append(s.args, d, d, d, d, s.appspace, dayLo, dayHi)
+	if !asOf {
+		return
+	}
+	// Settled on AsOf's day, up to AsOf (and not voided by then).
+	s.parts = append(s.parts, `SELECT 0, `+sum(`status = 'completed' OR voided_at > ?`, "1")+`,
+		`+sum(`status = 'expired'`, "1")+`, 0, 0
+		FROM rm_referrals WHERE appspace_id = ? AND settled_at >= ? AND settled_at <= ?
+		AND created_at >= ? AND created_at < ?`)
+	s.args = append(s.args, s.asOf, s.appspace, d, s.asOf, dayLo, dayHi)
+	// Voided on AsOf's day, up to AsOf: the day counts had those completed
+	// before that day as completed.
+	s.parts = append(s.parts, `SELECT 0, -`+sum(`settled_at < ?`, "1")+`, 0, COUNT(*), 0
+		FROM rm_referrals WHERE appspace_id = ? AND voided_at >= ? AND voided_at <= ?
+		AND created_at >= ? AND created_at < ?`)
+	s.args = append(s.args, d, s.appspace, d, s.asOf, dayLo, dayHi)
+}
+
+// underReview counts the referrals created in [lo, hi) whose review was
+// open at AsOf: flagged by then and not yet resolved.
+func (s *statsQuery) underReview(lo, hi int64) {
+	s.parts = append(s.parts, `SELECT 0, 0, 0, 0, COUNT(*) FROM rm_referrals
+		WHERE appspace_id = ? AND created_at >= ? AND created_at < ? AND review_flagged_at IS NOT NULL
+		AND review_flagged_at <= ? AND (review_resolved_at IS NULL OR review_resolved_at > ?)`)
+	s.args = append(s.args, s.appspace, lo, hi, s.asOf, s.asOf)
 }
 
 // statsWindow returns q's window in unix ms, [lo, hi), cut at AsOf, and
@@ -112,7 +153,8 @@ func statsWindow(q StatsQuery) (lo, hi, asOf, asOfDay int64) {
 	return lo, hi, asOf, asOfDay
 }
 
-// sumStats adds up the (total, completed, expired, voided) rows of query.
+// sumStats adds up the (total, completed, expired, voided, under_review)
+// rows of query.
 func (p *Referrals) sumStats(ctx context.Context, query string, args []any) (st Stats, err error) {
 	rows, err := p.read.QueryContext(ctx, p.read.Rebind(query), args...)
 	if err != nil {
@@ -120,11 +162,12 @@ func (p *Referrals) sumStats(ctx context.Context, query string, args []any) (st 
 	}
 	defer func() { err = errors.Join(err, rows.Close()) }()
 	for rows.Next() {
-		var total, completed, expired, voided int64
-		if err := rows.Scan(&total, &completed, &expired, &voided); err != nil {
+		var total, completed, expired, voided, review int64
+		if err := rows.Scan(&total, &completed, &expired, &voided, &review); err != nil {
 			return Stats{}, err
 		}
 		st.Voided += int(voided)
+		st.UnderReview += int(review)
 		st.Total += int(total)
 		st.Completed += int(completed)
 		st.Expired += int(expired)

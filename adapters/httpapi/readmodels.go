@@ -23,6 +23,8 @@ type ReadModels interface {
 	Stats(ctx context.Context, q projections.StatsQuery) (projections.Stats, error)
 	// Series counts referrals per UTC day. Errors: domain.EInvalid.
 	Series(ctx context.Context, q projections.SeriesQuery) ([]projections.SeriesPoint, error)
+	// Reviews returns a page of fraud reviews. Errors: domain.EInvalid.
+	Reviews(ctx context.Context, q projections.ReviewsQuery) (projections.ReviewsPage, error)
 }
 
 type leaderboardJSON struct {
@@ -85,7 +87,7 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request, o domain.Origin) 
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"total": st.Total, "pending": st.Pending, "completed": st.Completed,
-		"expired": st.Expired, "voided": st.Voided, "conversion_rate": st.ConversionRate})
+		"expired": st.Expired, "voided": st.Voided, "under_review": st.UnderReview, "conversion_rate": st.ConversionRate})
 	return nil
 }
 
@@ -108,7 +110,7 @@ func (s *Server) listReferrals(w http.ResponseWriter, r *http.Request, o domain.
 	if err != nil {
 		return err
 	}
-	f := projections.ListFilter{AppspaceID: o.AppspaceID, Status: q.Get("status"), ReferrerID: q.Get("referrer_id"),
+	f := projections.ListFilter{AppspaceID: o.AppspaceID, Status: q.Get("status"), Review: q.Get("review"), ReferrerID: q.Get("referrer_id"),
 		Limit: int(min(limit, 1001)), Cursor: q.Get("cursor")}
 	if accepts(r, "text/csv") {
 		return s.exportCSV(w, r, f)
@@ -132,7 +134,10 @@ func (s *Server) listReferrals(w http.ResponseWriter, r *http.Request, o domain.
 var csvHeader = []string{"referral_id", "referral_code", "referral_url", "referrer_id", "referrer_name",
 	"referred_user_id", "referred_user_name", "status", "milestone", "reward_type", "reward_value",
 	"reward_claimed_at", "referee_reward_type", "referee_reward_value", "referee_reward_claimed_at",
-	"created_at", "expires_at", "completed_at", "expired_at", "version"}
+	"created_at", "expires_at", "completed_at", "expired_at", "version",
+	// The reward lifecycle's, after the first columns so readers of those keep working.
+	"reward_status", "referee_reward_status", "reward_available_at", "review_state", "review_reasons",
+	"voided_at", "void_reason"}
 
 // exportCSV streams every referral the filter selects (from its cursor on,
 // page by page), not one page.
@@ -150,7 +155,7 @@ func (s *Server) exportCSV(w http.ResponseWriter, r *http.Request, f projections
 	}
 	for {
 		for _, v := range page.Referrals {
-			if err := cw.Write(csvRow(v)); err != nil {
+			if err := cw.Write(csvRow(v, s.svc.Now())); err != nil {
 				return nil
 			}
 		}
@@ -166,7 +171,9 @@ func (s *Server) exportCSV(w http.ResponseWriter, r *http.Request, f projections
 	}
 }
 
-func csvRow(v domain.ReferralView) []string {
+// csvRow is a referral's row: the referral object's fields, review_reasons
+// joined by spaces; now judges whether a held reward is still held.
+func csvRow(v domain.ReferralView, now time.Time) []string {
 	str := func(p *string) string {
 		if p == nil {
 			return ""
@@ -183,7 +190,13 @@ func csvRow(v domain.ReferralView) []string {
 		str(v.ReferredUserID), str(v.ReferredUserName), string(v.Status), str(v.Milestone), str(v.RewardType),
 		str(v.RewardValue), ts(v.RewardClaimedAt), str(v.RefereeRewardType), str(v.RefereeRewardValue),
 		ts(v.RefereeRewardClaimedAt), ts(&v.CreatedAt), ts(v.ExpiresAt), ts(v.CompletedAt), ts(v.ExpiredAt),
-		strconv.FormatUint(v.Version, 10)}
+		strconv.FormatUint(v.Version, 10),
+		v.RewardStatus(domain.SideReferrer, now), v.RewardStatus(domain.SideReferee, now), ts(v.RewardAvailableAt)}
+	var state, reasons string
+	if v.Review != nil {
+		state, reasons = v.Review.State, strings.Join(v.Review.Reasons, " ")
+	}
+	row = append(row, state, reasons, ts(v.VoidedAt), str(v.VoidReason))
 	for i, cell := range row {
 		row[i] = neutralise(cell)
 	}

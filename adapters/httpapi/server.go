@@ -172,6 +172,7 @@ func (s *Server) routes() {
 			route{"GET /v1/api/referral/stats", domain.ScopeReferralsRead, s.stats},
 			route{"GET /v1/api/referral/stats/series", domain.ScopeReferralsRead, s.statsSeries},
 			route{"GET /v1/api/referrals", domain.ScopeReferralsRead, s.listReferrals},
+			route{"GET /v1/api/reviews", domain.ScopeReviewsManage, s.listReviews},
 		)
 	}
 	if s.cfg.Webhooks != nil {
