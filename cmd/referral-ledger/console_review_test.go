@@ -38,10 +38,21 @@ func TestConsoleReviewsAndProofs(t *testing.T) {
 			t.Errorf("queue item %q, want the referrer and the same_ip reason", got)
 		}
 		act(t, ctx, chromedp.SendKeys(item+" input", "known household", chromedp.ByQuery),
-			chromedp.Click(item+` button:not(.danger)`, chromedp.ByQuery), chromedp.WaitVisible(".notice.ok", chromedp.ByQuery),
-			chromedp.WaitNotPresent(item, chromedp.ByQuery))
+			chromedp.Click(item+` button:not(.danger)`, chromedp.ByQuery), chromedp.WaitVisible("main .notice", chromedp.ByQuery))
+		if got := text(t, ctx, "main"); !strings.Contains(got, "Approved "+flagged) {
+			t.Fatalf("after approving the page shows %q", got)
+		}
+		act(t, ctx, chromedp.WaitNotPresent(item, chromedp.ByQuery))
 		if got := text(t, ctx, ".notice.ok"); !strings.Contains(got, "Approved "+flagged) {
 			t.Errorf("after approving: %q", got)
+		}
+		var gone bool
+		for deadline := time.Now().Add(10 * time.Second); !gone && time.Now().Before(deadline); {
+			act(t, ctx, chromedp.Reload(), chromedp.WaitVisible("main .notice, main .reviews", chromedp.ByQuery),
+				chromedp.Evaluate(`!document.querySelector('[data-review]')`, &gone))
+		}
+		if !gone {
+			t.Error("the approved referral is still in the reloaded queue")
 		}
 		r := srv.call(t, "GET", "/v1/api/referral/"+flagged, nil)
 		if rv, _ := r["review"].(map[string]any); rv == nil || rv["state"] != "approved" || r["reward_status"] == "held" {

@@ -20,9 +20,12 @@ export async function render(root) {
       mount(results, out.reviews.length === 0 ? notice('', i > 0 ? 'No more reviews.' : state.value === 'open'
         ? 'Nothing to review. Referrals show here when a fraud rule fires and review_mode (Settings) is flag or hold.'
         : 'No ' + state.value + ' reviews yet.')
-        : h('ul', { class: 'reviews' }, out.reviews.map((rv) => item(rv, state.value === 'open', async (message) => {
+        : h('ul', { class: 'reviews' }, out.reviews.map((rv) => item(rv, state.value === 'open', (message) => {
+          // The API has resolved it; the list (a read model) may show it
+          // for a moment more, so it leaves the page now, not on a reload.
           mount(done, notice('ok', message));
-          await page(i);
+          results.querySelector(`[data-review="${CSS.escape(rv.referral_code)}"]`)?.remove();
+          if (!results.querySelector('[data-review]')) mount(results, notice('', 'Queue cleared on this page. Show again to load more.'));
         }))),
       out.reviews.length === 0 && i === 0 ? null : h('nav', { class: 'pager', 'aria-label': 'Pages of reviews' },
         h('button', { type: 'button', class: 'secondary', disabled: i === 0, text: 'Previous', onclick: () => page(i - 1) }),
