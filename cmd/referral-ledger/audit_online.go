@@ -94,7 +94,7 @@ func (c *auditVerifyCmd) consistent(ctx context.Context, cl *client, origin stri
 // leaves recomputes the tree from the events and compares it with tree.
 func (c *auditVerifyCmd) leaves(ctx context.Context, e env, cl *client, tree tlog.Tree) error {
 	var r audit.Rebuild
-	show := progressLine(e)
+	progress := newMeter(e.stderr)
 	err := eachEvent(ctx, cl, func(l audit.Leaf) bool {
 		if r.Size() >= tree.N {
 			return false
@@ -102,9 +102,10 @@ func (c *auditVerifyCmd) leaves(ctx context.Context, e env, cl *client, tree tlo
 		if err := r.Add(l); err != nil {
 			return false
 		}
-		show("%d/%d events", r.Size(), tree.N)
+		progress.show("checking leaves: %d/%d events", r.Size(), tree.N)
 		return true
 	})
+	progress.done()
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -53,7 +52,7 @@ func (c *auditVerifyCmd) Run(ctx context.Context, e env) error {
 	)
 	switch {
 	case c.Export != "" && c.Checkpoint != "":
-		tree, err = c.offline()
+		tree, err = c.offline(e)
 	case c.URL != "" && c.Appspace != "":
 		tree, err = c.online(ctx, e)
 	default:
@@ -67,7 +66,7 @@ func (c *auditVerifyCmd) Run(ctx context.Context, e env) error {
 }
 
 // offline checks an export against a checkpoint file.
-func (c *auditVerifyCmd) offline() (tlog.Tree, error) {
+func (c *auditVerifyCmd) offline(e env) (tlog.Tree, error) {
 	msg, err := os.ReadFile(c.Checkpoint)
 	if err != nil {
 		return tlog.Tree{}, err
@@ -87,6 +86,8 @@ func (c *auditVerifyCmd) offline() (tlog.Tree, error) {
 	}
 	defer f.Close()
 	var r audit.Rebuild
+	progress := newMeter(e.stderr)
+	defer progress.done()
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	for sc.Scan() && r.Size() < tree.N {
@@ -98,6 +99,7 @@ func (c *auditVerifyCmd) offline() (tlog.Tree, error) {
 			if err := r.Add(l); err != nil {
 				return tlog.Tree{}, err
 			}
+			progress.show("checking leaves: %d/%d events", r.Size(), tree.N)
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -170,17 +172,3 @@ func (t tiles) ReadTiles(ts []tlog.Tile) ([][]byte, error) {
 }
 
 func (tiles) SaveTiles([]tlog.Tile, [][]byte) {}
-
-// progressLine reports on a terminal only, at most twice a second.
-func progressLine(e env) func(format string, args ...any) {
-	if !isTerminal(e.stderr) {
-		return func(string, ...any) {}
-	}
-	last := time.Now()
-	return func(format string, args ...any) {
-		if time.Since(last) > 500*time.Millisecond {
-			last = time.Now()
-			fmt.Fprintf(e.stderr, "\r"+format, args...)
-		}
-	}
-}

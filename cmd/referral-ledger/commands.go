@@ -189,7 +189,8 @@ func (c *eventsExportCmd) Run(ctx context.Context, e env) error {
 			prefix = domain.StreamPrefix(as.ID)
 		}
 		enc := json.NewEncoder(e.stdout)
-		after := c.After
+		after, n, progress := c.After, 0, newMeter(e.stderr)
+		defer progress.done()
 		for {
 			batch, err := m.store.ReadAll(ctx, domain.ReadAllOptions{After: after, Limit: 1000, StreamPrefix: prefix})
 			if err != nil {
@@ -204,6 +205,8 @@ func (c *eventsExportCmd) Run(ctx context.Context, e env) error {
 				}
 				after = ev.Position
 			}
+			n += len(batch)
+			progress.show("exporting: %d events, at position %d", n, after)
 		}
 	})
 }
@@ -223,13 +226,12 @@ func (c *projectionsRebuildCmd) Run(ctx context.Context, e env) error {
 		return fmt.Errorf("unknown projection %q: the projections are: %s", c.Name, projections.ReferralsName)
 	}
 	return e.with(ctx, "", func(m *Main) error {
-		start, last := time.Now(), time.Now()
+		start, progress := time.Now(), newMeter(e.stderr)
+		progress.show("rebuilding %s: 0 events applied", c.Name)
 		cp, err := projections.RebuildReferrals(ctx, m.store, m.runner.DB(), m.readModels, func(applied int) {
-			if time.Since(last) > 5*time.Second {
-				last = time.Now()
-				fmt.Fprintf(e.stderr, "rebuilding %s: %d events applied\n", c.Name, applied)
-			}
+			progress.show("rebuilding %s: %d events applied", c.Name, applied)
 		})
+		progress.done()
 		if err != nil {
 			return err
 		}

@@ -42,20 +42,23 @@ func run(base, key string, seed bool, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	var code, webhook string
+	var code, flagged, webhook string
 	if seed {
 		var err error
-		if code, webhook, err = seedData(base, key); err != nil {
+		if code, flagged, webhook, err = seedData(base, key); err != nil {
 			return fmt.Errorf("seed: %w", err)
 		}
-		time.Sleep(time.Second) // let the projections catch up
+		time.Sleep(2 * time.Second) // let the projections catch up and the sealer sign a checkpoint
 	} else {
-		code, webhook = existing(base, key)
+		code, flagged, webhook = existing(base, key)
 	}
+	verified := `[data-verify="ok"], [data-verify="failed"], [data-verify="pending"], .notice`
 	pages := []struct{ name, hash, ready string }{
 		{"overview", "#/", ".chart"},
 		{"referrals", "#/referrals", "#f-status"},
-		{"referral", "#/referral/" + code, "h1"},
+		{"referral", "#/referral/" + code, verified},
+		{"referral-flagged", "#/referral/" + flagged, verified},
+		{"reviews", "#/reviews", ".reviews, main .notice"},
 		{"leaderboard", "#/leaderboard", "h1"},
 		{"settings", "#/settings", "#s-referral_expiration_days"},
 		{"webhooks", "#/webhooks", "#wh-name"},
@@ -109,9 +112,10 @@ func shoot(base, key, dir, size string, w, h int64, pages []struct{ name, hash, 
 	return nil
 }
 
-// seedData creates referrals in several states and a webhook, and returns
-// a completed referral's code and the webhook's id.
-func seedData(base, key string) (code, webhook string, err error) {
+// seedData creates referrals in several states, two a fraud rule holds
+// for review, and a webhook; it returns a completed referral's code, a
+// flagged one's and the webhook's id.
+func seedData(base, key string) (code, flagged, webhook string, err error) {
 	call := func(method, path string, body any) (map[string]any, error) {
 		raw, _ := json.Marshal(body)
 		req, err := http.NewRequest(method, base+path, bytes.NewReader(raw))
@@ -133,36 +137,67 @@ func seedData(base, key string) (code, webhook string, err error) {
 	}
 	if _, err := call("PUT", "/v1/api/referral/settings", map[string]any{"reward_type": "credit", "reward_value": "$5",
 		"referral_milestones": []string{"signed_up", "first_order", "completed"}}); err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
 	for i := range 12 {
 		out, err := call("POST", "/v1/api/referral/create", map[string]any{"user_id": fmt.Sprintf("user_%02d", i%5), "user_name": fmt.Sprintf("User %d", i%5)})
 		if err != nil {
-			return "", "", err
+			return "", "", "", err
 		}
 		c := out["referral_code"].(string)
 		if i%3 == 0 {
 			if _, err := call("POST", "/v1/api/referral/milestone", map[string]any{"referral_code": c, "milestone": "signed_up", "referred_user_id": fmt.Sprintf("friend_%d_%d", i, time.Now().UnixNano())}); err != nil {
-				return "", "", err
+				return "", "", "", err
 			}
 			if _, err := call("POST", "/v1/api/referral/complete", map[string]any{"referral_code": c, "milestone": "completed"}); err != nil {
-				return "", "", err
+				return "", "", "", err
 			}
 			code = c
 		}
 	}
+	if flagged, err = seedFlagged(call); err != nil {
+		return "", "", "", err
+	}
 	wh, err := call("POST", "/v1/api/webhooks", map[string]any{"name": "Billing", "url": "http://127.0.0.1:9/hook",
 		"events": []string{"referral.completed"}, "active": true})
 	if err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
 	webhook = wh["id"].(string)
 	_, err = call("POST", "/v1/api/webhooks/"+webhook+"/test", nil)
-	return code, webhook, err
+	return code, flagged, webhook, err
 }
 
-// existing finds a referral and a webhook to show when not seeding.
-func existing(base, key string) (code, webhook string) {
+// seedFlagged turns review_mode to hold and completes two referrals whose
+// referee shares the referrer's IP address, so the same-IP rule holds
+// them for review; it returns the last one's code.
+func seedFlagged(call func(method, path string, body any) (map[string]any, error)) (string, error) {
+	if _, err := call("PUT", "/v1/api/referral/settings", map[string]any{"review_mode": "hold"}); err != nil {
+		return "", err
+	}
+	var code string
+	for i, user := range []string{"user_10", "user_11"} {
+		ip := fmt.Sprintf("203.0.113.%d", 10+i)
+		out, err := call("POST", "/v1/api/referral/create", map[string]any{"user_id": user, "ip": ip})
+		if err != nil {
+			return "", err
+		}
+		code = out["referral_code"].(string)
+		if _, err := call("POST", "/v1/api/referral/milestone", map[string]any{"referral_code": code, "milestone": "signed_up",
+			"referred_user_id": fmt.Sprintf("friend_%s_%d", user, time.Now().UnixNano()), "referred_ip": ip}); err != nil {
+			return "", err
+		}
+		if _, err := call("POST", "/v1/api/referral/complete", map[string]any{"referral_code": code, "milestone": "completed",
+			"referred_ip": ip}); err != nil {
+			return "", err
+		}
+	}
+	return code, nil
+}
+
+// existing finds a referral, a flagged one and a webhook to show when not
+// seeding.
+func existing(base, key string) (code, flagged, webhook string) {
 	get := func(path string, v any) {
 		req, err := http.NewRequest("GET", base+path, nil)
 		if err != nil {
@@ -188,11 +223,20 @@ func existing(base, key string) (code, webhook string) {
 	}
 	get("/v1/api/referrals?status=completed&limit=1", &refs)
 	get("/v1/api/webhooks", &whs)
+	var reviews struct {
+		Reviews []struct {
+			Code string `json:"referral_code"`
+		} `json:"reviews"`
+	}
+	get("/v1/api/reviews?state=open&limit=1", &reviews)
 	if len(refs.Referrals) > 0 {
 		code = refs.Referrals[0].Code
+	}
+	if len(reviews.Reviews) > 0 {
+		flagged = reviews.Reviews[0].Code
 	}
 	if len(whs.Webhooks) > 0 {
 		webhook = whs.Webhooks[0].ID
 	}
-	return code, webhook
+	return code, flagged, webhook
 }

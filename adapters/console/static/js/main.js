@@ -10,6 +10,7 @@ import * as settings from './settings.js';
 import * as webhooks from './webhooks.js';
 import * as webhook from './webhook.js';
 import * as events from './events.js';
+import * as reviews from './reviews.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -25,6 +26,7 @@ const pages = [
   { path: 'settings', title: 'Settings', scope: 'referrals:read', mod: settings, nav: true },
   { path: 'webhooks', title: 'Webhooks', scope: 'webhooks:manage', mod: webhooks, nav: true },
   { path: 'webhook', title: 'Webhook', scope: 'webhooks:manage', mod: webhook },
+  { path: 'reviews', title: 'Reviews', scope: 'reviews:manage', mod: reviews, nav: true },
   { path: 'events', title: 'Events', scope: 'events:read', mod: events, nav: true },
 ];
 

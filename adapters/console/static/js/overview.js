@@ -13,7 +13,11 @@ export async function render(root, { can }) {
     h('div', { class: 'cards' },
       card('total', 'Referrals', stats.total), card('pending', 'Pending', stats.pending),
       card('completed', 'Completed', stats.completed), card('expired', 'Expired', stats.expired),
+      stats.voided === undefined ? null : card('voided', 'Voided', stats.voided),
+      stats.under_review === undefined ? null : card('under_review', 'Under review', stats.under_review),
       card('conversion_rate', 'Conversion rate', fmtPct(stats.conversion_rate))),
+    stats.under_review > 0 && can('reviews:manage') ? notice('', `${stats.under_review} referral(s) wait for review: `,
+      h('a', { href: '#/reviews', text: 'open the review queue' }), '.') : null,
     stats.total === 0 ? notice('', 'No referrals yet. Your app creates them with POST /v1/api/referral/create; they show here within a second.') : null,
     chartBox, health);
   await showChart(chartBox, 30);

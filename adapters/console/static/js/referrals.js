@@ -3,13 +3,14 @@ import { api, request, query, enc } from './api.js';
 import { h, mount, badge, fmtTime, notice, errorNotice, field, table } from './dom.js';
 
 export async function render(root) {
-  const status = h('select', {}, ['', 'pending', 'completed', 'expired'].map((s) =>
+  const status = h('select', {}, ['', 'pending', 'completed', 'expired', 'voided'].map((s) =>
     h('option', { value: s, text: s || 'any' })));
+  const review = h('input', { type: 'checkbox', id: 'f-review' });
   const referrer = h('input', { type: 'text', autocomplete: 'off' });
   const code = h('input', { type: 'text', autocomplete: 'off', placeholder: 'ABC1234567' });
   const results = h('div', { 'aria-live': 'polite' });
   const cursors = ['']; // cursors[i] is page i's cursor
-  const filters = () => ({ status: status.value, referrer_id: referrer.value.trim() });
+  const filters = () => ({ status: status.value, referrer_id: referrer.value.trim(), review: review.checked ? 'open' : '' });
 
   async function page(i) {
     try {
@@ -45,6 +46,7 @@ export async function render(root) {
 
   const filterForm = h('form', { class: 'row', 'aria-label': 'Filter referrals' },
     field('f-status', 'Status', status), field('f-referrer', 'Referrer id', referrer),
+    h('label', { class: 'inline', for: 'f-review' }, review, 'Under open review'),
     h('button', { type: 'submit', text: 'Filter' }),
     h('button', { type: 'button', class: 'secondary', text: 'Download CSV', onclick: download }));
   filterForm.addEventListener('submit', (ev) => { ev.preventDefault(); cursors.length = 1; page(0); });

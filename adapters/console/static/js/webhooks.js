@@ -3,7 +3,8 @@ import { api, enc } from './api.js';
 import { h, mount, badge, notice, errorNotice, field, table, copyButton } from './dom.js';
 
 export const eventTypes = ['referral.created', 'referral.completed', 'referral.milestone_reached',
-  'referral.reward_claimed', 'referral.expired'];
+  'referral.reward_claimed', 'referral.expired', 'referral.flagged', 'referral.review_resolved',
+  'referral.reward_reversed', 'referral.voided'];
 
 // eventBoxes is a labelled group of checkboxes, one per event type.
 export function eventBoxes(prefix, checked) {
