@@ -15,15 +15,13 @@ type auditCheckCmd struct{}
 // its first event that differs.
 func (auditCheckCmd) Run(ctx context.Context, e env) error {
 	return e.with(ctx, "", func(m *Main) error {
-		show := progressLine(e)
+		progress := newMeter(e.stderr)
 		var leaves int64
 		err := audit.NewChecker(m.write, m.store, m.log).CheckAll(ctx, func(done, total int64) {
 			leaves = total
-			show("%d/%d leaves", done, total)
+			progress.show("audit check: %d/%d leaves", done, total)
 		})
-		if isTerminal(e.stderr) {
-			fmt.Fprintln(e.stderr)
-		}
+		progress.done()
 		if err != nil {
 			return err
 		}

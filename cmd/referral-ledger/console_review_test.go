@@ -76,7 +76,7 @@ func TestConsoleReviewsAndProofs(t *testing.T) {
 	})
 
 	t.Run("verified against the checkpoint", func(t *testing.T) {
-		size := waitSealed(t, srv, flagged)
+		size := waitReferralSealed(t, srv, flagged)
 		act(t, ctx, chromedp.Navigate(srv.url+"/#/referral/"+flagged), chromedp.Reload(),
 			chromedp.WaitVisible(`[data-verify="ok"], [data-verify="failed"], [data-verify="pending"]`, chromedp.ByQuery))
 		got := text(t, ctx, "[data-verify]")
@@ -117,10 +117,10 @@ func TestConsoleReviewsAndProofs(t *testing.T) {
 	})
 }
 
-// waitSealed waits until every event of the referral has an inclusion
+// waitReferralSealed waits until every event of the referral has an inclusion
 // proof in the audit trail and the checkpoint holds every event of the
 // appspace, and returns the checkpoint's tree size.
-func waitSealed(t *testing.T, srv *consoleServer, code string) int {
+func waitReferralSealed(t *testing.T, srv *consoleServer, code string) int {
 	t.Helper()
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		a := srv.call(t, "GET", "/v1/api/audit/referrals/"+code, nil)
