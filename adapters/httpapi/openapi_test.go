@@ -168,7 +168,6 @@ func recordOperation(r *http.Request) {
 // several segments (0/000.p/8, entries/x001/234) and an OpenAPI path
 // parameter holds one, so the document declares one {path} parameter and
 // the validator is shown it with its slashes escaped.
-// it.
 const tilePrefix = "/v1/api/audit/tile/"
 
 func escapeTilePath(u *url.URL) {
