@@ -7,10 +7,10 @@ import (
 )
 
 // CacheKeys turns on a's key cache as serve does on s's kind of store (a
-// revocation listener on PostgreSQL) and returns what stops it.
+// revocation listener on PostgreSQL; none on SQLite, where serve looks keys
+// up on every request) and returns what stops it.
 func CacheKeys(ctx context.Context, a *sqlstore.Access, s Store) (func(), error) {
 	if s.Name != "postgres" {
-		a.CacheKeys()
 		return func() {}, nil
 	}
 	if err := a.WatchRevocations(ctx, s.URL); err != nil {
