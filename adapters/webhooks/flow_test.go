@@ -21,7 +21,7 @@ import (
 
 // TestSeedFlow runs the seed's whole flow (create, milestones, completion,
 // both claims) and checks what a receiver like the seed's Express one gets:
-// each event once, verified both ways, with the payloads of API.md.
+// each event once, verified both ways, with the payloads payload.go builds.
 func TestSeedFlow(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, kind string) {
 		s := newStack(t, kind, webhooks.Config{})
