@@ -37,25 +37,8 @@ func testAppendMulti(t *testing.T, h func(tb testing.TB) Harness) {
 		if len(res) != 2 {
 			t.Fatalf("AppendMulti: got %d results, want 2", len(res))
 		}
-		sa, sb := mustReadStream(t, s, a), mustReadStream(t, s, b)
-		if got, want := ids(sa), ids(ea); !slices.Equal(got, want) {
-			t.Errorf("stream a: got %v, want %v", got, want)
-		}
-		if got, want := ids(sb[1:]), ids(eb); !slices.Equal(got, want) {
-			t.Errorf("stream b after its first event: got %v, want %v", got, want)
-		}
-		for i, st := range [][]domain.RecordedEvent{sa, sb} {
-			last := st[len(st)-1]
-			if got, want := res[i], (domain.AppendResult{NextRevision: last.Version, Position: last.Position}); got != want {
-				t.Errorf("result %d: got %+v, want %+v", i, got, want)
-			}
-		}
 		// The streams are written in the order given, so the log has a's events before b's.
-		want := append(ids(ea), ids(eb)...)
-		got := readUntil(t, s, domain.ReadAllOptions{After: sb[0].Position, StreamPrefix: prefix + "ok-"}, len(want))
-		if !slices.Equal(ids(got), want) {
-			t.Errorf("global log: got %v, want %v", ids(got), want)
-		}
+		checkTwoAppends(t, s, prefix, a, b, ea, eb, res)
 	})
 
 	t.Run("conflict writes nothing", func(t *testing.T) {

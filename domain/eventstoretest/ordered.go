@@ -29,25 +29,8 @@ func testStreamByStream(t *testing.T, h func(tb testing.TB) Harness) {
 			mustAppend(t, s, a, domain.NoStream(), ea...),
 			mustAppend(t, s, b, domain.Exact(1), eb...),
 		}
-		sa, sb := mustReadStream(t, s, a), mustReadStream(t, s, b)
-		if got, want := ids(sa), ids(ea); !slices.Equal(got, want) {
-			t.Errorf("stream a: got %v, want %v", got, want)
-		}
-		if got, want := ids(sb[1:]), ids(eb); !slices.Equal(got, want) {
-			t.Errorf("stream b after its first event: got %v, want %v", got, want)
-		}
-		for i, st := range [][]domain.RecordedEvent{sa, sb} {
-			last := st[len(st)-1]
-			if got, want := res[i], (domain.AppendResult{NextRevision: last.Version, Position: last.Position}); got != want {
-				t.Errorf("result %d: got %+v, want %+v", i, got, want)
-			}
-		}
 		// b's append started after a's returned, so the log has a's events before b's.
-		want := append(ids(ea), ids(eb)...)
-		got := readUntil(t, s, domain.ReadAllOptions{After: sb[0].Position, StreamPrefix: prefix + "ok-"}, len(want))
-		if !slices.Equal(ids(got), want) {
-			t.Errorf("global log: got %v, want %v", ids(got), want)
-		}
+		checkTwoAppends(t, s, prefix, a, b, ea, eb, res)
 	})
 
 	t.Run("conflict on a later stream keeps the earlier, and the rerun completes", func(t *testing.T) {
@@ -145,4 +128,29 @@ func testStreamByStreamRetry(t *testing.T, h func(tb testing.TB) Harness) {
 			t.Errorf("revision %d: got %v, want the append's last event %s", 1+len(evs), ids(got), evs[len(evs)-1].ID)
 		}
 	})
+}
+
+// checkTwoAppends checks an append of ea to the new stream a, then of eb to
+// b after its one seeded event: both streams hold them, res are the
+// appends' results, and the global log has a's events before b's.
+func checkTwoAppends(t *testing.T, s domain.EventStore, prefix, a, b string, ea, eb []domain.EventData, res []domain.AppendResult) {
+	t.Helper()
+	sa, sb := mustReadStream(t, s, a), mustReadStream(t, s, b)
+	if got, want := ids(sa), ids(ea); !slices.Equal(got, want) {
+		t.Errorf("stream a: got %v, want %v", got, want)
+	}
+	if got, want := ids(sb[1:]), ids(eb); !slices.Equal(got, want) {
+		t.Errorf("stream b after its first event: got %v, want %v", got, want)
+	}
+	for i, st := range [][]domain.RecordedEvent{sa, sb} {
+		last := st[len(st)-1]
+		if got, want := res[i], (domain.AppendResult{NextRevision: last.Version, Position: last.Position}); got != want {
+			t.Errorf("result %d: got %+v, want %+v", i, got, want)
+		}
+	}
+	want := append(ids(ea), ids(eb)...)
+	got := readUntil(t, s, domain.ReadAllOptions{After: sb[0].Position, StreamPrefix: prefix + "ok-"}, len(want))
+	if !slices.Equal(ids(got), want) {
+		t.Errorf("global log: got %v, want %v", ids(got), want)
+	}
 }
