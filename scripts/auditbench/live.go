@@ -6,7 +6,6 @@ import (
 	"log"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -14,6 +13,7 @@ import (
 	"github.com/referral-ledger/referral-ledger/adapters/audit"
 	"github.com/referral-ledger/referral-ledger/domain"
 	"github.com/referral-ledger/referral-ledger/projections"
+	"github.com/referral-ledger/referral-ledger/scripts/benchkit"
 )
 
 // live measures commands/s with the sealer off, on and off again, and the
@@ -156,24 +156,8 @@ func (t *tracker) committed(at time.Time) {
 
 // measure runs op from conc workers for d and returns calls per second.
 func measure(conc int, d time.Duration, op func(worker, i int) error) float64 {
-	var done atomic.Int64
-	var wg sync.WaitGroup
-	deadline := time.Now().Add(d)
-	start := time.Now()
-	for w := range conc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; time.Now().Before(deadline); i++ {
-				if err := op(w, i); err != nil {
-					log.Fatal(err)
-				}
-				done.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	return float64(done.Load()) / time.Since(start).Seconds()
+	perSecond, _ := benchkit.Measure(conc, d, op)
+	return perSecond
 }
 
 var runID = time.Now().UnixNano()

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -70,30 +69,12 @@ func runThroughput(ctx context.Context, s benchkit.Store, o options) []result {
 // measure runs op from o.conc workers for o.duration and returns calls per
 // second.
 func measure(store, name string, o options, op func(worker, i int) error) float64 {
-	var done atomic.Int64
-	var wg sync.WaitGroup
 	pg0, self0 := benchkit.Postgres(), benchkit.Self()
-	defer func() {
-		n := float64(done.Load())
-		fmt.Printf("%-9s %-10s CPU per call: postgres (all of the machine's) %4.0f us, this process %4.0f us\n",
-			store, name, (benchkit.Postgres()-pg0).Seconds()*1e6/n, (benchkit.Self()-self0).Seconds()*1e6/n)
-	}()
-	deadline := time.Now().Add(o.duration)
-	start := time.Now()
-	for w := range o.conc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; time.Now().Before(deadline); i++ {
-				if err := op(w, i); err != nil {
-					log.Fatal(err)
-				}
-				done.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	return float64(done.Load()) / time.Since(start).Seconds()
+	perSecond, calls := benchkit.Measure(o.conc, o.duration, op)
+	n := float64(calls)
+	fmt.Printf("%-9s %-10s CPU per call: postgres (all of the machine's) %4.0f us, this process %4.0f us\n",
+		store, name, (benchkit.Postgres()-pg0).Seconds()*1e6/n, (benchkit.Self()-self0).Seconds()*1e6/n)
+	return perSecond
 }
 
 var runID = time.Now().UnixNano()
