@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/referral-ledger/referral-ledger/adapters/ssrf/ssrftest"
 )
 
 // Fragments of CheckURL's messages, so each refusal is for the right reason
@@ -290,19 +292,19 @@ func TestControl(t *testing.T) {
 
 func TestClientRefusesLoopbackAtConnect(t *testing.T) {
 	t.Parallel()
-	srv, conns := countingServer(t, http.StatusOK, "")
+	srv, conns := ssrftest.CountingServer(t, http.StatusOK, "")
 	_, err := Guard{}.Client(5 * time.Second).Get(srv.URL + "/hook")
 	if !errors.Is(err, ErrDisallowedAddress) {
 		t.Fatalf("Get = %v, want an error wrapping ErrDisallowedAddress", err)
 	}
-	assertConnections(t, srv, conns, 0)
+	ssrftest.AssertConnections(t, srv, conns, 0)
 }
 
 func TestClientRefusesDNSRebinding(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
 	var conns atomic.Int64
-	srv.Config.ConnState = countNew(&conns)
+	srv.Config.ConnState = ssrftest.CountNew(&conns)
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	port := srv.Listener.Addr().(*net.TCPAddr).Port
@@ -319,13 +321,13 @@ func TestClientRefusesDNSRebinding(t *testing.T) {
 	if !errors.Is(err, ErrDisallowedAddress) {
 		t.Fatalf("Get after rebinding = %v, want an error wrapping ErrDisallowedAddress", err)
 	}
-	assertConnections(t, srv, &conns, 0)
+	ssrftest.AssertConnections(t, srv, &conns, 0)
 }
 
 func TestClientReturnsRedirects(t *testing.T) {
 	t.Parallel()
-	second, secondConns := countingServer(t, http.StatusOK, "")
-	first, _ := countingServer(t, http.StatusFound, second.URL+"/elsewhere")
+	second, secondConns := ssrftest.CountingServer(t, http.StatusOK, "")
+	first, _ := ssrftest.CountingServer(t, http.StatusFound, second.URL+"/elsewhere")
 	resp, err := Guard{AllowPrivate: true}.Client(5 * time.Second).Get(first.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -346,7 +348,7 @@ func TestClientReturnsRedirects(t *testing.T) {
 
 func TestClientAllowPrivate(t *testing.T) {
 	t.Parallel()
-	srv, _ := countingServer(t, http.StatusNoContent, "")
+	srv, _ := ssrftest.CountingServer(t, http.StatusNoContent, "")
 	g := Guard{AllowPrivate: true}
 	if err := g.CheckURL(context.Background(), srv.URL+"/hook"); err != nil {
 		t.Fatalf("CheckURL(%s) = %v, want nil", srv.URL, err)
@@ -392,48 +394,6 @@ func assertRefused(tb testing.TB, err error, reason string) {
 	}
 	if !strings.Contains(de.Message, reason) {
 		tb.Errorf("message = %q, want it to contain %q", de.Message, reason)
-	}
-}
-
-// countingServer starts a server on 127.0.0.1 that answers every request with
-// status (and Location when given) and counts the connections it accepts.
-func countingServer(tb testing.TB, status int, location string) (*httptest.Server, *atomic.Int64) {
-	tb.Helper()
-	var conns atomic.Int64
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		if location != "" {
-			w.Header().Set("Location", location)
-		}
-		w.WriteHeader(status)
-	}))
-	srv.Config.ConnState = countNew(&conns)
-	srv.Start()
-	tb.Cleanup(srv.Close)
-	return srv, &conns
-}
-
-func countNew(n *atomic.Int64) func(net.Conn, http.ConnState) {
-	return func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			n.Add(1)
-		}
-	}
-}
-
-// assertConnections checks the server accepted want connections so far. It
-// first makes one allowed request itself: the server accepts connections in
-// order, so once that one is counted any earlier connection is counted too.
-func assertConnections(tb testing.TB, srv *httptest.Server, conns *atomic.Int64, want int64) {
-	tb.Helper()
-	resp, err := srv.Client().Get(srv.URL + "/probe")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := resp.Body.Close(); err != nil {
-		tb.Fatal(err)
-	}
-	if got := conns.Load() - 1; got != want {
-		tb.Errorf("server accepted %d connections before the probe, want %d", got, want)
 	}
 }
 
