@@ -6,19 +6,25 @@ import (
 	"time"
 )
 
-// endpoints is this replica's view of each endpoint's traffic: requests in
-// flight (capped by max_in_flight) and a token bucket for rate_limit. Both
-// are per replica: N replicas may send N times max_in_flight and N times
-// rate_limit to one endpoint (documented in the README and the decisions).
+// endpoints is this replica's view of each endpoint's traffic: deliveries
+// held (claimed and not yet finished: queued here or in flight), requests
+// in flight (capped by max_in_flight) and a token bucket for rate_limit.
+// All are per replica: N replicas may send N times max_in_flight and N
+// times rate_limit to one endpoint (documented in the README and the
+// decisions).
 type endpoints struct {
-	mu    sync.Mutex
-	m     map[string]*endpoint
-	total int // requests in flight, every endpoint
+	mu      sync.Mutex
+	m       map[string]*endpoint
+	held    int // deliveries held, every endpoint
+	sending int // requests in flight, every endpoint
 }
 
 type endpoint struct {
-	inFlight int
-	cap      int
+	held, inFlight int
+	cap            int
+	// failing counts attempts that failed and are not recorded yet: the
+	// endpoint's breaker has not seen them, so nothing more starts.
+	failing int
 	// rate is requests per second (0: unlimited); tokens refill at rate up
 	// to one second's worth.
 	rate   float64
@@ -28,10 +34,14 @@ type endpoint struct {
 
 func newEndpoints() *endpoints { return &endpoints{m: map[string]*endpoint{}} }
 
-// slots is how many requests endpoint id may start now, given its cap and
-// rate limit (refreshed from the claim's reading of the webhook), and when
-// the next token comes if the rate limit is what holds it back.
-func (e *endpoints) slots(id string, maxInFlight int, rate float64, now time.Time) (int, time.Time) {
+// slots is how many more deliveries of endpoint id this replica may claim
+// now, given its cap and rate limit (refreshed from the claim's reading of
+// the webhook), and when the next token comes if the rate limit is what
+// holds it back. An endpoint that may be claimed ahead (healthy, not rate
+// limited) is held up to twice its cap: the second half waits here for the
+// first to finish, so its requests follow each other without waiting for
+// a claim.
+func (e *endpoints) slots(id string, maxInFlight int, rate float64, ahead bool, now time.Time) (int, time.Time) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	ep := e.get(id)
@@ -39,7 +49,11 @@ func (e *endpoints) slots(id string, maxInFlight int, rate float64, now time.Tim
 	if rate != ep.rate {
 		ep.rate, ep.tokens, ep.filled = rate, max(1, rate), now
 	}
-	free := maxInFlight - ep.inFlight
+	limit := maxInFlight
+	if ahead && rate <= 0 && ep.failing == 0 {
+		limit *= 2
+	}
+	free := limit - ep.held
 	if ep.rate <= 0 || free <= 0 {
 		return max(free, 0), time.Time{}
 	}
@@ -58,35 +72,86 @@ func (ep *endpoint) refill(now time.Time) {
 	ep.filled = now
 }
 
-// start counts n requests to id as in flight and spends their tokens.
-func (e *endpoints) start(id string, n int) {
+// hold counts n claimed deliveries of id, whose cap is maxInFlight, as
+// held and spends their tokens. (The cap is set again: an endpoint whose
+// requests all finished during the claim was forgotten.)
+func (e *endpoints) hold(id string, maxInFlight, n int) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	ep := e.get(id)
-	ep.inFlight += n
-	e.total += n
+	ep.cap = maxInFlight
+	ep.held += n
+	e.held += n
 	if ep.rate > 0 {
 		ep.tokens -= float64(n)
 	}
 }
 
-// done counts a request to id as finished.
-func (e *endpoints) done(id string) {
+// What begin says about a held delivery.
+const (
+	beginWait = iota // its endpoint is at its cap, or every sender is busy
+	beginNow         // counted in flight: send it
+	beginDrop        // an attempt to its endpoint failed: release it
+)
+
+// begin starts a held delivery of id if its endpoint is under its cap and
+// fewer than senders requests are in flight.
+func (e *endpoints) begin(id string, senders int) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ep := e.get(id)
+	switch {
+	case ep.failing > 0:
+		return beginDrop
+	case ep.inFlight >= ep.cap || e.sending >= senders:
+		return beginWait
+	}
+	ep.inFlight++
+	e.sending++
+	return beginNow
+}
+
+// fail counts a failed attempt to id, not recorded yet.
+func (e *endpoints) fail(id string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.get(id).failing++
+}
+
+// done counts a request to id as finished; failed: its failure is
+// recorded now.
+func (e *endpoints) done(id string, failed bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	ep := e.get(id)
 	ep.inFlight--
-	e.total--
-	if ep.inFlight == 0 && ep.rate <= 0 {
+	e.sending--
+	if failed {
+		ep.failing--
+	}
+	e.release(id, ep)
+}
+
+// drop counts a held delivery of id that was never started as let go.
+func (e *endpoints) drop(id string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.release(id, e.get(id))
+}
+
+func (e *endpoints) release(id string, ep *endpoint) {
+	ep.held--
+	e.held--
+	if ep.held == 0 && ep.failing == 0 && ep.rate <= 0 {
 		delete(e.m, id) // idle: forget it, so the map holds only busy endpoints
 	}
 }
 
-// busy is the number of requests in flight, every endpoint.
+// busy is the number of deliveries held, every endpoint.
 func (e *endpoints) busy() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.total
+	return e.held
 }
 
 // waiting reports why this replica holds back endpoint id's due

@@ -14,23 +14,26 @@ import (
 
 // candidate is an endpoint with due deliveries that may be sent to now.
 type candidate struct {
-	ID          string          `db:"id"`
-	AppspaceID  string          `db:"appspace_id"`
-	MaxInFlight int             `db:"max_in_flight"`
-	RateLimit   sql.NullFloat64 `db:"rate_limit"`
-	State       string          `db:"state"`
-	PausedUntil sql.NullInt64   `db:"paused_until"`
-	slots       int
-	probe       bool
+	ID            string          `db:"id"`
+	AppspaceID    string          `db:"appspace_id"`
+	MaxInFlight   int             `db:"max_in_flight"`
+	RateLimit     sql.NullFloat64 `db:"rate_limit"`
+	State         string          `db:"state"`
+	FailureStreak int             `db:"failure_streak"`
+	PausedUntil   sql.NullInt64   `db:"paused_until"`
+	slots         int
+	probe         bool
 }
 
 // candidates are the endpoints with due deliveries that are not disabled,
 // held by a Retry-After, or paused with their cooling still running (a
-// paused one whose cooling ended gets its probe).
+// paused one whose cooling ended gets its probe). They are read from the
+// read pool (SQLite: not on its one writer, which the claim then takes
+// once): the claim checks again what may have changed since.
 func (w *worker) candidates(ctx context.Context, now int64) ([]candidate, error) {
 	var out []candidate
-	err := sqlx.SelectContext(ctx, w.db, &out, w.db.Rebind(`SELECT w.id, w.appspace_id, w.max_in_flight, w.rate_limit,
-		w.state, w.paused_until FROM webhooks w
+	err := sqlx.SelectContext(ctx, w.read, &out, w.read.Rebind(`SELECT w.id, w.appspace_id, w.max_in_flight, w.rate_limit,
+		w.state, w.failure_streak, w.paused_until FROM webhooks w
 		WHERE w.active AND w.deleted_at IS NULL AND w.state <> 'disabled'
 		AND (w.paused_until IS NULL OR w.paused_until <= ?) AND (w.hold_until IS NULL OR w.hold_until <= ?)
 		AND EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.webhook_id = w.id AND d.state = 'pending'

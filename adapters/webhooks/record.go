@@ -11,24 +11,49 @@ import (
 	"github.com/lib/pq"
 )
 
+// recordLinger is how long a batch of successes waits for more outcomes.
+const recordLinger = 10 * time.Millisecond
+
+// gather adds to batch the outcomes waiting, up to max. Successes have
+// freed their senders already: a batch of only them waits up to
+// recordLinger for more, so that recording takes the writer less often
+// (SQLite has one, which the claims need too). An outcome that holds a
+// sender (a failure, a probe) is recorded at once.
+func gather(results <-chan outcome, batch []outcome, max int) []outcome {
+	urgent := !batch[0].freed
+	linger := time.NewTimer(recordLinger)
+	defer linger.Stop()
+	for len(batch) < max {
+		var o outcome
+		var ok bool
+		if urgent {
+			select {
+			case o, ok = <-results:
+			default:
+				return batch
+			}
+		} else {
+			select {
+			case o, ok = <-results:
+			case <-linger.C:
+				return batch
+			}
+		}
+		if !ok {
+			return batch
+		}
+		batch = append(batch, o)
+		urgent = urgent || !o.freed
+	}
+	return batch
+}
+
 // recordLoop writes outcomes in batches, one transaction each.
 func (w *worker) recordLoop(results <-chan outcome) {
 	const maxBatch = 200
 	batch := make([]outcome, 0, maxBatch)
 	for o := range results {
-		batch = append(batch[:0], o)
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case o, ok := <-results:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, o)
-			default:
-				break fill
-			}
-		}
+		batch = gather(results, append(batch[:0], o), maxBatch)
 		for try := 0; ; try++ {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			err := w.inTx(ctx, func(tx *sqlx.Tx) error { return w.record(ctx, tx, batch) })
@@ -46,7 +71,7 @@ func (w *worker) recordLoop(results <-chan outcome) {
 		}
 		for _, o := range batch {
 			if !o.freed {
-				w.ends.done(o.d.WebhookID)
+				w.ends.done(o.d.WebhookID, !o.at.Success)
 			}
 		}
 		wake(w.freed)

@@ -40,14 +40,16 @@ type outcome struct {
 
 // leaseMargin is added to twice the timeout to make a claim's lease: a
 // delivery claimed by a replica that died becomes due again when its lease
-// ends. A claimed delivery starts at once (the worker claims only for free
-// senders) and takes at most one timeout to attempt.
+// ends. A claimed delivery waits here at most for one request to its
+// endpoint (see endpoints.slots) and takes at most one timeout to attempt.
 const leaseMargin = 10 * time.Second
 
 // runWorker delivers due deliveries until ctx ends, then finishes and
-// records the attempts in flight. Each claimed delivery gets its own
-// sender; at most Concurrency are in flight, and at most an endpoint's
-// max_in_flight to one endpoint, so a slow endpoint holds only its own.
+// records the attempts in flight and lets the claimed ones it did not
+// start go. At most Concurrency requests are in flight, and at most an
+// endpoint's max_in_flight to one endpoint, so a slow endpoint holds only
+// its own; the worker holds up to twice as many claimed deliveries, so
+// the senders do not wait for a claim.
 func (w *worker) runWorker(ctx context.Context) error {
 	results := make(chan outcome, 2*w.cfg.Concurrency)
 	recorded := make(chan struct{})
@@ -56,16 +58,39 @@ func (w *worker) runWorker(ctx context.Context) error {
 		w.recordLoop(results)
 	}()
 	var senders sync.WaitGroup
+	send := func(d due) {
+		senders.Add(1)
+		go func() {
+			defer senders.Done()
+			o := outcome{d: d, at: w.attemptDue(context.WithoutCancel(ctx), d)}
+			// A failure's slot frees when it is recorded (recordLoop), so
+			// the endpoint's breaker has seen it before the next attempt
+			// starts, and the endpoint's deliveries held here are let go.
+			// A success cannot open the breaker: its slot frees now, and a
+			// healthy endpoint's next request does not wait for the
+			// recording.
+			if o.freed = o.at.Success && !d.probe; o.freed {
+				w.ends.done(d.WebhookID, false)
+			} else if !o.at.Success {
+				w.ends.fail(d.WebhookID)
+			}
+			wake(w.freed)
+			results <- o
+		}()
+	}
 	// Woken only because senders freed, the worker claims once a quarter
-	// of them are free (or the poll interval has passed since its last
-	// claim): a claim per finished request would cost three statements
-	// per delivery.
-	minBatch := max(1, w.cfg.Concurrency/4)
+	// of what it may hold is free (or the poll interval has passed since
+	// its last claim): a claim per finished request would cost three
+	// statements per delivery.
+	limit := 2 * w.cfg.Concurrency
+	minBatch := max(1, limit/4)
+	var held []due
 	var onlyFreed bool
 	var lastClaim time.Time
 	for ctx.Err() == nil {
+		held = w.startHeld(ctx, held, send)
 		wait := w.cfg.PollInterval
-		free := w.cfg.Concurrency - w.ends.busy()
+		free := limit - w.ends.busy()
 		if onlyFreed && free < minBatch && time.Since(lastClaim) < w.cfg.PollInterval {
 			wait = w.cfg.PollInterval - time.Since(lastClaim)
 		} else if free > 0 {
@@ -75,23 +100,7 @@ func (w *worker) runWorker(ctx context.Context) error {
 				w.log.ErrorContext(ctx, "claim due webhook deliveries", "err", err)
 				wait = time.Second
 			}
-			for _, d := range batch {
-				senders.Add(1)
-				go func() {
-					defer senders.Done()
-					o := outcome{d: d, at: w.attemptDue(context.WithoutCancel(ctx), d)}
-					// A failure's slot frees when it is recorded (recordLoop),
-					// so the endpoint's breaker has seen it before the next
-					// attempt starts. A success cannot open the breaker: its
-					// slot frees now, and a healthy endpoint's next claim
-					// does not wait for the recording.
-					if o.freed = o.at.Success && !d.probe; o.freed {
-						w.ends.done(d.WebhookID)
-						wake(w.freed)
-					}
-					results <- o
-				}()
-			}
+			held = w.startHeld(ctx, append(held, batch...), send)
 			if !next.IsZero() {
 				wait = min(wait, max(time.Millisecond, next.Sub(w.now())))
 			}
@@ -107,10 +116,57 @@ func (w *worker) runWorker(ctx context.Context) error {
 		}
 		t.Stop()
 	}
+	w.let(held)
 	senders.Wait()
 	close(results)
 	<-recorded
 	return nil
+}
+
+// startHeld sends the held deliveries that may start now, in the order
+// they were claimed (which deals endpoints round-robin, see claim), lets
+// go those of an endpoint whose attempt just failed, and returns the rest.
+func (w *worker) startHeld(ctx context.Context, held []due, send func(due)) []due {
+	var keep, drop []due
+	for _, d := range held {
+		switch w.ends.begin(d.WebhookID, w.cfg.Concurrency) {
+		case beginNow:
+			send(d)
+		case beginDrop:
+			drop = append(drop, d)
+		default:
+			keep = append(keep, d)
+		}
+	}
+	if len(drop) > 0 && ctx.Err() == nil {
+		w.let(drop)
+	}
+	return keep
+}
+
+// let gives claimed deliveries that were never attempted back: due at
+// once, for whichever worker's claim may take them (the breaker and the
+// hold decide when), instead of when their leases end.
+func (w *worker) let(ds []due) {
+	if len(ds) == 0 {
+		return
+	}
+	ids := make([]string, len(ds))
+	for i, d := range ds {
+		ids[i] = d.ID
+		w.ends.drop(d.WebhookID)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	q, args, err := sqlx.In(`UPDATE webhook_deliveries SET next_attempt_at = ? WHERE state = 'pending' AND id IN (?)`,
+		w.now().UnixMilli(), ids)
+	if err == nil {
+		_, err = w.db.ExecContext(ctx, w.db.Rebind(q), args...)
+	}
+	if err != nil {
+		w.log.Warn("let claimed webhook deliveries go (they are due again when their leases end)", "err", err,
+			"deliveries", len(ds))
+	}
 }
 
 // claim takes up to budget due deliveries, shared fairly between the
@@ -125,7 +181,8 @@ func (w *worker) claim(ctx context.Context, budget int) (batch []due, next time.
 	for i := range cands {
 		c := &cands[i]
 		var at time.Time
-		c.slots, at = w.ends.slots(c.ID, c.MaxInFlight, c.RateLimit.Float64, now)
+		ahead := c.State == breakerActive && c.FailureStreak == 0
+		c.slots, at = w.ends.slots(c.ID, c.MaxInFlight, c.RateLimit.Float64, ahead, now)
 		if !at.IsZero() && (next.IsZero() || at.Before(next)) {
 			next = at
 		}
@@ -145,13 +202,22 @@ func (w *worker) claim(ctx context.Context, budget int) (batch []due, next time.
 	if batch, err = w.claimFor(ctx, cands, now); err != nil && len(batch) == 0 {
 		return nil, next, err
 	}
-	probes := map[string]bool{}
+	byID := map[string]candidate{}
 	for _, c := range cands {
-		probes[c.ID] = c.probe
+		byID[c.ID] = c
 	}
+	// Each endpoint's k-th delivery before any endpoint's k+1-th: held
+	// deliveries start in this order.
+	rank, nth := make(map[string]int, len(batch)), map[string]int{}
+	for _, d := range batch {
+		rank[d.ID] = nth[d.WebhookID]
+		nth[d.WebhookID]++
+	}
+	slices.SortStableFunc(batch, func(a, b due) int { return rank[a.ID] - rank[b.ID] })
 	for i := range batch {
-		batch[i].probe = probes[batch[i].WebhookID]
-		w.ends.start(batch[i].WebhookID, 1)
+		c := byID[batch[i].WebhookID]
+		batch[i].probe = c.probe
+		w.ends.hold(c.ID, c.MaxInFlight, 1)
 	}
 	// The deliveries are leased: send them even if reading their webhooks
 	// failed (each then fails as an internal error and is retried).
@@ -164,7 +230,7 @@ func (w *worker) claim(ctx context.Context, budget int) (batch []due, next time.
 }
 
 // attach gives claimed deliveries their webhook's URL and secrets, read
-// once per webhook.
+// once per webhook (from the read pool: the claim has committed).
 func (w *worker) attach(ctx context.Context, batch []due) error {
 	if len(batch) == 0 {
 		return nil
@@ -178,7 +244,7 @@ func (w *worker) attach(ctx context.Context, batch []due) error {
 		return err
 	}
 	var rows []webhookRow
-	if err := sqlx.SelectContext(ctx, w.db, &rows, w.db.Rebind(q), args...); err != nil {
+	if err := sqlx.SelectContext(ctx, w.read, &rows, w.read.Rebind(q), args...); err != nil {
 		return fmt.Errorf("load webhooks of claimed deliveries: %w", err)
 	}
 	type target struct {
