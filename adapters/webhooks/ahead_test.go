@@ -61,8 +61,8 @@ func TestBreakerOpensOnAnEndpointClaimedAhead(t *testing.T) {
 			}
 			return http.StatusOK
 		})
-		s := newStack(t, kind, webhooks.Config{BreakerThreshold: 3, BreakerCooldown: 2 * time.Second,
-			BreakerMaxCooldown: 2 * time.Second, Timeout: time.Minute,
+		s := newStack(t, kind, webhooks.Config{BreakerThreshold: 3, BreakerCooldown: 3 * time.Second,
+			BreakerMaxCooldown: 3 * time.Second, Timeout: time.Minute,
 			RetrySchedule: []time.Duration{10 * time.Millisecond, 10 * time.Millisecond, 10 * time.Millisecond, 10 * time.Millisecond}})
 		wh := s.addIn(t, s.appspaceID, recv.url, webhooks.Limits{MaxInFlight: ptr(maxInFlight)}, webhooks.EventReferralCreated)
 		s.createIn(t, s.appspaceID, n)
@@ -71,13 +71,14 @@ func TestBreakerOpensOnAnEndpointClaimedAhead(t *testing.T) {
 		// Attempts start before the breaker opens (then they are in
 		// flight) or after its cooling; a delivery held when it opened
 		// and sent anyway would start in between.
-		opened := s.count(t, `SELECT paused_until FROM webhooks WHERE id = ?`, wh.ID) - 2000
+		pausedUntil := s.count(t, `SELECT paused_until FROM webhooks WHERE id = ?`, wh.ID)
+		opened := pausedUntil - 3000
 		if got := s.count(t, `SELECT count(*) FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id
 			WHERE d.webhook_id = ? AND a.attempted_at >= ?`, wh.ID, opened); got != 0 {
 			t.Errorf("%d attempts started after the breaker opened", got)
 		}
 		seen := len(recv.requests())
-		time.Sleep(time.Second) // within the cooling
+		time.Sleep(time.Until(time.UnixMilli(int64(pausedUntil) - 300))) // within the cooling
 		if got := len(recv.requests()); got != seen {
 			t.Errorf("%d requests while paused", got-seen)
 		}

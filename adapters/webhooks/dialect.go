@@ -24,9 +24,11 @@ type dialect struct {
 	// pruneMessages deletes consumed topic messages older than a number
 	// of seconds, for a consumer group.
 	pruneMessages string
-	// abortsOnError: a failed statement aborts the whole transaction
-	// (PostgreSQL) instead of undoing only itself (SQLite).
-	abortsOnError bool
+	// dispatchBatch writes the deliveries of a batch of messages in one
+	// statement (PostgreSQL, where statements cost a round trip and a
+	// failed one aborts the whole transaction; see dispatch). Empty: one
+	// statement per message (SQLite).
+	dispatchBatch string
 	// lateVisibility: a committed message may stay invisible to the
 	// subscriber for a while (PostgreSQL shows it once every older
 	// transaction has ended), so a wake-up that finds nothing reads again
@@ -51,7 +53,7 @@ var postgresDialect = dialect{
 	pruneMessages: `DELETE FROM watermill_webhook_events WHERE created_at < LOCALTIMESTAMP - make_interval(secs => ?) AND
 		transaction_id < (SELECT last_processed_transaction_id FROM watermill_offsets_webhook_events
 		WHERE consumer_group = ?)`,
-	abortsOnError:  true,
+	dispatchBatch:  dispatchBatchSQL,
 	lateVisibility: true,
 	schema:         wsql.DefaultPostgreSQLSchema{SubscribeBatchSize: messageBatch},
 	offsets:        wsql.DefaultPostgreSQLOffsetsAdapter{},

@@ -27,12 +27,13 @@ const DispatcherName = "webhooks-dispatcher"
 // message the subscriber stops waiting for, at shutdown, is nacked
 // without an error: the router logs every handler error at ERROR.
 //
-// On PostgreSQL a failed statement aborts the subscriber's transaction,
-// and with it the batch of messages it holds. Messages are written without
-// a savepoint (two round trips each); when one fails, the dispatcher gives
-// the transaction up (see abandon) and runs the next one, the same batch
-// read again, with a savepoint per message, so that the failing message is
-// quarantined alone.
+// On PostgreSQL a statement costs a round trip, and a failed one aborts
+// the subscriber's transaction with the batch of messages it holds. The
+// batch's deliveries are written in one statement when the subscriber
+// acks it (see flush); if that fails, the dispatcher gives the
+// transaction up (see abandon) and runs the next one, the same batch read
+// again, with a statement and a savepoint per message, so that the
+// failing message is quarantined alone.
 func (w *dispatcher) dispatch(msg *message.Message) error {
 	tx, ok := wsql.TxFromContext(msg.Context())
 	if !ok {
@@ -44,11 +45,10 @@ func (w *dispatcher) dispatch(msg *message.Message) error {
 		return nil // nothing of this transaction commits: the batch is read again
 	case err == nil && guarded:
 		err = w.savepoint(msg.Context(), tx, func() error { return w.dispatchOne(msg, tx, stmt) })
+	case err == nil && w.sql.dispatchBatch != "":
+		err = w.enqueue(msg, tx)
 	case err == nil:
-		if err = w.dispatchOne(msg, tx, stmt); err != nil && w.sql.abortsOnError && msg.Context().Err() == nil {
-			w.abandon(msg.Context(), tx, msg.UUID, err)
-			return nil
-		}
+		err = w.dispatchOne(msg, tx, stmt)
 	}
 	switch {
 	case err == nil:
@@ -75,12 +75,12 @@ func (w *dispatcher) dispatch(msg *message.Message) error {
 // acknowledged into a transaction that commits nothing (the subscriber's
 // own ack then fails with sql.ErrTxDone and it reads the batch again),
 // and has the next transaction written behind savepoints.
-func (w *dispatcher) abandon(ctx context.Context, tx *sql.Tx, msgID string, err error) {
+func (w *dispatcher) abandon(ctx context.Context, tx *sql.Tx, msgs int, err error) {
 	w.prepared.mu.Lock()
 	w.prepared.dead, w.prepared.guardNext = tx, true
 	w.prepared.mu.Unlock()
-	w.log.InfoContext(ctx, "webhook dispatcher: a message failed; reading its batch again with a savepoint per message",
-		"event_id", msgID, "err", err)
+	w.log.InfoContext(ctx, "webhook dispatcher: writing a batch failed; reading it again with a savepoint per message",
+		"messages", msgs, "err", err)
 	if rbErr := tx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
 		w.log.WarnContext(ctx, "webhook dispatcher: roll back the failed batch", "err", rbErr)
 	}

@@ -88,7 +88,7 @@ func (w *dispatcher) runDispatcher(ctx context.Context) error {
 	sub, err := wsql.NewSubscriber(w.db.DB, wsql.SubscriberConfig{
 		ConsumerGroup:  consumerGroup,
 		SchemaAdapter:  w.sql.schema,
-		OffsetsAdapter: w.sql.offsets,
+		OffsetsAdapter: w.offsets(),
 		ResendInterval: 100 * time.Millisecond,
 		BackoffManager: &wakeBackoff{wake: w.dispatchWake, poll: w.cfg.PollInterval, retry: time.Second, log: logger,
 			stopping: ctx.Done(), ended: w.batchEnded, retryAfterWake: w.sql.lateVisibility},
@@ -238,6 +238,12 @@ func (w *dispatcher) txState(ctx context.Context, tx *sql.Tx) (stmt *sql.Stmt, g
 	}
 	if p.tx == tx {
 		return p.stmt, p.guarded, false, nil
+	}
+	p.pending = nil
+	if w.sql.dispatchBatch != "" && !p.guardNext {
+		// Written together at the ack (flush): nothing to prepare.
+		p.tx, p.stmt, p.guarded = tx, nil, false
+		return nil, false, false, nil
 	}
 	stmt, err = tx.PrepareContext(ctx, w.db.Rebind(`INSERT INTO webhook_deliveries (id, appspace_id, webhook_id,
 		event_id, event_type, referral_code, body, state, attempt_count, schedule_from, max_attempts, next_attempt_at,

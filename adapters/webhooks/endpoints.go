@@ -24,7 +24,9 @@ type endpoint struct {
 	cap            int
 	// failing counts attempts that failed and are not recorded yet: the
 	// endpoint's breaker has not seen them, so nothing more starts.
-	failing int
+	// failures counts every failed attempt: a delivery held (or claimed)
+	// before a failure is given back, not started (see begin).
+	failing, failures int
 	// rate is requests per second (0: unlimited); tokens refill at rate up
 	// to one second's worth.
 	rate   float64
@@ -94,14 +96,23 @@ const (
 	beginDrop        // an attempt to its endpoint failed: release it
 )
 
+// epoch is endpoint id's count of failed attempts, to give begin.
+func (e *endpoints) epoch(id string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.get(id).failures
+}
+
 // begin starts a held delivery of id if its endpoint is under its cap and
-// fewer than senders requests are in flight.
-func (e *endpoints) begin(id string, senders int) int {
+// fewer than senders requests are in flight. A delivery whose claim began
+// (epoch) before an attempt to its endpoint failed is let go instead: the
+// breaker may have opened since, and its claim did not see it.
+func (e *endpoints) begin(id string, epoch, senders int) int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	ep := e.get(id)
 	switch {
-	case ep.failing > 0:
+	case ep.failing > 0 || ep.failures != epoch:
 		return beginDrop
 	case ep.inFlight >= ep.cap || e.sending >= senders:
 		return beginWait
@@ -115,7 +126,9 @@ func (e *endpoints) begin(id string, senders int) int {
 func (e *endpoints) fail(id string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.get(id).failing++
+	ep := e.get(id)
+	ep.failing++
+	ep.failures++
 }
 
 // done counts a request to id as finished; failed: its failure is
@@ -142,8 +155,10 @@ func (e *endpoints) drop(id string) {
 func (e *endpoints) release(id string, ep *endpoint) {
 	ep.held--
 	e.held--
-	if ep.held == 0 && ep.failing == 0 && ep.rate <= 0 {
-		delete(e.m, id) // idle: forget it, so the map holds only busy endpoints
+	if ep.held == 0 && ep.failures == 0 && ep.rate <= 0 {
+		// Idle and never failed: forget it, so the map holds only busy
+		// endpoints and those whose failure count an epoch may hold.
+		delete(e.m, id)
 	}
 }
 

@@ -16,17 +16,17 @@ func TestEndpointsKeepTheCapOfHeldDeliveries(t *testing.T) {
 		t.Fatalf("a healthy endpoint with max_in_flight 2 may hold %d, want 4", n)
 	}
 	e.hold("a", 2, 1)
-	if got := e.begin("a", 32); got != beginNow {
+	if got := e.begin("a", 0, 32); got != beginNow {
 		t.Fatalf("begin = %d, want beginNow", got)
 	}
 	e.done("a", false) // the last request finished: "a" is forgotten
 	e.hold("a", 2, 3)  // what the claim took meanwhile
 	for i := range 2 {
-		if got := e.begin("a", 32); got != beginNow {
+		if got := e.begin("a", 0, 32); got != beginNow {
 			t.Fatalf("held delivery %d: begin = %d, want beginNow", i, got)
 		}
 	}
-	if got := e.begin("a", 32); got != beginWait {
+	if got := e.begin("a", 0, 32); got != beginWait {
 		t.Fatalf("third request with max_in_flight 2: begin = %d, want beginWait", got)
 	}
 	if n, _ := e.slots("a", 2, 0, true, now); n != 1 {
@@ -42,11 +42,11 @@ func TestEndpointsDropAfterAFailure(t *testing.T) {
 	now := time.Now()
 	e.slots("a", 4, 0, true, now)
 	e.hold("a", 4, 3)
-	if e.begin("a", 32) != beginNow {
+	if e.begin("a", 0, 32) != beginNow {
 		t.Fatal("the first held delivery did not start")
 	}
 	e.fail("a")
-	if got := e.begin("a", 32); got != beginDrop {
+	if got := e.begin("a", 0, 32); got != beginDrop {
 		t.Fatalf("after a failure: begin = %d, want beginDrop", got)
 	}
 	e.drop("a")
@@ -55,14 +55,26 @@ func TestEndpointsDropAfterAFailure(t *testing.T) {
 		t.Errorf("an endpoint with an unrecorded failure may hold %d more, want 3 (its cap, not twice it)", n)
 	}
 	e.done("a", true)
+	// Claimed before that failure, held after it was recorded: its
+	// claim did not see the breaker the failure may have opened.
+	e.hold("a", 4, 1)
+	if got := e.begin("a", 0, 32); got != beginDrop {
+		t.Errorf("a delivery whose claim began before a failure: begin = %d, want beginDrop", got)
+	}
+	e.drop("a")
+	e.hold("a", 4, 1)
+	if got := e.begin("a", e.epoch("a"), 32); got != beginNow {
+		t.Errorf("a delivery claimed after the failure was recorded: begin = %d, want beginNow", got)
+	}
+	e.done("a", false)
 	if e.busy() != 0 {
 		t.Errorf("busy %d after every delivery ended, want 0", e.busy())
 	}
 	e.hold("b", 4, 2)
 	e.hold("c", 4, 1)
-	e.begin("b", 2)
-	e.begin("b", 2)
-	if got := e.begin("c", 2); got != beginWait {
+	e.begin("b", 0, 2)
+	e.begin("b", 0, 2)
+	if got := e.begin("c", 0, 2); got != beginWait {
 		t.Errorf("with both senders busy: begin = %d, want beginWait", got)
 	}
 	if n, _ := e.slots("r", 4, 10, true, now); n > 4 {

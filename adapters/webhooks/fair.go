@@ -23,6 +23,9 @@ type candidate struct {
 	PausedUntil   sql.NullInt64   `db:"paused_until"`
 	slots         int
 	probe         bool
+	// epoch is the endpoint's failure count here when its slots were
+	// counted (see endpoints.begin).
+	epoch int
 }
 
 // candidates are the endpoints with due deliveries that are not disabled,
@@ -97,10 +100,11 @@ func share(cands []candidate, budget, turn int) []candidate {
 	return out
 }
 
-// notHeld is the claim's own check of an endpoint's Retry-After hold
-// (parameters: webhook id, now). The candidates were read before the
-// claim: an attempt recorded in between may have set a hold since.
-const notHeld = `NOT EXISTS (SELECT 1 FROM webhooks h WHERE h.id = ? AND h.hold_until > ?)`
+// notHeld is the claim's own check of an endpoint's Retry-After hold and
+// breaker (parameters: webhook id, now, the state the candidate was read
+// in). The candidates were read before the claim: an attempt recorded in
+// between may have set a hold or opened the breaker since.
+const notHeld = `NOT EXISTS (SELECT 1 FROM webhooks h WHERE h.id = ? AND (h.hold_until > ? OR h.state <> ?))`
 
 // claimFor leases up to c.slots due deliveries of each candidate, oldest
 // due first: other workers skip them until the lease ends.
@@ -135,7 +139,7 @@ func claimEach(ctx context.Context, db *sqlx.DB, cands []candidate, now, lease i
 	defer stmt.Close()
 	for _, c := range cands {
 		var got []due
-		if err := stmt.SelectContext(ctx, &got, lease, now, c.ID, now, c.ID, now, c.slots); err != nil {
+		if err := stmt.SelectContext(ctx, &got, lease, now, c.ID, now, c.ID, now, c.State, c.slots); err != nil {
 			return nil, fmt.Errorf("claim deliveries of %s: %w", c.ID, err)
 		}
 		out = append(out, got...)
@@ -147,17 +151,18 @@ func claimEach(ctx context.Context, db *sqlx.DB, cands []candidate, now, lease i
 // per endpoint with its own LIMIT; SKIP LOCKED lets replicas claim side by
 // side (PostgreSQL).
 func claimLateral(ctx context.Context, db *sqlx.DB, cands []candidate, now, lease int64) ([]due, error) {
-	ids, limits := make([]string, len(cands)), make([]int64, len(cands))
+	ids, limits, states := make([]string, len(cands)), make([]int64, len(cands)), make([]string, len(cands))
 	for i, c := range cands {
-		ids[i], limits[i] = c.ID, int64(c.slots)
+		ids[i], limits[i], states[i] = c.ID, int64(c.slots), c.State
 	}
 	var out []due
 	err := sqlx.SelectContext(ctx, db, &out, `UPDATE webhook_deliveries SET next_attempt_at = $1, updated_at = $2
-		WHERE id IN (SELECT p.id FROM unnest($3::text[], $4::int[]) AS c (id, n)
+		WHERE id IN (SELECT p.id FROM unnest($3::text[], $4::int[], $5::text[]) AS c (id, n, state)
 			CROSS JOIN LATERAL (SELECT d.id FROM webhook_deliveries d WHERE d.webhook_id = c.id AND d.state = 'pending'
-				AND d.next_attempt_at <= $2 AND NOT EXISTS (SELECT 1 FROM webhooks h WHERE h.id = c.id AND h.hold_until > $2)
+				AND d.next_attempt_at <= $2 AND NOT EXISTS (SELECT 1 FROM webhooks h WHERE h.id = c.id
+					AND (h.hold_until > $2 OR h.state <> c.state))
 				ORDER BY d.next_attempt_at LIMIT c.n FOR UPDATE SKIP LOCKED) p)`+claimReturning,
-		lease, now, pq.Array(ids), pq.Array(limits))
+		lease, now, pq.Array(ids), pq.Array(limits), pq.Array(states))
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}

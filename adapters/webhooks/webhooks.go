@@ -169,6 +169,9 @@ type dispatcher struct {
 		// the next transaction will; dead: the abandoned transaction.
 		guarded, guardNext bool
 		dead               *sql.Tx
+		// pending: the messages of tx whose deliveries are written
+		// together when the subscriber acks the batch (PostgreSQL).
+		pending []queuedMessage
 	}
 	// queued: the current subscriber transaction wrote deliveries.
 	queued atomic.Bool

@@ -27,6 +27,8 @@ type due struct {
 	loadErr error
 	// probe is set when this attempt decides an open breaker.
 	probe bool
+	// epoch is the endpoint's failure count when the claim began.
+	epoch int
 }
 
 // outcome is an attempt of a claimed delivery, to record.
@@ -129,7 +131,7 @@ func (w *worker) runWorker(ctx context.Context) error {
 func (w *worker) startHeld(ctx context.Context, held []due, send func(due)) []due {
 	var keep, drop []due
 	for _, d := range held {
-		switch w.ends.begin(d.WebhookID, w.cfg.Concurrency) {
+		switch w.ends.begin(d.WebhookID, d.epoch, w.cfg.Concurrency) {
 		case beginNow:
 			send(d)
 		case beginDrop:
@@ -182,6 +184,7 @@ func (w *worker) claim(ctx context.Context, budget int) (batch []due, next time.
 		c := &cands[i]
 		var at time.Time
 		ahead := c.State == breakerActive && c.FailureStreak == 0
+		c.epoch = w.ends.epoch(c.ID)
 		c.slots, at = w.ends.slots(c.ID, c.MaxInFlight, c.RateLimit.Float64, ahead, now)
 		if !at.IsZero() && (next.IsZero() || at.Before(next)) {
 			next = at
@@ -216,7 +219,7 @@ func (w *worker) claim(ctx context.Context, budget int) (batch []due, next time.
 	slices.SortStableFunc(batch, func(a, b due) int { return rank[a.ID] - rank[b.ID] })
 	for i := range batch {
 		c := byID[batch[i].WebhookID]
-		batch[i].probe = c.probe
+		batch[i].probe, batch[i].epoch = c.probe, c.epoch
 		w.ends.hold(c.ID, c.MaxInFlight, 1)
 	}
 	// The deliveries are leased: send them even if reading their webhooks
