@@ -45,11 +45,11 @@ func (s *Store) AppendMulti(ctx context.Context, appends []domain.StreamAppend) 
 
 // appendParts writes every part of one append in tx (inside the caller's
 // savepoint) and reports whether it wrote anything.
-func appendParts(ctx context.Context, tx *sqlx.Tx, appends []domain.StreamAppend, now string) ([]domain.AppendResult, bool, error) {
+func (s *Store) appendParts(ctx context.Context, tx *sqlx.Tx, appends []domain.StreamAppend, now string) ([]domain.AppendResult, bool, error) {
 	results := make([]domain.AppendResult, len(appends))
 	wrote := false
 	for i, a := range appends {
-		res, w, err := appendTx(ctx, tx, a, now)
+		res, w, err := s.appendTx(ctx, tx, a, now)
 		if err != nil {
 			return nil, false, fmt.Errorf("append %s: %w", a.Stream, err)
 		}
@@ -59,24 +59,25 @@ func appendParts(ctx context.Context, tx *sqlx.Tx, appends []domain.StreamAppend
 }
 
 // appendTx writes one stream's part in tx and reports whether it wrote.
-func appendTx(ctx context.Context, tx *sqlx.Tx, a domain.StreamAppend, now string) (_ domain.AppendResult, _ bool, err error) {
-	if res, ok, err := storedResult(ctx, tx, a); err != nil || ok {
+func (s *Store) appendTx(ctx context.Context, tx *sqlx.Tx, a domain.StreamAppend, now string) (_ domain.AppendResult, _ bool, err error) {
+	if res, ok, err := s.storedResult(ctx, tx, a); err != nil || ok {
 		return res, false, err
 	}
 	var current domain.Revision
-	err = tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = ?`, a.Stream).Scan(&current)
+	revision, err := s.writeStmts.in(ctx, tx, revisionSQL)
+	if err == nil {
+		err = revision.QueryRowContext(ctx, a.Stream).Scan(&current)
+	}
 	if err != nil {
 		return domain.AppendResult{}, false, fmt.Errorf("read revision: %w", err)
 	}
 	if want, ok := a.Expected.Revision(); ok && want != current {
 		return domain.AppendResult{}, false, fmt.Errorf("%w: expected %v, stream is at revision %d", domain.ErrConcurrency, a.Expected, current)
 	}
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO events (stream, version, id, type, data, metadata, recorded_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`)
+	stmt, err := s.writeStmts.in(ctx, tx, insertSQL)
 	if err != nil {
 		return domain.AppendResult{}, false, fmt.Errorf("prepare insert: %w", err)
 	}
-	defer closeWith(&err, stmt)
 	var res domain.AppendResult
 	for i, e := range a.Events {
 		version := current + domain.Revision(i) + 1
@@ -93,18 +94,43 @@ func appendTx(ctx context.Context, tx *sqlx.Tx, a domain.StreamAppend, now strin
 	return res, true, nil
 }
 
+// The append's statements (see appendStatements).
+const (
+	revisionSQL = `SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = ?`
+	insertSQL   = `INSERT INTO events (stream, version, id, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)`
+)
+
+// storedSQL is storedResult's select for a part of n events.
+func storedSQL(n int) string {
+	return `SELECT id, version, position FROM events WHERE stream = ? AND id IN (?` + strings.Repeat(", ?", n-1) +
+		`) ORDER BY version`
+}
+
+// appendStatements are the statements the batcher runs, prepared at Open
+// (storedResult's for parts of up to 8 events; a longer part's is
+// prepared in its transaction).
+func appendStatements() []string {
+	qs := []string{revisionSQL, insertSQL, savepointSQL, rollbackToSQL, releaseSQL}
+	for n := 1; n <= 8; n++ {
+		qs = append(qs, storedSQL(n))
+	}
+	return qs
+}
+
 // storedResult recognises a retry: if the part's first event is already in
 // its stream, it returns what the original append returned, computed from
 // the part's events that are stored.
-func storedResult(ctx context.Context, tx *sqlx.Tx, a domain.StreamAppend) (_ domain.AppendResult, _ bool, err error) {
+func (s *Store) storedResult(ctx context.Context, tx *sqlx.Tx, a domain.StreamAppend) (_ domain.AppendResult, _ bool, err error) {
 	ids := make([]any, 0, len(a.Events)+1)
 	ids = append(ids, a.Stream)
 	for _, e := range a.Events {
 		ids = append(ids, e.ID)
 	}
-	q := `SELECT id, version, position FROM events WHERE stream = ? AND id IN (?` +
-		strings.Repeat(", ?", len(a.Events)-1) + `) ORDER BY version`
-	rows, err := tx.QueryContext(ctx, q, ids...)
+	stmt, err := s.writeStmts.in(ctx, tx, storedSQL(len(a.Events)))
+	if err != nil {
+		return domain.AppendResult{}, false, fmt.Errorf("look for a retry: %w", err)
+	}
+	rows, err := stmt.QueryContext(ctx, ids...)
 	if err != nil {
 		return domain.AppendResult{}, false, fmt.Errorf("look for a retry: %w", err)
 	}

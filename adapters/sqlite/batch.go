@@ -53,6 +53,13 @@ func (s *Store) batcher() {
 	}
 }
 
+// Each request of a batch runs behind its own savepoint.
+const (
+	savepointSQL  = `SAVEPOINT append_request`
+	rollbackToSQL = `ROLLBACK TO append_request`
+	releaseSQL    = `RELEASE append_request`
+)
+
 // commitBatch writes a batch in one transaction and sets each request's
 // results or error.
 func (s *Store) commitBatch(batch []*appendRequest) {
@@ -79,18 +86,18 @@ func (s *Store) commitBatch(batch []*appendRequest) {
 			r.err = err
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `SAVEPOINT append_request`); err != nil {
+		if _, err := s.writeStmts.exec(ctx, tx, savepointSQL); err != nil {
 			r.err = fmt.Errorf("append: savepoint: %w", err)
 			continue
 		}
-		results, w, err := appendParts(ctx, tx, r.appends, now)
+		results, w, err := s.appendParts(ctx, tx, r.appends, now)
 		if err != nil {
-			_, rbErr := tx.ExecContext(ctx, `ROLLBACK TO append_request`)
+			_, rbErr := s.writeStmts.exec(ctx, tx, rollbackToSQL)
 			r.err = errors.Join(err, rbErr)
 		} else {
 			r.results, wrote = results, wrote || w
 		}
-		if _, err := tx.ExecContext(ctx, `RELEASE append_request`); err != nil {
+		if _, err := s.writeStmts.exec(ctx, tx, releaseSQL); err != nil {
 			fail(fmt.Errorf("append: release savepoint: %w", err))
 			_ = tx.Rollback() // the batch failed; its error is reported
 			return

@@ -120,7 +120,11 @@ func (s *Store) WaitForEvents(ctx context.Context, opts domain.ReadAllOptions) e
 
 // query runs a select of events on the reader pool.
 func (s *Store) query(ctx context.Context, q string, args ...any) (evs []domain.RecordedEvent, err error) {
-	rows, err := s.read.QueryContext(ctx, q, args...)
+	stmt, err := s.readStmts.get(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := stmt.QueryContext(ctx, args...)
 	if err != nil {
 		return nil, err
 	}

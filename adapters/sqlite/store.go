@@ -61,6 +61,9 @@ func (c Config) Validate() error {
 type Store struct {
 	write *sqlx.DB
 	read  *sqlx.DB
+	// writeStmts and readStmts are the append's and the reads'
+	// statements, kept prepared on each pool.
+	writeStmts, readStmts *stmts
 
 	wake *wakeup // wakes WaitForEvents after each commit
 
@@ -115,10 +118,15 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s := &Store{
 		write:       sqlx.NewDb(write, "sqlite3"),
 		read:        sqlx.NewDb(read, "sqlite3"),
+		writeStmts:  &stmts{db: write},
+		readStmts:   &stmts{db: read},
 		wake:        &wakeup{changed: make(chan struct{})},
 		requests:    make(chan *appendRequest),
 		stop:        make(chan struct{}),
 		batcherDone: make(chan struct{}),
+	}
+	if err := s.writeStmts.prepare(ctx, appendStatements()...); err != nil {
+		return nil, errors.Join(fmt.Errorf("prepare the append's statements: %w", err), s.writeStmts.close(), read.Close(), write.Close())
 	}
 	go s.batcher()
 	return s, nil
@@ -143,7 +151,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.stop)
 		<-s.batcherDone
-		s.closeErr = errors.Join(s.read.Close(), s.write.Close())
+		s.closeErr = errors.Join(s.readStmts.close(), s.writeStmts.close(), s.read.Close(), s.write.Close())
 	})
 	return s.closeErr
 }
