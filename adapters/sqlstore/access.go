@@ -13,6 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -29,6 +31,13 @@ type Access struct {
 	read  *sqlx.DB
 	now   func() time.Time
 	cache *keyCache // nil: every Authenticate looks the key up
+	// lookup is the key lookup, prepared once on the read pool (every
+	// request runs it where keys are not cached; on SQLite parsing it
+	// was most of its cost).
+	lookup struct {
+		mu   sync.Mutex
+		stmt atomic.Pointer[sqlx.Stmt]
+	}
 }
 
 // NewAccess returns an Access that writes through write and reads through
@@ -208,6 +217,25 @@ func (a *Access) Authenticate(ctx context.Context, presented string) (domain.API
 	return r.key(), nil
 }
 
+// lookupStmt returns the key lookup, prepared on first use (again after
+// a failed try).
+func (a *Access) lookupStmt(ctx context.Context) (*sqlx.Stmt, error) {
+	if st := a.lookup.stmt.Load(); st != nil {
+		return st, nil
+	}
+	a.lookup.mu.Lock()
+	defer a.lookup.mu.Unlock()
+	if st := a.lookup.stmt.Load(); st != nil {
+		return st, nil
+	}
+	st, err := a.read.PreparexContext(ctx, a.read.Rebind(`SELECT `+keyColumns+` FROM api_keys WHERE id = ?`))
+	if err != nil {
+		return nil, fmt.Errorf("prepare the key lookup: %w", err)
+	}
+	a.lookup.stmt.Store(st)
+	return st, nil
+}
+
 // lookupKey reads a key's row, from the cache when it holds it.
 func (a *Access) lookupKey(ctx context.Context, id string) (keyRow, error) {
 	var gen uint64
@@ -220,7 +248,11 @@ func (a *Access) lookupKey(ctx context.Context, id string) (keyRow, error) {
 	}
 	var r keyRow
 	at := time.Now()
-	if err := a.read.GetContext(ctx, &r, a.read.Rebind(`SELECT `+keyColumns+` FROM api_keys WHERE id = ?`), id); err != nil {
+	stmt, err := a.lookupStmt(ctx)
+	if err != nil {
+		return keyRow{}, err
+	}
+	if err := stmt.GetContext(ctx, &r, id); err != nil {
 		return keyRow{}, err
 	}
 	if a.cache != nil {
