@@ -24,11 +24,9 @@ type dialect struct {
 	// pruneMessages deletes consumed topic messages older than a number
 	// of seconds, for a consumer group.
 	pruneMessages string
-	// dispatchBatch writes the deliveries of a batch of messages in one
-	// statement (PostgreSQL, where statements cost a round trip and a
-	// failed one aborts the whole transaction; see dispatch). Empty: one
-	// statement per message (SQLite).
-	dispatchBatch string
+	// dispatchBatch is the statement that writes the deliveries of a
+	// batch of messages (see dispatch), and its arguments.
+	dispatchBatch func(ms []queuedMessage, maxAttempts int, now int64) (string, []any)
 	// lateVisibility: a committed message may stay invisible to the
 	// subscriber for a while (PostgreSQL shows it once every older
 	// transaction has ended), so a wake-up that finds nothing reads again
@@ -53,7 +51,7 @@ var postgresDialect = dialect{
 	pruneMessages: `DELETE FROM watermill_webhook_events WHERE created_at < LOCALTIMESTAMP - make_interval(secs => ?) AND
 		transaction_id < (SELECT last_processed_transaction_id FROM watermill_offsets_webhook_events
 		WHERE consumer_group = ?)`,
-	dispatchBatch:  dispatchBatchSQL,
+	dispatchBatch:  dispatchArrays,
 	lateVisibility: true,
 	schema:         wsql.DefaultPostgreSQLSchema{SubscribeBatchSize: messageBatch},
 	offsets:        wsql.DefaultPostgreSQLOffsetsAdapter{},
@@ -67,10 +65,11 @@ var sqliteDialect = dialect{
 	newDeliveryID: `'dlv_' || lower(hex(randomblob(16)))`,
 	pruneMessages: `DELETE FROM watermill_webhook_events WHERE created_at < (CAST(unixepoch('subsec') * 1000 AS INTEGER) - ? * 1000)
 		AND "offset" <= (SELECT offset_acked FROM watermill_offsets_webhook_events WHERE consumer_group = ?)`,
-	schema:  sqliteSchema{batchSize: messageBatch},
-	offsets: sqliteSchema{batchSize: messageBatch},
-	claim:   claimEach,
-	record:  recordEach,
+	schema:        sqliteSchema{batchSize: messageBatch},
+	offsets:       sqliteSchema{batchSize: messageBatch},
+	dispatchBatch: dispatchValues,
+	claim:         claimEach,
+	record:        recordEach,
 }
 
 // dialectOf is the dialect of a driver name.

@@ -27,13 +27,14 @@ const DispatcherName = "webhooks-dispatcher"
 // message the subscriber stops waiting for, at shutdown, is nacked
 // without an error: the router logs every handler error at ERROR.
 //
-// On PostgreSQL a statement costs a round trip, and a failed one aborts
-// the subscriber's transaction with the batch of messages it holds. The
-// batch's deliveries are written in one statement when the subscriber
-// acks it (see flush); if that fails, the dispatcher gives the
-// transaction up (see abandon) and runs the next one, the same batch read
-// again, with a statement and a savepoint per message, so that the
-// failing message is quarantined alone.
+// The batch's deliveries are written in one statement when the
+// subscriber acks it (see flush): on PostgreSQL a statement costs a round
+// trip, on SQLite the one writer's time. A failed statement aborts the
+// subscriber's transaction with the batch it holds (PostgreSQL), so if
+// the batch's fails, the dispatcher gives the transaction up (see
+// abandon) and runs the next one, the same batch read again, with a
+// statement and a savepoint per message, so that the failing message is
+// quarantined alone.
 func (w *dispatcher) dispatch(msg *message.Message) error {
 	tx, ok := wsql.TxFromContext(msg.Context())
 	if !ok {
@@ -45,10 +46,8 @@ func (w *dispatcher) dispatch(msg *message.Message) error {
 		return nil // nothing of this transaction commits: the batch is read again
 	case err == nil && guarded:
 		err = w.savepoint(msg.Context(), tx, func() error { return w.dispatchOne(msg, tx, stmt) })
-	case err == nil && w.sql.dispatchBatch != "":
-		err = w.enqueue(msg, tx)
 	case err == nil:
-		err = w.dispatchOne(msg, tx, stmt)
+		err = w.enqueue(msg, tx)
 	}
 	switch {
 	case err == nil:

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v3/pkg/sql"
@@ -13,10 +14,19 @@ import (
 	"github.com/lib/pq"
 )
 
-// dispatchBatchSQL writes one delivery per active webhook subscribed to
+// dispatchArrays writes one delivery per active webhook subscribed to
 // each message of a batch, like the per-message statement (see txState),
 // with one array per column (PostgreSQL).
-const dispatchBatchSQL = `INSERT INTO webhook_deliveries (id, appspace_id, webhook_id, event_id, event_type,
+func dispatchArrays(ms []queuedMessage, maxAttempts int, now int64) (string, []any) {
+	cols := make([][]string, 5)
+	recorded := make([]int64, len(ms))
+	for i, m := range ms {
+		for c, v := range []string{m.eventID, m.event, m.referral, m.body, m.appspace} {
+			cols[c] = append(cols[c], v)
+		}
+		recorded[i] = m.recordedAt
+	}
+	return `INSERT INTO webhook_deliveries (id, appspace_id, webhook_id, event_id, event_type,
 	referral_code, body, state, attempt_count, schedule_from, max_attempts, next_attempt_at, created_at, updated_at)
 	SELECT 'dlv_' || replace(gen_random_uuid()::text, '-', ''), w.appspace_id, w.id, m.event_id, m.event_type,
 		m.referral_code, m.body, 'pending', 0, 0, $1, $2, $2, $2
@@ -24,7 +34,34 @@ const dispatchBatchSQL = `INSERT INTO webhook_deliveries (id, appspace_id, webho
 		AS m (event_id, event_type, referral_code, body, appspace_id, recorded_at)
 	JOIN webhooks w ON w.appspace_id = m.appspace_id AND w.active AND w.deleted_at IS NULL
 		AND w.active_since <= m.recorded_at AND strpos(w.events, '"' || m.event_type || '"') > 0
-	ON CONFLICT (event_id, webhook_id) DO NOTHING`
+	ON CONFLICT (event_id, webhook_id) DO NOTHING`, []any{maxAttempts, now, pq.Array(cols[0]), pq.Array(cols[1]),
+			pq.Array(cols[2]), pq.Array(cols[3]), pq.Array(cols[4]), pq.Array(recorded)}
+}
+
+// dispatchValues is dispatchArrays for SQLite: the batch as a VALUES
+// list (six parameters a message: 3000 for a batch of 500, well under
+// SQLite's limit of 32766). The WHERE clause is what lets SQLite read
+// ON CONFLICT as the upsert's, not a join's.
+func dispatchValues(ms []queuedMessage, maxAttempts int, now int64) (string, []any) {
+	var q strings.Builder
+	q.WriteString(`WITH m (event_id, event_type, referral_code, body, appspace_id, recorded_at) AS (VALUES `)
+	args := make([]any, 0, 6*len(ms)+2)
+	for i, m := range ms {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(?, ?, ?, ?, ?, ?)")
+		args = append(args, m.eventID, m.event, m.referral, m.body, m.appspace, m.recordedAt)
+	}
+	q.WriteString(`) INSERT INTO webhook_deliveries (id, appspace_id, webhook_id, event_id, event_type, referral_code,
+		body, state, attempt_count, schedule_from, max_attempts, next_attempt_at, created_at, updated_at)
+	SELECT 'dlv_' || lower(hex(randomblob(16))), w.appspace_id, w.id, m.event_id, m.event_type, m.referral_code,
+		m.body, 'pending', 0, 0, ?, ?, ?, ?
+	FROM m, webhooks w WHERE w.appspace_id = m.appspace_id AND w.active AND w.deleted_at IS NULL
+		AND w.active_since <= m.recorded_at AND instr(w.events, '"' || m.event_type || '"') > 0
+	ON CONFLICT (event_id, webhook_id) DO NOTHING`)
+	return q.String(), append(args, maxAttempts, now, now, now)
+}
 
 // queuedMessage is a message whose deliveries are written with its batch.
 type queuedMessage struct {
@@ -50,12 +87,9 @@ func (w *dispatcher) enqueue(msg *message.Message, tx *sql.Tx) error {
 	return nil
 }
 
-// offsets is the subscriber's offsets adapter: with batched dispatch, one
-// that writes the batch's deliveries as the subscriber asks for its ack.
+// offsets is the subscriber's offsets adapter: one that writes the
+// batch's deliveries as the subscriber asks for its ack.
 func (w *dispatcher) offsets() wsql.OffsetsAdapter {
-	if w.sql.dispatchBatch == "" {
-		return w.sql.offsets
-	}
 	return flushingOffsets{OffsetsAdapter: w.sql.offsets, flush: w.flush}
 }
 
@@ -86,18 +120,10 @@ func (w *dispatcher) flush() {
 	if tx == nil || len(pending) == 0 {
 		return
 	}
-	cols := make([][]string, 5)
-	recorded := make([]int64, len(pending))
-	for i, m := range pending {
-		for c, v := range []string{m.eventID, m.event, m.referral, m.body, m.appspace} {
-			cols[c] = append(cols[c], v)
-		}
-		recorded[i] = m.recordedAt
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	res, err := tx.ExecContext(ctx, w.sql.dispatchBatch, w.maxAttempts(), w.now().UnixMilli(), pq.Array(cols[0]),
-		pq.Array(cols[1]), pq.Array(cols[2]), pq.Array(cols[3]), pq.Array(cols[4]), pq.Array(recorded))
+	q, args := w.sql.dispatchBatch(pending, w.maxAttempts(), w.now().UnixMilli())
+	res, err := tx.ExecContext(ctx, q, args...)
 	if err != nil {
 		w.abandon(ctx, tx, len(pending), fmt.Errorf("dispatch a batch: %w", err))
 		return

@@ -240,7 +240,7 @@ func (w *dispatcher) txState(ctx context.Context, tx *sql.Tx) (stmt *sql.Stmt, g
 		return p.stmt, p.guarded, false, nil
 	}
 	p.pending = nil
-	if w.sql.dispatchBatch != "" && !p.guardNext {
+	if !p.guardNext {
 		// Written together at the ack (flush): nothing to prepare.
 		p.tx, p.stmt, p.guarded = tx, nil, false
 		return nil, false, false, nil
