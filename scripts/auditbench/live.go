@@ -61,11 +61,11 @@ func live(ctx context.Context, st store, conc int, d time.Duration) {
 // does, until ctx ends.
 func startSealing(ctx context.Context, wg *sync.WaitGroup, st store, tr *tracker) {
 	key := newKey()
-	notary, err := audit.NewNotary(audit.NotaryConfig{DB: st.write, Events: st.events, Key: key})
+	notary, err := audit.NewNotary(audit.NotaryConfig{DB: st.write, Read: st.read, Events: st.events, Key: key})
 	if err != nil {
 		log.Fatal(err)
 	}
-	runner, err := projections.NewRunner(st.events, st.write, capture{audit.NewSealer(), tr},
+	runner, err := projections.NewRunner(st.events, st.write, capture{audit.NewSealer(st.read), tr},
 		projections.RunnerConfig{Name: audit.SealerName, Pace: audit.SealerPace})
 	if err != nil {
 		log.Fatal(err)
@@ -90,7 +90,7 @@ type tracker struct {
 	lags    []time.Duration
 	n       int
 	// batches, events and busy add up the sealer's batches (busy: from
-	// Apply to commit); applied and started are the current batch's.
+	// Apply to commit, the write transaction less its first reads); applied and started are the current batch's.
 	batches, events, applied int
 	busy                     time.Duration
 	started                  time.Time
@@ -119,7 +119,7 @@ func (t *tracker) lagsSorted() []time.Duration {
 // capture wraps the sealer so the tracker learns which creates a batch
 // holds.
 type capture struct {
-	projections.Handler
+	*audit.Sealer
 	t *tracker
 }
 
@@ -133,7 +133,7 @@ func (c capture) Apply(ctx context.Context, tx *sqlx.Tx, events []domain.Recorde
 	}
 	c.t.applied, c.t.started = len(events), time.Now()
 	c.t.mu.Unlock()
-	return c.Handler.Apply(ctx, tx, events)
+	return c.Sealer.Apply(ctx, tx, events)
 }
 
 // Committed implements projections.Committer: the batch committed.
