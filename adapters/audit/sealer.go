@@ -43,13 +43,7 @@ type Sealer struct {
 // NewSealer returns a sealer. read, if not nil, is where it reads the
 // trees before a batch (SQLite's pool of readers); else it reads them
 // through the runner's database.
-func NewSealer(read ...*sqlx.DB) *Sealer {
-	s := &Sealer{}
-	if len(read) > 0 {
-		s.read = read[0]
-	}
-	return s
-}
+func NewSealer(read *sqlx.DB) *Sealer { return &Sealer{read: read} }
 
 // batchPlan is what sealing a batch writes, per appspace.
 type batchPlan struct {

@@ -22,8 +22,33 @@ type tileKey struct {
 	n     int64
 }
 
-// Up is the migration from audit_hashes (a row a stored hash, three
-// a leaf on average) to audit_tiles (a row a tile of 256 hashes at the
+// createTiles is audit_tiles, per driver.
+var createTiles = map[string]string{
+	"sqlite3": `CREATE TABLE audit_tiles (
+		appspace_id TEXT    NOT NULL,
+		level       INTEGER NOT NULL, -- tile level L: the tree's hashes at level 8L
+		idx         BIGINT  NOT NULL, -- tile N: hashes N*256 to N*256+255 of its level
+		hashes      BLOB    NOT NULL, -- 32 bytes a hash; fewer than 256 only at the right edge
+		PRIMARY KEY (appspace_id, level, idx))`,
+	"postgres": `CREATE TABLE audit_tiles (
+		appspace_id text    NOT NULL,
+		level       integer NOT NULL, -- tile level L: the tree's hashes at level 8L
+		idx         bigint  NOT NULL, -- tile N: hashes N*256 to N*256+255 of its level
+		hashes      bytea   NOT NULL, -- 32 bytes a hash; fewer than 256 only at the right edge
+		PRIMARY KEY (appspace_id, level, idx))`,
+}
+
+// createHashes is audit_hashes as migrations 00011 (SQLite) and 00012
+// (PostgreSQL) made it, for Down.
+var createHashes = map[string]string{
+	"sqlite3": `CREATE TABLE audit_hashes (appspace_id TEXT NOT NULL, hash_index BIGINT NOT NULL, hash BLOB NOT NULL,
+		PRIMARY KEY (appspace_id, hash_index))`,
+	"postgres": `CREATE TABLE audit_hashes (appspace_id text NOT NULL, hash_index bigint NOT NULL, hash bytea NOT NULL,
+		PRIMARY KEY (appspace_id, hash_index))`,
+}
+
+// Up is the migration from audit_hashes (a row a stored hash, about two
+// a leaf) to audit_tiles (a row a tile of 256 hashes at the
 // tree levels 0, 8, 16, …; the other levels' hashes are computed from
 // them): sealing a batch then writes a few tile rows, not a row per hash,
 // and a proof reads a few rows. It converts every stored tree; a hash
@@ -31,13 +56,7 @@ type tileKey struct {
 // reports as not the one the events hash to. driver is "sqlite3" or
 // "postgres".
 func Up(ctx context.Context, tx *sql.Tx, driver string) error {
-	blob := map[bool]string{true: "bytea", false: "BLOB"}[driver == "postgres"]
-	if _, err := tx.ExecContext(ctx, `CREATE TABLE audit_tiles (
-		appspace_id TEXT    NOT NULL,
-		level       INTEGER NOT NULL, -- tile level L: the tree's hashes at level 8L
-		idx         BIGINT  NOT NULL, -- tile N: hashes N*256 to N*256+255 of its level
-		hashes      `+blob+` NOT NULL, -- 32 bytes a hash; fewer than 256 only at the right edge
-		PRIMARY KEY (appspace_id, level, idx))`); err != nil {
+	if _, err := tx.ExecContext(ctx, createTiles[driver]); err != nil {
 		return fmt.Errorf("create audit_tiles: %w", err)
 	}
 	sizes, err := treeSizes(ctx, tx)
@@ -88,9 +107,7 @@ func Up(ctx context.Context, tx *sql.Tx, driver string) error {
 // Down undoes Up: it stores every hash of the trees again, a
 // row each, recomputed from the sealed leaves.
 func Down(ctx context.Context, tx *sql.Tx, driver string) error {
-	blob := map[bool]string{true: "bytea", false: "BLOB"}[driver == "postgres"]
-	if _, err := tx.ExecContext(ctx, `CREATE TABLE audit_hashes (appspace_id TEXT NOT NULL, hash_index BIGINT NOT NULL,
-		hash `+blob+` NOT NULL, PRIMARY KEY (appspace_id, hash_index))`); err != nil {
+	if _, err := tx.ExecContext(ctx, createHashes[driver]); err != nil {
 		return fmt.Errorf("create audit_hashes: %w", err)
 	}
 	sizes, err := treeSizes(ctx, tx)
