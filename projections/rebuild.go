@@ -132,7 +132,7 @@ func switchOver(ctx context.Context, db *sqlx.DB, r *Runner) (err error) {
 	}
 	now := time.Now().UnixMilli()
 	for {
-		n, _, err := r.applyBatch(ctx, tx, now, true)
+		n, _, err := r.applyBatch(ctx, tx, now, true, nil)
 		if err != nil {
 			return fmt.Errorf("rebuild: catch up: %w", err)
 		}

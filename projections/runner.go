@@ -26,6 +26,19 @@ type Committer interface {
 	Committed()
 }
 
+// Preparer is a Handler that does the costly part of a batch before the
+// runner's write transaction (reading through db, the runner's database,
+// or its own pool of readers), so that the transaction (on SQLite, the
+// file's one writer) is held only to write. The runner reads the batch
+// after the checkpoint outside the transaction and hands it to Prepare;
+// then, in the transaction, if the checkpoint has not moved meanwhile, it
+// calls Apply with the same events (else with the batch it reads again).
+// Apply must be correct whether or not Prepare saw its events.
+type Preparer interface {
+	Handler
+	Prepare(ctx context.Context, db *sqlx.DB, events []domain.RecordedEvent) error
+}
+
 // RunnerConfig configures a Runner.
 type RunnerConfig struct {
 	// Name identifies the projection's checkpoint; required.
@@ -117,6 +130,10 @@ func (r *Runner) step(ctx context.Context, isolate bool) (n int, qs []Quarantine
 		}
 		r.created = true
 	}
+	pre, err := r.prepare(ctx)
+	if err != nil || (pre != nil && len(pre.events) == 0) {
+		return 0, nil, err
+	}
 	tx, err := r.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return 0, nil, fmt.Errorf("projection %s: begin: %w", r.cfg.Name, err)
@@ -128,7 +145,7 @@ func (r *Runner) step(ctx context.Context, isolate bool) (n int, qs []Quarantine
 			}
 		}
 	}()
-	if n, qs, err = r.applyBatch(ctx, tx, now, isolate); err != nil || n == 0 {
+	if n, qs, err = r.applyBatch(ctx, tx, now, isolate, pre); err != nil || n == 0 {
 		return 0, nil, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -143,8 +160,9 @@ func (r *Runner) step(ctx context.Context, isolate bool) (n int, qs []Quarantine
 // applyBatch applies the batch after the checkpoint and moves the
 // checkpoint, inside tx, and returns how many events it read and those it
 // quarantined (isolate: see Step; without it, a failing event fails the
-// batch).
-func (r *Runner) applyBatch(ctx context.Context, tx *sqlx.Tx, now int64, isolate bool) (int, []Quarantined, error) {
+// batch). pre, if set, is the batch read and prepared before tx: it is
+// applied if the checkpoint is still where pre read it.
+func (r *Runner) applyBatch(ctx context.Context, tx *sqlx.Tx, now int64, isolate bool, pre *prepared) (int, []Quarantined, error) {
 	q := `SELECT position FROM projection_checkpoints WHERE name = ?`
 	if r.postgres() {
 		q += ` FOR UPDATE` // a second runner waits here, then sees this batch's checkpoint
@@ -153,8 +171,11 @@ func (r *Runner) applyBatch(ctx context.Context, tx *sqlx.Tx, now int64, isolate
 	if err := tx.GetContext(ctx, &pos, tx.Rebind(q), r.cfg.Name); err != nil {
 		return 0, nil, fmt.Errorf("projection %s: read checkpoint: %w", r.cfg.Name, err)
 	}
-	events, err := r.store.ReadAll(ctx, domain.ReadAllOptions{After: domain.Position(pos), Limit: r.cfg.BatchSize})
-	if err != nil || len(events) == 0 {
+	var events []domain.RecordedEvent
+	var err error
+	if pre != nil && pre.after == pos {
+		events = pre.events
+	} else if events, err = r.store.ReadAll(ctx, domain.ReadAllOptions{After: domain.Position(pos), Limit: r.cfg.BatchSize}); err != nil || len(events) == 0 {
 		return 0, nil, err
 	}
 	qs, err := r.applyEvents(ctx, tx, events, now, r.handler.Apply, isolate)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -17,9 +18,13 @@ import (
 // matches them tampered, which stops its checkpoints.
 type Checker struct {
 	db     *sqlx.DB
+	read   *sqlx.DB // the trees' reads: db, or a pool of readers of its file
 	events domain.EventStore
 	log    *slog.Logger
 	now    func() time.Time
+	// checked is each tree's size as CheckAll last found it untouched.
+	mu      sync.Mutex
+	checked map[string]int64
 }
 
 // NewChecker returns a checker of the trees in db (the read models'
@@ -29,7 +34,7 @@ func NewChecker(db *sqlx.DB, events domain.EventStore, logger *slog.Logger) *Che
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Checker{db: db, events: events, log: logger, now: time.Now}
+	return &Checker{db: db, read: db, events: events, log: logger, now: time.Now, checked: map[string]int64{}}
 }
 
 // Progress is told, after each chunk, how many leaves of all the trees a
@@ -54,17 +59,30 @@ func (c *Checker) CheckAll(ctx context.Context, progress Progress) error {
 	}
 	var errs []error
 	for _, t := range trees {
-		err := checkWhole(ctx, c.db, c.events, t.App, t.Size, func(n int64) {
+		err := checkWhole(ctx, c.read, c.events, t.App, t.Size, func(n int64) {
 			if progress != nil {
 				progress(base+n, total)
 			}
 		})
+		if err == nil {
+			c.mu.Lock()
+			c.checked[t.App] = t.Size
+			c.mu.Unlock()
+		}
 		if err = c.report(ctx, t.App, err); err != nil {
 			errs = append(errs, fmt.Errorf("appspace %s: %w", t.App, err))
 		}
 		base += t.Size
 	}
 	return errors.Join(errs...)
+}
+
+// checkedSize returns the size of app's tree that CheckAll last found
+// untouched (0: never).
+func (c *Checker) checkedSize(app string) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.checked[app]
 }
 
 // OnlyTampered reports whether err (from CheckAll) holds differences

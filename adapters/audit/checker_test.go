@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/mod/sumdb/tlog"
-
 	"github.com/referral-ledger/referral-ledger/adapters/audit"
 	"github.com/referral-ledger/referral-ledger/domain"
 )
@@ -63,11 +61,11 @@ func TestCheckerRehashesWholeTrees(t *testing.T) {
 			return ids[200]
 		}},
 		{"interior hash", "stored tree hash", func(t *testing.T, l *ledger, ids []string) string {
-			// Leaf 127 completes a subtree of 128 leaves: its last stored
-			// hash is that subtree's root.
-			exec(t, l, `UPDATE audit_hashes SET hash = ? WHERE appspace_id = 'as_w' AND hash_index = ?`,
-				make([]byte, 32), tlog.StoredHashIndex(7, 0))
-			return ids[127]
+			// Leaf 255 completes the first subtree of 256 leaves, whose
+			// root is the first hash of the level-1 tile.
+			exec(t, l, `UPDATE audit_tiles SET hashes = ? WHERE appspace_id = 'as_w' AND level = 1 AND idx = 0`,
+				make([]byte, 32))
+			return ids[255]
 		}},
 		{"checkpoint root", "signed checkpoint of 150", func(t *testing.T, l *ledger, ids []string) string {
 			exec(t, l, `UPDATE audit_checkpoints SET root_hash = ? WHERE appspace_id = 'as_w' AND tree_size = 150`, make([]byte, 32))

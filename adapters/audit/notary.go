@@ -22,7 +22,10 @@ const recheck = 256
 // NotaryConfig configures a Notary.
 type NotaryConfig struct {
 	// DB holds the trees (the read models' database); Events is the log.
-	DB     *sqlx.DB
+	DB *sqlx.DB
+	// Read, if set, is a pool of readers of DB (SQLite's): the checks read
+	// the trees there, not through DB's one writer connection.
+	Read   *sqlx.DB
 	Events domain.EventStore
 	Key    *Key
 	// Interval is the least time between two checkpoints of an appspace;
@@ -65,6 +68,9 @@ func NewNotary(cfg NotaryConfig) (*Notary, error) {
 	}
 	n := &Notary{cfg: cfg, log: log, check: NewChecker(cfg.DB, cfg.Events, log)}
 	n.check.now = cfg.Now
+	if cfg.Read != nil {
+		n.check.read = cfg.Read
+	}
 	n.checking.Store(true)
 	return n, nil
 }
@@ -154,8 +160,11 @@ func (n *Notary) SignAll(ctx context.Context) error {
 		if t.CPAt.Valid && n.cfg.Now().UnixMilli()-t.CPAt.Int64 < n.cfg.Interval.Milliseconds() {
 			continue
 		}
-		from := max(0, t.CPSize.Int64-recheck)
-		err := n.check.report(ctx, t.App, checkRange(ctx, n.cfg.DB, n.cfg.Events, t.App, from, t.Size))
+		// The recent part: from a little before the previous checkpoint,
+		// or before what the whole-tree check went through (the first
+		// checkpoint after start-up need not check the tree twice).
+		from := max(0, max(t.CPSize.Int64, n.check.checkedSize(t.App))-recheck)
+		err := n.check.report(ctx, t.App, checkRange(ctx, n.check.read, n.cfg.Events, t.App, from, t.Size))
 		if err == nil {
 			err = n.sign(ctx, t.App, t.Size)
 		}
@@ -190,7 +199,7 @@ func (n *Notary) sign(ctx context.Context, app string, size int64) (err error) {
 	if t.Tampered.Valid || t.CPSize.Int64 >= size {
 		return tx.Rollback() // tampered, or another replica signed it
 	}
-	hs := newHashStore(ctx, tx, app)
+	hs := newTiles(ctx, tx, app)
 	root, err := tlog.TreeHash(size, hs)
 	if err != nil {
 		return err

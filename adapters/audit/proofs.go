@@ -109,7 +109,7 @@ func (p *Prover) Inclusion(ctx context.Context, app, eventID string, treeSize in
 	if treeSize <= leaf || treeSize > size {
 		return Inclusion{}, domain.Errorf(domain.EInvalid, "tree_size must be between %d and %d for this event", leaf+1, size)
 	}
-	hs := newHashStore(ctx, p.db, app)
+	hs := newTiles(ctx, p.db, app)
 	proof, err := tlog.ProveRecord(treeSize, leaf, hs)
 	if err != nil {
 		return Inclusion{}, fmt.Errorf("prove leaf %d: %w", leaf, err)
@@ -131,7 +131,7 @@ func (p *Prover) Consistency(ctx context.Context, app string, from, to int64) (t
 	if from < 1 || from > to || to > size {
 		return nil, domain.Errorf(domain.EInvalid, "want 1 <= from <= to <= %d (the sealed tree size)", size)
 	}
-	return tlog.ProveTree(to, from, newHashStore(ctx, p.db, app))
+	return tlog.ProveTree(to, from, newTiles(ctx, p.db, app))
 }
 
 // Tile returns a hash tile (L ≥ 0) or an entry bundle (L = -1) of app's
@@ -149,7 +149,14 @@ func (p *Prover) Tile(ctx context.Context, app string, t tlog.Tile) ([]byte, err
 		return nil, domain.Errorf(domain.ENotFound, "no such tile in the sealed tree")
 	}
 	if t.L >= 0 {
-		return tlog.ReadTileData(t, newHashStore(ctx, p.db, app))
+		data, err := newTiles(ctx, p.db, app).tile(tileKey{t.L, t.N})
+		if err != nil {
+			return nil, err
+		}
+		if len(data) < t.W*tlog.HashSize {
+			return nil, fmt.Errorf("tile %s of appspace %s is missing hashes", t.Path(), app)
+		}
+		return data[:t.W*tlog.HashSize], nil
 	}
 	var leaves [][]byte
 	start := t.N << TileHeight

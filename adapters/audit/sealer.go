@@ -5,10 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/referral-ledger/referral-ledger/domain"
 	"github.com/referral-ledger/referral-ledger/projections"
@@ -28,16 +28,33 @@ const SealerPace = 250 * time.Millisecond
 // tree: leaf i of an appspace is its i-th event in log order. A Runner
 // feeds it, so the tree and the runner's checkpoint move in one
 // transaction, and the runner's leader lock keeps one sealer at a time.
-type Sealer struct{}
+//
+// It is a projections.Preparer: the leaves and hashes of a batch are
+// computed before the runner's transaction, from the trees as committed
+// then, and the transaction only writes them (a leaf row each, and a few
+// tile rows), unless the tree moved meanwhile, when Apply computes them
+// again in it.
+type Sealer struct {
+	read *sqlx.DB // where Prepare reads the trees; nil: the runner's database
+	mu   sync.Mutex
+	plan *batchPlan // the last batch prepared
+}
 
-// NewSealer returns a sealer.
-func NewSealer() *Sealer { return &Sealer{} }
+// NewSealer returns a sealer. read, if not nil, is where it reads the
+// trees before a batch (SQLite's pool of readers); else it reads them
+// through the runner's database.
+func NewSealer(read *sqlx.DB) *Sealer { return &Sealer{read: read} }
 
-// Apply implements projections.Handler. Every failure is marked
-// retryable: the runner must never quarantine an event of the tree (its
-// leaf would be missing and every later index shifted), so a batch that
-// fails is retried whole until it seals.
-func (s *Sealer) Apply(ctx context.Context, tx *sqlx.Tx, events []domain.RecordedEvent) error {
+// batchPlan is what sealing a batch writes, per appspace.
+type batchPlan struct {
+	first, last domain.Position
+	n           int
+	plans       []*sealPlan
+}
+
+// byAppspace splits events by appspace, in order of first appearance;
+// events of no appspace are not sealed.
+func byAppspace(events []domain.RecordedEvent) ([]string, map[string][]domain.RecordedEvent) {
 	var order []string
 	byApp := map[string][]domain.RecordedEvent{}
 	for _, e := range events {
@@ -50,44 +67,94 @@ func (s *Sealer) Apply(ctx context.Context, tx *sqlx.Tx, events []domain.Recorde
 		}
 		byApp[app] = append(byApp[app], e)
 	}
+	return order, byApp
+}
+
+// Prepare implements projections.Preparer: it computes the batch's
+// leaves and tiles from the trees as committed now.
+func (s *Sealer) Prepare(ctx context.Context, db *sqlx.DB, events []domain.RecordedEvent) error {
+	s.mu.Lock()
+	s.plan = nil
+	s.mu.Unlock()
+	read := s.read
+	if read == nil {
+		read = db
+	}
+	order, byApp := byAppspace(events)
+	b := &batchPlan{first: events[0].Position, last: events[len(events)-1].Position, n: len(events)}
 	for _, app := range order {
-		if err := seal(ctx, tx, app, byApp[app]); err != nil {
+		size, err := sealedSize(ctx, read, app)
+		if err != nil {
+			return err
+		}
+		p, err := planSeal(ctx, read, app, size, byApp[app])
+		if err != nil {
+			return fmt.Errorf("appspace %s: %w", app, err)
+		}
+		b.plans = append(b.plans, p)
+	}
+	s.mu.Lock()
+	s.plan = b
+	s.mu.Unlock()
+	return nil
+}
+
+// prepared returns the plan of events if Prepare made it.
+func (s *Sealer) prepared(events []domain.RecordedEvent) map[string]*sealPlan {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.plan
+	if b == nil || b.n != len(events) || b.first != events[0].Position || b.last != events[len(events)-1].Position {
+		return nil
+	}
+	out := make(map[string]*sealPlan, len(b.plans))
+	for _, p := range b.plans {
+		out[p.app] = p
+	}
+	return out
+}
+
+// Apply implements projections.Handler. Every failure is marked
+// retryable: the runner must never quarantine an event of the tree (its
+// leaf would be missing and every later index shifted), so a batch that
+// fails is retried whole until it seals.
+func (s *Sealer) Apply(ctx context.Context, tx *sqlx.Tx, events []domain.RecordedEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	plans := s.prepared(events)
+	order, byApp := byAppspace(events)
+	for _, app := range order {
+		if err := seal(ctx, tx, app, byApp[app], plans[app]); err != nil {
 			return projections.Retryable(fmt.Errorf("seal appspace %s: %w", app, err))
 		}
 	}
 	return nil
 }
 
-// seal appends events to app's tree.
-func seal(ctx context.Context, tx *sqlx.Tx, app string, events []domain.RecordedEvent) error {
+// seal appends events to app's tree, as p planned it if p was made for
+// the tree's size now.
+func seal(ctx context.Context, tx *sqlx.Tx, app string, events []domain.RecordedEvent, p *sealPlan) error {
 	size, err := treeSize(ctx, tx, app)
 	if err != nil {
 		return err
 	}
-	hs := newHashStore(ctx, tx, app)
-	leaves := make([][]any, 0, len(events))
-	for _, e := range events {
-		leaf := LeafOf(e).Bytes()
-		hashes, err := tlog.StoredHashes(size, leaf, hs)
-		if err != nil {
+	if p == nil || p.base != size {
+		if p, err = planSeal(ctx, tx, app, size, events); err != nil {
 			return err
 		}
-		first := tlog.StoredHashIndex(0, size)
-		for k, h := range hashes {
-			hs.pending[first+int64(k)] = h
-		}
-		leaves = append(leaves, []any{app, size, e.ID, int64(e.Position), leaf})
-		size++
 	}
-	if err := insertRows(ctx, tx, `INSERT INTO audit_leaves (appspace_id, leaf_index, event_id, position, leaf) VALUES `,
-		5, leaves); err != nil {
-		return fmt.Errorf("write leaves: %w", err)
+	return p.write(ctx, tx)
+}
+
+// sealedSize returns app's sealed tree size (0 before its first event).
+func sealedSize(ctx context.Context, q querier, app string) (int64, error) {
+	var size int64
+	err := sqlx.GetContext(ctx, q, &size, q.Rebind(`SELECT size FROM audit_trees WHERE appspace_id = ?`), app)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
 	}
-	if err := hs.flush(); err != nil {
-		return err
-	}
-	_, err = tx.ExecContext(ctx, tx.Rebind(`UPDATE audit_trees SET size = ? WHERE appspace_id = ?`), size, app)
-	return err
+	return size, err
 }
 
 // treeSize returns app's sealed tree size, creating its row.

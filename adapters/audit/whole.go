@@ -24,14 +24,14 @@ var wholeChunk int64 = 1000
 // in memory, and calls done after each chunk with the leaves checked so
 // far. It returns a *Tampered for the first leaf that differs.
 func checkWhole(ctx context.Context, db *sqlx.DB, events domain.EventStore, app string, size int64, done func(int64)) error {
-	w := &walker{ctx: ctx, events: events, app: app, edge: rightEdge{}}
+	w := &walker{ctx: ctx, events: events, app: app, edge: rightEdge{}, tiles: newTiles(ctx, db, app)}
 	if err := db.SelectContext(ctx, &w.cps, db.Rebind(`SELECT tree_size, root_hash FROM audit_checkpoints
 		WHERE appspace_id = ? AND tree_size <= ? ORDER BY tree_size`), app, size); err != nil {
 		return fmt.Errorf("read checkpoints: %w", err)
 	}
 	for w.n < size {
 		end := min(size, w.n+wholeChunk)
-		leaves, stored, err := readChunk(ctx, db, app, w.n, end)
+		leaves, err := readChunk(ctx, db, app, w.n, end)
 		if err != nil {
 			return err
 		}
@@ -39,7 +39,7 @@ func checkWhole(ctx context.Context, db *sqlx.DB, events domain.EventStore, app 
 			if l.Index != w.n {
 				break
 			}
-			if err := w.next(l, stored); err != nil {
+			if err := w.next(l); err != nil {
 				return err
 			}
 		}
@@ -60,6 +60,7 @@ type walker struct {
 	app     string
 	n       int64
 	edge    rightEdge
+	tiles   *tiles
 	after   domain.Position
 	pending []domain.RecordedEvent
 	cps     []struct {
@@ -70,7 +71,7 @@ type walker struct {
 
 // next checks sealed leaf l (leaf n) and the hashes stored for it against
 // the log's next event, and the checkpoints of n+1 leaves.
-func (w *walker) next(l sealedLeaf, stored map[int64]tlog.Hash) error {
+func (w *walker) next(l sealedLeaf) error {
 	if len(w.pending) == 0 {
 		var err error
 		if w.pending, err = readEvents(w.ctx, w.events, w.app, w.after); err != nil {
@@ -90,11 +91,14 @@ func (w *walker) next(l sealedLeaf, stored map[int64]tlog.Hash) error {
 	if err != nil {
 		return err
 	}
-	first := tlog.StoredHashIndex(0, w.n)
-	for k, h := range hs {
-		if got, ok := stored[first+int64(k)]; !ok || got != h {
+	for k := 0; k < len(hs); k += TileHeight {
+		if same, err := w.stored(k, w.n>>uint(k), hs[k]); err != nil || !same {
+			if err != nil {
+				return err
+			}
 			t := tampered(w.app, l, &e)
-			t.What = fmt.Sprintf("its stored tree hash %d is not the one the events hash to (or is missing)", first+int64(k))
+			t.What = fmt.Sprintf("its stored tree hash %d is not the one the events hash to (or is missing)",
+				tlog.StoredHashIndex(k, w.n>>uint(k)))
 			return t
 		}
 	}
@@ -111,35 +115,29 @@ func (w *walker) next(l sealedLeaf, stored map[int64]tlog.Hash) error {
 	return nil
 }
 
-// readChunk reads the sealed leaves [from, to) of app and the stored
-// hashes they added.
-func readChunk(ctx context.Context, db *sqlx.DB, app string, from, to int64) ([]sealedLeaf, map[int64]tlog.Hash, error) {
+// stored reports whether the tiles store h as hash n of tree level
+// `level` (a tile level). Only the tiles under way stay in memory.
+func (w *walker) stored(level int, n int64, h tlog.Hash) (bool, error) {
+	key := tileKey{level / TileHeight, n >> TileHeight}
+	if _, ok := w.tiles.data[key]; !ok {
+		delete(w.tiles.data, tileKey{key.level, key.n - 1})
+	}
+	data, err := w.tiles.tile(key)
+	if err != nil {
+		return false, err
+	}
+	off := int(n&(1<<TileHeight-1)) * tlog.HashSize
+	return len(data) >= off+tlog.HashSize && tlog.Hash(data[off:off+tlog.HashSize]) == h, nil
+}
+
+// readChunk reads the sealed leaves [from, to) of app.
+func readChunk(ctx context.Context, db *sqlx.DB, app string, from, to int64) ([]sealedLeaf, error) {
 	var leaves []sealedLeaf
 	if err := db.SelectContext(ctx, &leaves, db.Rebind(`SELECT leaf_index, event_id, position, leaf FROM audit_leaves
 		WHERE appspace_id = ? AND leaf_index >= ? AND leaf_index < ? ORDER BY leaf_index`), app, from, to); err != nil {
-		return nil, nil, fmt.Errorf("read leaves: %w", err)
+		return nil, fmt.Errorf("read leaves: %w", err)
 	}
-	rows, err := db.QueryxContext(ctx, db.Rebind(`SELECT hash_index, hash FROM audit_hashes
-		WHERE appspace_id = ? AND hash_index >= ? AND hash_index < ?`), app, tlog.StoredHashIndex(0, from), tlog.StoredHashCount(to))
-	if err != nil {
-		return nil, nil, fmt.Errorf("read tree hashes: %w", err)
-	}
-	defer rows.Close()
-	stored := make(map[int64]tlog.Hash, 2*(to-from))
-	for rows.Next() {
-		var i int64
-		var b []byte
-		if err := rows.Scan(&i, &b); err != nil {
-			return nil, nil, fmt.Errorf("read tree hashes: %w", err)
-		}
-		var h tlog.Hash
-		copy(h[:], b)
-		if len(b) != tlog.HashSize {
-			h = tlog.Hash{} // never a real hash: reported as differing
-		}
-		stored[i] = h
-	}
-	return leaves, stored, rows.Err()
+	return leaves, nil
 }
 
 // readEvents reads the next batch of app's events after a position.

@@ -43,7 +43,7 @@ func newAuditedStack(t *testing.T, kind string) *auditedStack {
 		t.Fatal(err)
 	}
 	late.Prover = audit.NewProver(s.write, key)
-	sealer, err := projections.NewRunner(s.store, s.write, audit.NewSealer(), projections.RunnerConfig{Name: audit.SealerName})
+	sealer, err := projections.NewRunner(s.store, s.write, audit.NewSealer(nil), projections.RunnerConfig{Name: audit.SealerName})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,8 @@ import (
 	"github.com/lib/pq"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+
+	"github.com/referral-ledger/referral-ledger/adapters/audit/tilemigrate"
 )
 
 //go:embed migrations/*.sql
@@ -144,6 +146,7 @@ func Migrate(ctx context.Context, db *sql.DB) error {
 	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys,
 		goose.WithSessionLocker(locker),
 		goose.WithDisableGlobalRegistry(true),
+		goose.WithGoMigrations(tilesMigration()),
 		goose.WithLogger(goose.NopLogger()),
 	)
 	if err != nil {
@@ -188,4 +191,12 @@ func hash(kind, schema string) uint64 {
 	h := fnv.New64a()
 	_, _ = h.Write([]byte("referral-ledger " + kind + " " + schema)) // never fails
 	return h.Sum64()
+}
+
+// tilesMigration is migration 00015, in Go: audit_hashes becomes
+// audit_tiles (see tilemigrate.Up).
+func tilesMigration() *goose.Migration {
+	return goose.NewGoMigration(15,
+		&goose.GoFunc{RunTx: func(ctx context.Context, tx *sql.Tx) error { return tilemigrate.Up(ctx, tx, "postgres") }},
+		&goose.GoFunc{RunTx: func(ctx context.Context, tx *sql.Tx) error { return tilemigrate.Down(ctx, tx, "postgres") }})
 }

@@ -24,6 +24,8 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/pressly/goose/v3"
+
+	"github.com/referral-ledger/referral-ledger/adapters/audit/tilemigrate"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
@@ -165,6 +167,7 @@ func Migrate(ctx context.Context, db *sql.DB) error {
 	}
 	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys,
 		goose.WithDisableGlobalRegistry(true),
+		goose.WithGoMigrations(tilesMigration()),
 		goose.WithLogger(goose.NopLogger()),
 	)
 	if err != nil {
@@ -196,4 +199,12 @@ func (w *wakeup) subscribe() <-chan struct{} {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.changed
+}
+
+// tilesMigration is migration 00014, in Go: audit_hashes becomes
+// audit_tiles (see tilemigrate.Up).
+func tilesMigration() *goose.Migration {
+	return goose.NewGoMigration(14,
+		&goose.GoFunc{RunTx: func(ctx context.Context, tx *sql.Tx) error { return tilemigrate.Up(ctx, tx, "sqlite3") }},
+		&goose.GoFunc{RunTx: func(ctx context.Context, tx *sql.Tx) error { return tilemigrate.Down(ctx, tx, "sqlite3") }})
 }

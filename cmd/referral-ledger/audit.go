@@ -49,12 +49,12 @@ func (m *Main) openAudit() (*ledger, error) {
 	if err != nil {
 		return nil, err
 	}
-	notary, err := audit.NewNotary(audit.NotaryConfig{DB: m.write, Events: m.store, Key: key,
+	notary, err := audit.NewNotary(audit.NotaryConfig{DB: m.write, Read: m.read, Events: m.store, Key: key,
 		Interval: m.cfg.Audit.Interval, Logger: m.log})
 	if err != nil {
 		return nil, err
 	}
-	runner, err := projections.NewRunner(m.store, m.write, audit.NewSealer(), projections.RunnerConfig{
+	runner, err := projections.NewRunner(m.store, m.write, audit.NewSealer(m.read), projections.RunnerConfig{
 		Name: audit.SealerName, Logger: m.log, Pace: audit.SealerPace})
 	if err != nil {
 		return nil, err

@@ -39,9 +39,14 @@ func TestAuditCheck(t *testing.T) {
 			return s.events[5].ID
 		}},
 		{"tree hash", func(t *testing.T, s *auditStack) string {
-			// Leaf 6's stored hashes start at tlog.StoredHashIndex(0, 6).
-			mustExec(t, s.m.write, `UPDATE audit_hashes SET hash = ? WHERE appspace_id = ? AND hash_index = ?`,
-				make([]byte, 32), s.app, tlog.StoredHashIndex(0, 6))
+			// Leaf 6's hash is the seventh of the first level-0 tile.
+			var tile []byte
+			if err := s.m.read.Get(&tile, s.m.read.Rebind(`SELECT hashes FROM audit_tiles
+				WHERE appspace_id = ? AND level = 0 AND idx = 0`), s.app); err != nil {
+				t.Fatal(err)
+			}
+			copy(tile[6*tlog.HashSize:], make([]byte, tlog.HashSize))
+			mustExec(t, s.m.write, `UPDATE audit_tiles SET hashes = ? WHERE appspace_id = ? AND level = 0 AND idx = 0`, tile, s.app)
 			return s.events[6].ID
 		}},
 	}

@@ -16,39 +16,45 @@ import (
 	"github.com/referral-ledger/referral-ledger/scripts/benchkit"
 )
 
-// live measures commands/s with the sealer off, on and off again, and the
-// seal lag while it is on.
-func live(ctx context.Context, st store, conc int, d time.Duration) {
+// live measures commands/s with the sealer off and on, alternating
+// (rounds times off then on, then off once more), and the seal lag while
+// it is on. Each on run starts in the steady state serve reaches: the
+// sealer caught up and the notary's start-up whole-tree check done.
+func live(ctx context.Context, st store, conc int, d time.Duration, rounds int) {
 	svc := domain.NewService(st.events, domain.ServiceConfig{})
 	as := domain.NewPrefixedID("as")
-	fmt.Printf("\n== %s: live, %d concurrent callers, %s per run\n", st.name, conc, d)
+	fmt.Printf("\n== %s: live, %d concurrent callers, %s per run, %d rounds\n", st.name, conc, d, rounds)
 	tr := &tracker{sent: map[string]time.Time{}}
-	off1 := measure(conc, d, func(w, i int) error { return commandPair(ctx, svc, as, "off1", w, i, nil) })
-	fmt.Printf("%-9s sealer off    %8.0f commands/s\n", st.name, off1)
-
-	seal(ctx, st) // the first run's events: the sealer starts caught up
-	runCtx, stop := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	startSealing(runCtx, &wg, st, tr)
-	on := measure(conc, d, func(w, i int) error { return commandPair(ctx, svc, as, "on", w, i, tr) })
-	fmt.Printf("%-9s sealer on     %8.0f commands/s\n", st.name, on)
-	sent := tr.count()
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && tr.sealed() < sent; {
-		time.Sleep(20 * time.Millisecond)
+	var offs, ons []float64
+	run := func(tag string, tr *tracker) float64 {
+		return measure(conc, d, func(w, i int) error { return commandPair(ctx, svc, as, tag, w, i, tr) })
 	}
-	stop()
-	wg.Wait()
-	lags := tr.lagsSorted()
+	for r := range rounds {
+		offs = append(offs, run(fmt.Sprint("off", r), nil))
+		fmt.Printf("%-9s sealer off    %8.0f commands/s\n", st.name, offs[r])
+		seal(ctx, st) // the off run's events: the sealer starts caught up
+		runCtx, stop := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		startSealing(runCtx, &wg, st, tr)
+		ons = append(ons, run(fmt.Sprint("on", r), tr))
+		fmt.Printf("%-9s sealer on     %8.0f commands/s\n", st.name, ons[r])
+		sent := tr.count()
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && tr.sealed() < sent; {
+			time.Sleep(20 * time.Millisecond)
+		}
+		stop()
+		wg.Wait()
+	}
+	offs = append(offs, run("offlast", nil))
+	fmt.Printf("%-9s sealer off    %8.0f commands/s\n", st.name, offs[len(offs)-1])
 	if tr.batches > 0 {
-		fmt.Printf("%-9s sealer: %d batches, %.1f events and %s a batch\n", st.name, tr.batches,
+		fmt.Printf("%-9s sealer: %d batches, %.1f events and %s a batch in its write transaction\n", st.name, tr.batches,
 			float64(tr.events)/float64(tr.batches), ms(tr.busy/time.Duration(tr.batches)))
 	}
-
-	off2 := measure(conc, d, func(w, i int) error { return commandPair(ctx, svc, as, "off2", w, i, nil) })
-	fmt.Printf("%-9s sealer off    %8.0f commands/s\n", st.name, off2)
-	base := (off1 + off2) / 2
+	base, on := mean(offs), mean(ons)
 	fmt.Printf("%-9s commands/s with the sealer on: %.1f%% of off (drop %.1f%%; target: drop ≤ 5%%)\n",
 		st.name, 100*on/base, 100-100*on/base)
+	lags := tr.lagsSorted()
 	if len(lags) == 0 {
 		fmt.Printf("%-9s no create was sealed\n", st.name)
 		return
@@ -57,15 +63,24 @@ func live(ctx context.Context, st store, conc int, d time.Duration) {
 		ms(percentile(lags, 0.5)), ms(percentile(lags, 0.9)), ms(percentile(lags, 0.99)), ms(lags[len(lags)-1]))
 }
 
+func mean(xs []float64) float64 {
+	var sum float64
+	for _, x := range xs {
+		sum += x
+	}
+	return sum / float64(len(xs))
+}
+
 // startSealing runs the sealer (timing each commit) and a notary, as serve
-// does, until ctx ends.
+// does, until ctx ends; it returns once the notary's start-up check is
+// done.
 func startSealing(ctx context.Context, wg *sync.WaitGroup, st store, tr *tracker) {
 	key := newKey()
-	notary, err := audit.NewNotary(audit.NotaryConfig{DB: st.write, Events: st.events, Key: key})
+	notary, err := audit.NewNotary(audit.NotaryConfig{DB: st.write, Read: st.read, Events: st.events, Key: key})
 	if err != nil {
 		log.Fatal(err)
 	}
-	runner, err := projections.NewRunner(st.events, st.write, capture{audit.NewSealer(), tr},
+	runner, err := projections.NewRunner(st.events, st.write, capture{audit.NewSealer(st.read), tr},
 		projections.RunnerConfig{Name: audit.SealerName, Pace: audit.SealerPace})
 	if err != nil {
 		log.Fatal(err)
@@ -75,6 +90,9 @@ func startSealing(ctx context.Context, wg *sync.WaitGroup, st store, tr *tracker
 		defer wg.Done()
 		_ = notary.Run(ctx)
 	}()
+	for checking, _, _ := notary.Checking(); checking && ctx.Err() == nil; checking, _, _ = notary.Checking() {
+		time.Sleep(10 * time.Millisecond) // serve's start-up check, before the measurement
+	}
 	go func() {
 		defer wg.Done()
 		_ = runner.Run(ctx)
@@ -90,7 +108,7 @@ type tracker struct {
 	lags    []time.Duration
 	n       int
 	// batches, events and busy add up the sealer's batches (busy: from
-	// Apply to commit); applied and started are the current batch's.
+	// Apply to commit, the write transaction less its first reads); applied and started are the current batch's.
 	batches, events, applied int
 	busy                     time.Duration
 	started                  time.Time
@@ -119,7 +137,7 @@ func (t *tracker) lagsSorted() []time.Duration {
 // capture wraps the sealer so the tracker learns which creates a batch
 // holds.
 type capture struct {
-	projections.Handler
+	*audit.Sealer
 	t *tracker
 }
 
@@ -133,7 +151,7 @@ func (c capture) Apply(ctx context.Context, tx *sqlx.Tx, events []domain.Recorde
 	}
 	c.t.applied, c.t.started = len(events), time.Now()
 	c.t.mu.Unlock()
-	return c.Handler.Apply(ctx, tx, events)
+	return c.Sealer.Apply(ctx, tx, events)
 }
 
 // Committed implements projections.Committer: the batch committed.

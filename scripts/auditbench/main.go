@@ -7,9 +7,10 @@
 //
 //  1. live: the create and milestone commands at the rate scripts/bench
 //     reaches (the same concurrent callers), with the sealer and the
-//     notary off, on, then off again; the seal lag (a create's append
-//     returned -> the sealer's batch holding it committed) and commands/s
-//     on against the mean of both off runs (targets: p99 < 1 s, drop ≤ 5%);
+//     notary off and on, alternating (-rounds), then off once more; the
+//     seal lag (a create's append returned -> the sealer's batch holding
+//     it committed) and the mean commands/s on against the mean of the off
+//     runs (targets: p99 < 1 s, drop ≤ 5%);
 //  2. backlog: n events written straight into the log, then sealed, beside
 //     the baseline of plain SHA-256 over the same leaf bytes plus tlog's
 //     tree hashing in memory (target: sealing ≥ 50% of it); the start-up
@@ -54,6 +55,7 @@ func main() {
 	conc := flag.Int("concurrency", 16, "concurrent callers in the live part (scripts/bench's default)")
 	pgURL := flag.String("pg", os.Getenv("LEDGER_TEST_DATABASE_URL"), "PostgreSQL URL (empty: SQLite only)")
 	only := flag.String("only", "", "run one store only: sqlite or postgres")
+	rounds := flag.Int("rounds", 2, "live part: how many times to measure off then on (then off once more)")
 	skipLive := flag.Bool("skip-live", false, "skip the live part")
 	skipBacklog := flag.Bool("skip-backlog", false, "skip the backlog, verify and proof parts")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
@@ -71,7 +73,7 @@ func main() {
 			continue
 		}
 		if !*skipLive {
-			withStore(ctx, name, *pgURL, func(st store) { live(ctx, st, *conc, *duration) })
+			withStore(ctx, name, *pgURL, func(st store) { live(ctx, st, *conc, *duration, max(1, *rounds)) })
 		}
 		if !*skipBacklog {
 			withStore(ctx, name, *pgURL, func(st store) { backlog(ctx, st, bin, *n) })
