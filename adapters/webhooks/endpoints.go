@@ -51,8 +51,13 @@ func (e *endpoints) slots(id string, maxInFlight int, rate float64, ahead bool, 
 	if rate != ep.rate {
 		ep.rate, ep.tokens, ep.filled = rate, max(1, rate), now
 	}
+	if ep.failing > 0 {
+		// A claim that begins before the breaker has seen a failure could
+		// read the endpoint as active after the breaker opened: wait.
+		return 0, time.Time{}
+	}
 	limit := maxInFlight
-	if ahead && rate <= 0 && ep.failing == 0 {
+	if ahead && rate <= 0 {
 		limit *= 2
 	}
 	free := limit - ep.held
