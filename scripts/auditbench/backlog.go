@@ -25,7 +25,7 @@ func backlog(ctx context.Context, st store, bin string, n int) {
 		log.Fatal(err)
 	}
 	start := time.Now()
-	fill(ctx, st, as.ID, n)
+	benchkit.FillReferrals(ctx, st.write, as.ID, n)
 	analyze(ctx, st)
 	fmt.Printf("%-9s filled the log in %.1f s\n", st.name, time.Since(start).Seconds())
 
@@ -67,34 +67,6 @@ func backlog(ctx context.Context, st store, bin string, n int) {
 	defer srv.close()
 	proofs(st.name, srv, b.sample)
 	verify(ctx, st, bin, srv, b, n)
-}
-
-// fill writes n events of synthetic referral streams into app: each
-// referral is created; every other one reaches "signed_up" and completes.
-func fill(ctx context.Context, st store, app string, n int) {
-	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	w := benchkit.NewEventWriter(ctx, st.write)
-	for i := 0; w.Count() < n; i++ {
-		code := fmt.Sprintf("B%09d", i)
-		stream := domain.ReferralStream(app, code)
-		at := base.Add(time.Duration(i) * 30 * time.Second)
-		exp := at.AddDate(0, 0, 30)
-		evs := []domain.Event{&domain.ReferralCreated{ReferralID: domain.NewID(), ReferralCode: code,
-			ReferrerID: fmt.Sprintf("user-%d", i%100_000), CreatedAt: at, ExpiresAt: &exp}}
-		if i%2 == 0 {
-			referee := fmt.Sprintf("friend-%d", i)
-			evs = append(evs, &domain.RefereeAttributed{ReferredUserID: referee, AttributedAt: at},
-				&domain.MilestoneReached{Milestone: "completed", ReachedAt: at},
-				&domain.ReferralCompleted{Milestone: "completed", ReferredUserID: &referee, CompletedAt: at})
-		}
-		for v, e := range evs {
-			if w.Count() == n {
-				break
-			}
-			w.Add(stream, v+1, e)
-		}
-	}
-	w.Flush()
 }
 
 // base is the baseline's figures.

@@ -3,6 +3,7 @@ package benchkit
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log"
 	"strings"
 	"time"
@@ -61,4 +62,34 @@ func (w *EventWriter) Flush() {
 	q += strings.TrimSuffix(strings.Repeat(row+",", w.n), ",")
 	w.db.MustExecContext(w.ctx, w.db.Rebind(q), w.rows...)
 	w.rows, w.n = w.rows[:0], 0
+}
+
+// FillReferrals writes n events of synthetic referral streams of
+// appspace app through db: each referral is created, every other one
+// completes (attributed, "completed" reached, completed), 30 s apart from
+// 2026-01-01.
+func FillReferrals(ctx context.Context, db *sqlx.DB, app string, n int) {
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	w := NewEventWriter(ctx, db)
+	for i := 0; w.Count() < n; i++ {
+		code := fmt.Sprintf("B%09d", i)
+		stream := domain.ReferralStream(app, code)
+		at := base.Add(time.Duration(i) * 30 * time.Second)
+		exp := at.AddDate(0, 0, 30)
+		evs := []domain.Event{&domain.ReferralCreated{ReferralID: domain.NewID(), ReferralCode: code,
+			ReferrerID: fmt.Sprintf("user-%d", i%100_000), CreatedAt: at, ExpiresAt: &exp}}
+		if i%2 == 0 {
+			referee := fmt.Sprintf("friend-%d", i)
+			evs = append(evs, &domain.RefereeAttributed{ReferredUserID: referee, AttributedAt: at},
+				&domain.MilestoneReached{Milestone: "completed", ReachedAt: at},
+				&domain.ReferralCompleted{Milestone: "completed", ReferredUserID: &referee, CompletedAt: at})
+		}
+		for v, e := range evs {
+			if w.Count() == n {
+				break
+			}
+			w.Add(stream, v+1, e)
+		}
+	}
+	w.Flush()
 }

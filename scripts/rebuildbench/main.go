@@ -22,8 +22,6 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/referral-ledger/referral-ledger/domain"
 	"github.com/referral-ledger/referral-ledger/projections"
 	"github.com/referral-ledger/referral-ledger/scripts/benchkit"
@@ -42,7 +40,7 @@ func main() {
 	fmt.Printf("%-9s %3s %8s %13s %13s %16s %16s\n", "store", "run", "fill s", "plain rows/s", "rebuild ev/s", "rebuild/plain", "peak RSS")
 	benchkit.ForEachStore(ctx, *pgURL, *only, func(st benchkit.Store) {
 		start := time.Now()
-		fill(ctx, st.Write, *events)
+		benchkit.FillReferrals(ctx, st.Write, domain.NewPrefixedID("as"), *events)
 		fillTime := time.Since(start)
 		for i := 1; i <= *runs; i++ {
 			run(ctx, st, i, fillTime, *events)
@@ -88,33 +86,4 @@ func verdict(ok bool) string {
 		return "met"
 	}
 	return "MISSED"
-}
-
-// fill writes n events of synthetic referral streams: each referral is
-// created; every other one reaches "signed_up" and completes.
-func fill(ctx context.Context, db *sqlx.DB, n int) {
-	as := domain.NewPrefixedID("as")
-	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	w := benchkit.NewEventWriter(ctx, db)
-	for i := 0; w.Count() < n; i++ {
-		code := fmt.Sprintf("B%09d", i)
-		stream := domain.ReferralStream(as, code)
-		at := base.Add(time.Duration(i) * 30 * time.Second)
-		exp := at.AddDate(0, 0, 30)
-		evs := []domain.Event{&domain.ReferralCreated{ReferralID: domain.NewID(), ReferralCode: code,
-			ReferrerID: fmt.Sprintf("user-%d", i%100_000), CreatedAt: at, ExpiresAt: &exp}}
-		if i%2 == 0 {
-			referee := fmt.Sprintf("friend-%d", i)
-			evs = append(evs, &domain.RefereeAttributed{ReferredUserID: referee, AttributedAt: at},
-				&domain.MilestoneReached{Milestone: "completed", ReachedAt: at},
-				&domain.ReferralCompleted{Milestone: "completed", ReferredUserID: &referee, CompletedAt: at})
-		}
-		for v, e := range evs {
-			if w.Count() == n {
-				break
-			}
-			w.Add(stream, v+1, e)
-		}
-	}
-	w.Flush()
 }
