@@ -33,9 +33,6 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/referral-ledger/referral-ledger/adapters/postgres"
-	"github.com/referral-ledger/referral-ledger/adapters/postgres/pgtest"
-	"github.com/referral-ledger/referral-ledger/adapters/sqlite"
 	"github.com/referral-ledger/referral-ledger/domain"
 	"github.com/referral-ledger/referral-ledger/scripts/benchkit"
 )
@@ -83,35 +80,13 @@ func main() {
 
 // withStore runs f on a fresh store of kind name, and removes it after.
 func withStore(ctx context.Context, name, pgURL string, f func(store)) {
-	if name == "sqlite" {
-		dir, err := os.MkdirTemp("", "ledger-auditbench-")
-		if err != nil {
-			log.Fatal(err)
+	benchkit.ForEachStore(ctx, pgURL, name, func(s benchkit.Store) {
+		env := "LEDGER_DATABASE_URL=" + s.URL
+		if s.Dir != "" {
+			env = "LEDGER_DATA_DIR=" + s.Dir
 		}
-		defer os.RemoveAll(dir)
-		st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "ledger.db")})
-		if err != nil {
-			log.Fatal(err)
-		}
-		defer st.Close()
-		f(store{name: name, events: st, write: st.WriteDB(), read: st.DB(), env: []string{"LEDGER_DATA_DIR=" + dir}, dataDir: dir})
-		return
-	}
-	u, drop, err := pgtest.Scratch(pgURL, "auditbench_")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer func() {
-		if err := drop(); err != nil {
-			log.Print(err)
-		}
-	}()
-	pg, err := postgres.Open(ctx, postgres.Config{URL: u, MaxConns: 24})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer pg.Close()
-	f(store{name: name, events: pg, write: pg.DB(), read: pg.DB(), env: []string{"LEDGER_DATABASE_URL=" + u}})
+		f(store{name: s.Name, events: s.Events, write: s.Write, read: s.Read, env: []string{env}, dataDir: s.Dir})
+	})
 }
 
 // buildBinary builds referral-ledger into a temporary directory.

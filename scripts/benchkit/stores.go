@@ -23,6 +23,7 @@ type Store struct {
 	Write  *sqlx.DB
 	Read   *sqlx.DB
 	URL    string // PostgreSQL's, with the scratch schema; "" on SQLite
+	Dir    string // SQLite's data directory (its file is ledger.db, as serve's); "" on PostgreSQL
 }
 
 // ForEachStore runs f on a fresh SQLite file, then on a fresh schema of
@@ -36,11 +37,11 @@ func ForEachStore(ctx context.Context, pgURL, only string, f func(Store)) {
 			log.Fatal(err)
 		}
 		defer os.RemoveAll(dir)
-		st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "bench.db")})
+		st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "ledger.db")})
 		if err != nil {
 			log.Fatal(err)
 		}
-		f(Store{Name: "sqlite", Events: st, Write: st.WriteDB(), Read: st.DB()})
+		f(Store{Name: "sqlite", Events: st, Write: st.WriteDB(), Read: st.DB(), Dir: dir})
 		st.Close()
 	}
 	if only == "sqlite" {
