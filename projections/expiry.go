@@ -83,7 +83,7 @@ func (s *Sweeper) Run(ctx context.Context) error {
 		} else if n > 0 {
 			s.log.InfoContext(ctx, "expiry sweep", "referrals", n)
 		}
-		if !sleep(ctx, s.cfg.Every) {
+		if !Sleep(ctx, s.cfg.Every) {
 			return nil
 		}
 	}

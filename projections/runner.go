@@ -225,7 +225,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		case ctx.Err() != nil:
 		case err != nil:
 			r.log.ErrorContext(ctx, "projection batch failed; retrying", "projection", r.cfg.Name, "err", err, "retry_in", backoff)
-			sleep(ctx, backoff)
+			Sleep(ctx, backoff)
 			backoff = min(2*backoff, time.Minute)
 		case n == 0:
 			backoff = time.Second
@@ -237,12 +237,12 @@ func (r *Runner) Run(ctx context.Context) error {
 			}
 			if err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
 				r.log.WarnContext(ctx, "projection wait failed", "projection", r.cfg.Name, "err", err)
-				sleep(ctx, time.Second)
+				Sleep(ctx, time.Second)
 			}
 		default:
 			backoff = time.Second
 			if r.cfg.Pace > 0 && n < r.cfg.BatchSize {
-				sleep(ctx, r.cfg.Pace)
+				Sleep(ctx, r.cfg.Pace)
 			}
 		}
 	}
@@ -273,14 +273,14 @@ func (r *Runner) lead(ctx context.Context) (func(), error) {
 				_ = conn.Close()
 			}, nil
 		}
-		if !sleep(ctx, 2*time.Second) {
+		if !Sleep(ctx, 2*time.Second) {
 			return nil, errors.Join(ctx.Err(), conn.Close())
 		}
 	}
 }
 
-// sleep waits for d or ctx and reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
+// Sleep waits for d or ctx and reports whether d passed.
+func Sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/referral-ledger/referral-ledger/domain"
+	"github.com/referral-ledger/referral-ledger/projections"
 )
 
 // recheck is how many leaves before the previous checkpoint each signing
@@ -92,7 +93,7 @@ func (n *Notary) Run(ctx context.Context) error {
 			n.checking.Store(false)
 		default:
 			n.log.ErrorContext(ctx, "audit: checking the sealed trees failed; checkpoints wait for it, retrying", "err", err)
-			if !sleep(ctx, max(n.cfg.Interval, time.Second)) {
+			if !projections.Sleep(ctx, max(n.cfg.Interval, time.Second)) {
 				return nil
 			}
 		}
@@ -115,18 +116,6 @@ func (n *Notary) Run(ctx context.Context) error {
 // through yet, and its progress: leaves checked of all the trees'.
 func (n *Notary) Checking() (checking bool, done, total int64) {
 	return n.checking.Load(), n.checked.Load(), n.total.Load()
-}
-
-// sleep waits for d or ctx and reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 // tree is an appspace's row of audit_trees with its last checkpoint.

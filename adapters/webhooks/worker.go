@@ -242,15 +242,3 @@ const (
 	stateSucceeded = "succeeded"
 	stateFailed    = "failed"
 )
-
-// sleep waits for d or ctx and reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
