@@ -144,7 +144,8 @@ type core struct {
 	// wake carries "work may be waiting" within the process: the forwarder
 	// wakes the dispatcher, the dispatcher and the API wake the worker.
 	dispatchWake, workWake chan struct{}
-	// freed tells the worker that recorded outcomes freed senders.
+	// freed tells the worker that an attempt ended or a recorded outcome
+	// freed its slot: held deliveries may start, or be given back.
 	freed chan struct{}
 }
 

@@ -129,8 +129,8 @@ func (w *worker) send(ctx context.Context, d due) outcome {
 }
 
 // claim takes up to budget due deliveries, shared fairly between the
-// endpoints and appspaces that have some (see share), and counts them in
-// flight. next is when a rate-limited endpoint gets its next token.
+// endpoints and appspaces that have some (see share), and counts them as
+// held (see startHeld). next is when a rate-limited endpoint gets its next token.
 func (w *worker) claim(ctx context.Context, budget int) (batch []due, next time.Time, err error) {
 	now := w.now()
 	cands, err := w.candidates(ctx, now.UnixMilli())
