@@ -31,6 +31,9 @@ type Access struct {
 	read  *sqlx.DB
 	now   func() time.Time
 	cache *keyCache // nil: every Authenticate looks the key up
+	// revocations, if set, is the file RevokeKey signals other processes
+	// through on SQLite (see revocationFile).
+	revocations string
 	// lookup is the key lookup, prepared once on the read pool (every
 	// request runs it where keys are not cached; on SQLite parsing it
 	// was most of its cost).
@@ -191,6 +194,12 @@ func (a *Access) RevokeKey(ctx context.Context, id string) error {
 	if a.cache != nil {
 		a.cache.invalidate(id)
 		a.cache.heard(ctx, id)
+	}
+	if a.revocations != "" {
+		f := revocationFile{path: a.revocations}
+		if err := f.announce(); err != nil {
+			return fmt.Errorf("key %s is revoked, but a running serve may accept it for up to %s: %w", id, keyCacheTTL, err)
+		}
 	}
 	return nil
 }

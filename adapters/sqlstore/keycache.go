@@ -29,6 +29,8 @@ type keyCache struct {
 	live     bool
 	stop     chan struct{}
 	done     chan struct{}
+	// On SQLite: the revocation file other processes signal through.
+	file *revocationFile
 }
 
 type cachedKey struct {
@@ -42,11 +44,23 @@ const revocationChannel = `'rl_keys_' || md5(current_schema())`
 
 // CacheKeys serves authenticated keys from memory for up to keyCacheTTL.
 // For a process that is the only server of its keys (SQLite's serve):
-// RevokeKey through this Access takes effect at once, a revocation by
-// another process within keyCacheTTL. On PostgreSQL use WatchRevocations.
+// RevokeKey through this Access takes effect at once; so does a revocation
+// by another process whose Access signals the same file (SignalRevocations),
+// and any other within keyCacheTTL. On PostgreSQL use WatchRevocations.
 func (a *Access) CacheKeys() {
-	a.cache = &keyCache{entries: map[string]cachedKey{}, seen: map[string]bool{}, live: true}
+	c := &keyCache{entries: map[string]cachedKey{}, seen: map[string]bool{}, live: true}
+	if a.revocations != "" {
+		c.file = &revocationFile{path: a.revocations}
+		c.file.stamp = c.file.read()
+	}
+	a.cache = c
 }
+
+// SignalRevocations names the file through which processes sharing a
+// SQLite database tell each other of revocations: RevokeKey appends to it,
+// and CacheKeys (called after) forgets every key when it changed. Every
+// Access on the database must name the same file.
+func (a *Access) SignalRevocations(path string) { a.revocations = path }
 
 // WatchRevocations serves authenticated keys from memory and listens
 // (LISTEN, on its own connection to url) for the revocations RevokeKey
@@ -145,11 +159,26 @@ func (c *keyCache) get(id string) (keyRow, bool, uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.drainLocked()
+	c.checkFileLocked()
 	e, ok := c.entries[id]
 	if !ok || !c.live || time.Since(e.stored) > keyCacheTTL {
 		return keyRow{}, false, c.gen
 	}
 	return e.row, true, c.gen
+}
+
+// checkFileLocked forgets every key if the revocation file changed since
+// the last look. It runs before a lookup reads the row, so a revocation
+// signalled after that read is seen by the next lookup.
+func (c *keyCache) checkFileLocked() {
+	if c.file == nil {
+		return
+	}
+	if st := c.file.read(); st != c.file.stamp {
+		c.file.stamp = st
+		c.gen++
+		clear(c.entries)
+	}
 }
 
 // put stores a looked-up row unless an invalidation came in between.

@@ -191,3 +191,44 @@ func TestRevocationInProcessSQLite(t *testing.T) {
 		t.Fatalf("after revocation: %v, want unauthorized", err)
 	}
 }
+
+// TestRevocationByAnotherProcessSQLite: serve and the CLI each have their
+// own Access (and connections) on one SQLite file, signalling through the
+// revocation file; serve refuses a key it held in memory from the moment
+// the CLI's revocation returns, while other goroutines keep authenticating.
+func TestRevocationByAnotherProcessSQLite(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	open := func() *sqlstore.Access {
+		st, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(dir, "ledger.db")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		a := sqlstore.NewAccess(st.WriteDB(), st.DB())
+		a.SignalRevocations(filepath.Join(dir, "ledger.db-revocations"))
+		return a
+	}
+	serve, cli := open(), open()
+	serve.CacheKeys()
+	for _, name := range []string{"shop", "shop2"} { // the second finds the file already there
+		key, secret := newKey(t, cli, name)
+		if _, err := serve.Authenticate(context.Background(), secret); err != nil {
+			t.Fatal(err)
+		}
+		var revokedAt atomic.Int64
+		stop := make(chan struct{})
+		wg := hammer(t, serve, secret, &revokedAt, stop)
+		time.Sleep(20 * time.Millisecond)
+		if err := cli.RevokeKey(context.Background(), key.ID); err != nil {
+			t.Fatal(err)
+		}
+		revokedAt.Store(time.Now().UnixNano())
+		if _, err := serve.Authenticate(context.Background(), secret); domain.ErrorCode(err) != domain.EUnauthorized {
+			t.Fatalf("%s right after the CLI's revocation: %v, want unauthorized", name, err)
+		}
+		time.Sleep(notifyLatency + 20*time.Millisecond)
+		close(stop)
+		wg.Wait()
+	}
+}

@@ -118,6 +118,9 @@ func Open(ctx context.Context, cfg Config) (*Main, error) {
 		return nil, errors.New("--database-url must be a postgres:// URL (or empty for the embedded SQLite store)")
 	}
 	m.access = sqlstore.NewAccess(write, read)
+	if cfg.DatabaseURL == "" {
+		m.access.SignalRevocations(filepath.Join(cfg.DataDir, revocationsFile))
+	}
 	m.write, m.read = write, read
 	m.svc = domain.NewService(m.store, domain.ServiceConfig{})
 	m.readModels = projections.NewReferrals(read)
