@@ -19,11 +19,15 @@ type bulkPreparer interface {
 	// prepareBulk applies a batch and returns its writes, which the runner
 	// runs in the batch's transaction. It is called for each batch in log
 	// order, before the batches prepared earlier have committed.
-	prepareBulk(ctx context.Context, events []domain.RecordedEvent) (func(context.Context, *sqlx.Tx) error, error)
+	prepareBulk(ctx context.Context, events []domain.RecordedEvent) (bulkWrite, error)
 	// bulkCommitted says the oldest batch prepared and not yet committed
 	// has committed.
 	bulkCommitted()
 }
+
+// bulkWrite runs a prepared batch's writes in tx, with the statements
+// cache keeps prepared across the replay's transactions.
+type bulkWrite func(ctx context.Context, tx *sqlx.Tx, cache *stmtCache) error
 
 // bulk applies the log from the runner's checkpoint to its end. It is for
 // a runner that is alone on its checkpoint (a rebuild's): it does not lock
@@ -44,9 +48,11 @@ func (r *Runner) bulk(ctx context.Context, prep bulkPreparer, progress func(int)
 	applied = int(c.Applied)
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
+	cache := newStmtCache(nil)
 	defer func() {
 		cancel()
 		wg.Wait() // the caller may reset what the preparer uses
+		err = errors.Join(err, cache.close())
 	}()
 	prepared := r.bulkFeed(ctx, &wg, prep, domain.Position(c.Position))
 	for b := range prepared {
@@ -56,8 +62,11 @@ func (r *Runner) bulk(ctx context.Context, prep bulkPreparer, progress func(int)
 		if len(b.events) == 0 {
 			return applied, nil
 		}
-		if err := r.bulkTx(ctx, b.events, b.write); err != nil {
+		if err := r.bulkTx(ctx, b.events, b.write, cache); err != nil {
 			return applied, err
+		}
+		if err := cache.prepareNew(ctx, r.db); err != nil {
+			return applied, fmt.Errorf("projection %s: prepare: %w", r.cfg.Name, err)
 		}
 		prep.bulkCommitted()
 		applied += len(b.events)
@@ -72,7 +81,7 @@ func (r *Runner) bulk(ctx context.Context, prep bulkPreparer, progress func(int)
 // for them, or why it could not be read or prepared.
 type bulkBatch struct {
 	events []domain.RecordedEvent
-	write  func(context.Context, *sqlx.Tx) error
+	write  bulkWrite
 	err    error
 }
 
@@ -125,7 +134,7 @@ func (r *Runner) bulkFeed(ctx context.Context, wg *sync.WaitGroup, prep bulkPrep
 
 // bulkTx runs write and moves the checkpoint past events, in a
 // transaction of its own.
-func (r *Runner) bulkTx(ctx context.Context, events []domain.RecordedEvent, write func(context.Context, *sqlx.Tx) error) (err error) {
+func (r *Runner) bulkTx(ctx context.Context, events []domain.RecordedEvent, write bulkWrite, cache *stmtCache) (err error) {
 	tx, err := r.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("projection %s: begin: %w", r.cfg.Name, err)
@@ -135,7 +144,7 @@ func (r *Runner) bulkTx(ctx context.Context, events []domain.RecordedEvent, writ
 			return errors.Join(fmt.Errorf("projection %s: %w", r.cfg.Name, err), tx.Rollback())
 		}
 	}
-	apply := func(ctx context.Context, tx *sqlx.Tx, _ []domain.RecordedEvent) error { return write(ctx, tx) }
+	apply := func(ctx context.Context, tx *sqlx.Tx, _ []domain.RecordedEvent) error { return write(ctx, tx, cache) }
 	if _, err := r.applyEvents(ctx, tx, events, time.Now().UnixMilli(), apply, false); err != nil {
 		return errors.Join(err, tx.Rollback())
 	}

@@ -28,6 +28,10 @@ type Referrals struct {
 	// statement once the bulk of the log is in.
 	deferWindows bool
 	bulk         *bulkCache // a rebuild's rows in flight; see prepareBulk
+	// stmts keeps Apply's writes prepared on PostgreSQL (one round trip
+	// each instead of lib/pq's two for a statement with parameters, and
+	// no parse and plan); nil on SQLite and for a rebuild's tables.
+	stmts *stmtCache
 }
 
 // tables names the read models Apply writes. Queries always read the live
@@ -74,7 +78,13 @@ func (p *Referrals) shadow() *Referrals {
 // NewReferrals returns the projection; its queries read through read (on
 // SQLite the read-only pool, on PostgreSQL the one pool). Apply writes
 // through the transaction it is given.
-func NewReferrals(read *sqlx.DB) *Referrals { return &Referrals{read: read, tables: liveTables} }
+func NewReferrals(read *sqlx.DB) *Referrals {
+	p := &Referrals{read: read, tables: liveTables}
+	if read.DriverName() == "postgres" {
+		p.stmts = newStmtCache(read)
+	}
+	return p
+}
 
 // referralKey names a referral: its appspace and code.
 type referralKey struct{ appspace, code string }
@@ -171,7 +181,7 @@ func (p *Referrals) Apply(ctx context.Context, tx *sqlx.Tx, events []domain.Reco
 	if err != nil {
 		return err
 	}
-	return execAll(ctx, tx, append(append(stmts, more...), windowRewards...))
+	return execAll(ctx, tx, append(append(stmts, more...), windowRewards...), p.stmts)
 }
 
 // referralOf returns the referral an event belongs to, if it is an event of

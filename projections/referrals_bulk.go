@@ -35,7 +35,7 @@ type bulkGen struct {
 // of the batches before it, and returns the statements that write it. The
 // leaderboard windows must be deferred: they read the database as of the
 // batch.
-func (p *Referrals) prepareBulk(ctx context.Context, events []domain.RecordedEvent) (func(context.Context, *sqlx.Tx) error, error) {
+func (p *Referrals) prepareBulk(ctx context.Context, events []domain.RecordedEvent) (bulkWrite, error) {
 	if !p.deferWindows {
 		return nil, errors.New("referrals: a bulk replay must defer the leaderboard windows")
 	}
@@ -79,7 +79,7 @@ func (p *Referrals) prepareBulk(ctx context.Context, events []domain.RecordedEve
 		gen.rows[referralKey{ch.now.AppspaceID, ch.now.ReferralCode}] = ch.now
 	}
 	c.gens = append(c.gens, gen)
-	return func(ctx context.Context, tx *sqlx.Tx) error { return execAll(ctx, tx, stmts) }, nil
+	return func(ctx context.Context, tx *sqlx.Tx, cache *stmtCache) error { return execAll(ctx, tx, stmts, cache) }, nil
 }
 
 // bulkCommitted records that the oldest batch not yet committed has.

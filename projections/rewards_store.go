@@ -158,7 +158,7 @@ func deriveRewardWindows(ctx context.Context, db *sqlx.DB, t tables) error {
 	if err != nil {
 		return err
 	}
-	if err := execAll(ctx, tx, stmts); err != nil {
+	if err := execAll(ctx, tx, stmts, nil); err != nil {
 		return errors.Join(err, tx.Rollback())
 	}
 	return tx.Commit()

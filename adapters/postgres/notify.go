@@ -139,13 +139,26 @@ func (n *notifier) subscribe() <-chan struct{} {
 	return n.changed
 }
 
+// lateRecheck is how long WaitForEvents waits before it looks again after
+// a wake-up that found nothing, doubling each time up to pollInterval: the
+// appended event may be hidden behind an older transaction (of any
+// database of the cluster), whose end notifies nobody. At most seven extra
+// reads per notification.
+const lateRecheck = 10 * time.Millisecond
+
 // WaitForEvents blocks until ReadAll with opts would return an event, or
 // ctx ends. Appends in any process notify the store's channel; a poll every
 // second covers events that became readable without a notification (an
-// older transaction ended) and notifications lost to a reconnect.
+// older transaction ended) and notifications lost to a reconnect. After a
+// notification whose event is not readable yet, it looks again after
+// lateRecheck, twice that, and so on, so an event held back by a short
+// transaction waits for about as long as that transaction, not for the
+// poll.
 func (s *Store) WaitForEvents(ctx context.Context, opts domain.ReadAllOptions) error {
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
+	var recheck <-chan time.Time // set while a notified event may be hidden
+	delay := lateRecheck
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -164,6 +177,14 @@ func (s *Store) WaitForEvents(ctx context.Context, opts domain.ReadAllOptions) e
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-changed:
+			delay = lateRecheck
+			recheck = time.After(delay)
+		case <-recheck:
+			if delay *= 2; delay < pollInterval {
+				recheck = time.After(delay)
+			} else {
+				recheck = nil
+			}
 		case <-tick.C:
 		}
 	}

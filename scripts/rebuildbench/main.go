@@ -31,10 +31,9 @@ func main() {
 	events := flag.Int("events", 1_000_000, "events in the log")
 	pgURL := flag.String("pg", os.Getenv("LEDGER_TEST_DATABASE_URL"), "PostgreSQL URL (empty: SQLite only)")
 	only := flag.String("only", "", "sqlite or postgres")
-	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of each rebuild (not the fill or the plain insert) to this file with .<store>.<run> appended")
 	runs := flag.Int("runs", 1, "rebuilds per store, each beside its own plain insert")
 	flag.Parse()
-	defer benchkit.StartProfile(*cpuprofile)()
 	ctx := context.Background()
 	fmt.Printf("%d events; targets: rebuild/plain ≥ 30%% SQLite, ≥ 20%% PostgreSQL; peak RSS < %d MB\n\n", *events, rssTarget)
 	fmt.Printf("%-9s %3s %8s %13s %13s %16s %16s\n", "store", "run", "fill s", "plain rows/s", "rebuild ev/s", "rebuild/plain", "peak RSS")
@@ -43,7 +42,7 @@ func main() {
 		benchkit.FillReferrals(ctx, st.Write, domain.NewPrefixedID("as"), *events)
 		fillTime := time.Since(start)
 		for i := 1; i <= *runs; i++ {
-			run(ctx, st, i, fillTime, *events)
+			run(ctx, st, i, fillTime, *events, *cpuprofile)
 		}
 	})
 }
@@ -52,7 +51,7 @@ const rssTarget = 256
 
 var ratioTarget = map[string]float64{"sqlite": 30, "postgres": 20}
 
-func run(ctx context.Context, s benchkit.Store, i int, fillTime time.Duration, n int) {
+func run(ctx context.Context, s benchkit.Store, i int, fillTime time.Duration, n int, profile string) {
 	name, st, write, read := s.Name, s.Events, s.Write, s.Read
 	// The ceiling: the same rows copied by one server-side batched insert.
 	write.MustExecContext(ctx, `DROP TABLE IF EXISTS bench_copy`)
@@ -66,6 +65,10 @@ func run(ctx context.Context, s benchkit.Store, i int, fillTime time.Duration, n
 	if !resetPeakRSS() {
 		log.Print("cannot reset the peak RSS: the figure covers the whole process")
 	}
+	if profile != "" {
+		profile = fmt.Sprintf("%s.%s.%d", profile, name, i)
+	}
+	stopProfile := benchkit.StartProfile(profile)
 	start = time.Now()
 	pg0, self0 := benchkit.Postgres(), benchkit.Self()
 	defer func() {
@@ -76,6 +79,7 @@ func run(ctx context.Context, s benchkit.Store, i int, fillTime time.Duration, n
 		log.Fatal(err)
 	}
 	rate := float64(cp.Applied) / time.Since(start).Seconds()
+	stopProfile()
 	ratio, rss := 100*rate/plain, peakRSS()
 	fmt.Printf("%-9s %3d %8.1f %13.0f %13.0f %5.0f%% (≥%2.0f%%) %-6s %5.0f MB %s\n", name, i, fillTime.Seconds(), plain, rate,
 		ratio, ratioTarget[name], verdict(ratio >= ratioTarget[name]), rss, verdict(rss < rssTarget))
