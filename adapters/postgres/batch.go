@@ -2,36 +2,57 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
-
-	"github.com/lib/pq"
+	"strings"
+	"sync"
 
 	"github.com/referral-ledger/referral-ledger/domain"
 )
 
-// readStreamsQuery reads several streams in one statement, one index seek
-// of events_stream_version_key each: $1 the streams, $2 each read's first
-// revision (0: the stream's last event only) and $3 its limit (0: none).
-// Every row carries the number of its read, from 1.
-const readStreamsQuery = `SELECT r.n, e.position, e.stream, e.version, e.id, e.type, e.data, e.metadata, e.recorded_at
-	FROM unnest($1::text[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS r(stream, from_v, lim, n)
-	CROSS JOIN LATERAL (
-		(SELECT * FROM events l WHERE r.from_v = 0 AND l.stream = r.stream ORDER BY l.version DESC LIMIT 1)
-		UNION ALL
-		(SELECT * FROM events s WHERE r.from_v > 0 AND s.stream = r.stream AND s.version >= r.from_v ORDER BY s.version LIMIT NULLIF(r.lim, 0))
-	) e ORDER BY r.n, e.version`
+// maxBatchShapes bounds the statements batches keep prepared: one per
+// sequence of read kinds (the commands use three).
+const maxBatchShapes = 32
+
+// batchStmts holds the prepared statement of each shape of batch read.
+type batchStmts struct {
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt // by shape: one letter per read, L (last event) or R (range)
+}
 
 // ReadStreams reads several streams in one round trip; see
 // domain.BatchReader. The reads share one snapshot.
+//
+// The statement has one branch per read, each a seek of
+// events_stream_version_key with scalar parameters, and is prepared once
+// per shape. Scalar parameters keep the plan generic: with arrays (unnest),
+// PostgreSQL sees each call's array length, judges a custom plan cheaper
+// and plans every call again, which costs more than the round trips saved.
 func (s *Store) ReadStreams(ctx context.Context, reads []domain.StreamRead) (_ [][]domain.RecordedEvent, err error) {
-	streams, from, limits := make([]string, len(reads)), make([]int64, len(reads)), make([]int64, len(reads))
-	for i, r := range reads {
-		streams[i], from[i], limits[i] = r.Stream, max(int64(r.From), 1), max(int64(r.Limit), 0)
-		if r.Last {
-			from[i] = 0
-		}
+	if len(reads) == 0 {
+		return nil, nil
 	}
-	rows, err := s.readStreamsStmt.QueryContext(ctx, pq.Array(streams), pq.Array(from), pq.Array(limits))
+	var shape strings.Builder
+	var args []any
+	for _, r := range reads {
+		if r.Last {
+			shape.WriteByte('L')
+			args = append(args, r.Stream)
+			continue
+		}
+		var limit any // NULL: LIMIT NULL is no limit
+		if r.Limit > 0 {
+			limit = int64(r.Limit)
+		}
+		shape.WriteByte('R')
+		args = append(args, r.Stream, int64(r.From), limit)
+	}
+	stmt, err := s.batch.prepared(ctx, s.db.DB, shape.String())
+	if err != nil {
+		return nil, fmt.Errorf("read %d streams: %w", len(reads), err)
+	}
+	rows, err := stmt.QueryContext(ctx, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read %d streams: %w", len(reads), err)
 	}
@@ -44,10 +65,63 @@ func (s *Store) ReadStreams(ctx context.Context, reads []domain.StreamRead) (_ [
 			return nil, fmt.Errorf("read %d streams: %w", len(reads), err)
 		}
 		e.RecordedAt = e.RecordedAt.UTC()
-		out[n-1] = append(out[n-1], e)
+		out[n] = append(out[n], e)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read %d streams: %w", len(reads), err)
 	}
 	return out, nil
+}
+
+// prepared returns the statement of shape, preparing it the first time.
+func (b *batchStmts) prepared(ctx context.Context, db *sql.DB, shape string) (*sql.Stmt, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if st, ok := b.stmts[shape]; ok {
+		return st, nil
+	}
+	if len(b.stmts) >= maxBatchShapes {
+		return nil, fmt.Errorf("more than %d shapes of batch read", maxBatchShapes)
+	}
+	st, err := db.PrepareContext(ctx, batchQuery(shape))
+	if err != nil {
+		return nil, err
+	}
+	if b.stmts == nil {
+		b.stmts = map[string]*sql.Stmt{}
+	}
+	b.stmts[shape] = st
+	return st, nil
+}
+
+// batchQuery is the statement of a shape of batch read: a UNION ALL of one
+// branch per read, each tagged with its index.
+func batchQuery(shape string) string {
+	const cols = `position, stream, version, id, type, data, metadata, recorded_at FROM events`
+	var q strings.Builder
+	p := 0
+	for i, kind := range shape {
+		if i > 0 {
+			q.WriteString(" UNION ALL ")
+		}
+		if kind == 'L' {
+			fmt.Fprintf(&q, `(SELECT %d, %s WHERE stream = $%d ORDER BY version DESC LIMIT 1)`, i, cols, p+1)
+			p++
+			continue
+		}
+		fmt.Fprintf(&q, `(SELECT %d, %s WHERE stream = $%d AND version >= $%d ORDER BY version LIMIT $%d)`, i, cols, p+1, p+2, p+3)
+		p += 3
+	}
+	return q.String()
+}
+
+// close closes the prepared statements.
+func (b *batchStmts) close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var errs []error
+	for _, st := range b.stmts {
+		errs = append(errs, st.Close())
+	}
+	return errors.Join(errs...)
 }

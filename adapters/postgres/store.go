@@ -66,10 +66,11 @@ func (c Config) Validate() error {
 type Store struct {
 	db *sqlx.DB
 	// The commands' reads, prepared once for the pool.
-	readStreamStmt, readLastStmt, readStreamsStmt *sql.Stmt
-	notify                                        *notifier // wakes WaitForEvents (notify.go)
-	closeOnce                                     sync.Once
-	closeErr                                      error
+	readStreamStmt, readLastStmt *sql.Stmt
+	batch                        batchStmts // ReadStreams (batch.go)
+	notify                       *notifier  // wakes WaitForEvents (notify.go)
+	closeOnce                    sync.Once
+	closeErr                     error
 }
 
 // Open connects, migrates the schema and starts listening for appends.
@@ -100,7 +101,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	for _, p := range []struct {
 		stmt  **sql.Stmt
 		query string
-	}{{&s.readStreamStmt, readStreamQuery}, {&s.readLastStmt, readLastQuery}, {&s.readStreamsStmt, readStreamsQuery}} {
+	}{{&s.readStreamStmt, readStreamQuery}, {&s.readLastStmt, readLastQuery}} {
 		if *p.stmt, err = db.PrepareContext(ctx, p.query); err != nil {
 			return nil, errors.Join(fmt.Errorf("postgres: prepare: %w", err), s.closeStmts(), db.Close())
 		}
@@ -115,12 +116,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 // closeStmts closes the prepared statements that Open prepared.
 func (s *Store) closeStmts() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{s.readStreamStmt, s.readLastStmt, s.readStreamsStmt} {
+	for _, st := range []*sql.Stmt{s.readStreamStmt, s.readLastStmt} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
 	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, s.batch.close())...)
 }
 
 // DB returns the connection pool, for adapters that keep their own tables
