@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 	"testing"
 
@@ -43,18 +44,7 @@ func TestAppspaceReadsUseTheIndex(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var plan []string
-			for rows.Next() {
-				var line string
-				if err := rows.Scan(&line); err != nil {
-					t.Fatal(err)
-				}
-				plan = append(plan, line)
-			}
-			if err := rows.Err(); err != nil {
-				t.Fatal(err)
-			}
-			all := strings.Join(plan, "\n")
+			all := planText(t, rows)
 			if !strings.Contains(all, "using events_appspace on events") || strings.Contains(all, "Seq Scan on events") ||
 				strings.Contains(all, "Sort") {
 				t.Errorf("plan:\n%s\nwant a scan of the events_appspace index, no sequential scan, no sort", all)
@@ -137,6 +127,12 @@ func explainPrepared(t *testing.T, s *Store, q, mode, args string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return planText(t, rows)
+}
+
+// planText reads the lines of an EXPLAIN and closes rows.
+func planText(t *testing.T, rows *sql.Rows) string {
+	t.Helper()
 	defer rows.Close()
 	var plan []string
 	for rows.Next() {
