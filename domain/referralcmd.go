@@ -84,7 +84,11 @@ func (c referralCommands) runWith(ctx context.Context, o Origin, code, referee s
 // retries, one completion too many for that day.
 func (c referralCommands) screened(ctx context.Context, o Origin, code string, in MilestoneInput,
 	step func(r *Referral, st Settings, sv Revision, now time.Time) error) (ReferralView, error) {
-	return c.runWith(ctx, o, code, in.ReferredUserID, func(r *Referral, st Settings, sv Revision, now time.Time) ([]StreamAppend, error) {
+	referee := in.ReferredUserID // read ahead only if valid: the step rejects the others
+	if ValidateID("referred_user_id", referee) != nil {
+		referee = ""
+	}
+	return c.runWith(ctx, o, code, referee, func(r *Referral, st Settings, sv Revision, now time.Time) ([]StreamAppend, error) {
 		if err := step(r, st, sv, now); err != nil {
 			return nil, err
 		}
