@@ -77,16 +77,12 @@ type creator struct {
 // append. Its error is a read or append failure (perhaps ErrConcurrency);
 // a refusal is the decision's verdict.
 func (c creator) once(ctx context.Context, o Origin, in CreateInput) (createDecision, error) {
-	st, _, err := c.load.settings(ctx, o.AppspaceID)
+	st, ref, last, err := c.load.referrerAndLast(ctx, o.AppspaceID, in.ReferrerID)
 	if err != nil {
 		return createDecision{}, err
 	}
 	if !st.ReferralsEnabled {
 		return createDecision{verdict: Errorf(EReferralsDisabled, "referrals are disabled for this appspace")}, nil
-	}
-	ref, last, err := c.load.referrerAndLast(ctx, o.AppspaceID, in.ReferrerID)
-	if err != nil {
-		return createDecision{}, err
 	}
 	now := c.clock.now()
 	d := ref.decideCreate(last, st.ReferralMaxPerUser, now, func() *ReferralCreated { return newCreated(c.newCode(), st, in, now) })

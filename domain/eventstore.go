@@ -176,6 +176,26 @@ type MultiAppender interface {
 	AppendMulti(ctx context.Context, appends []StreamAppend) ([]AppendResult, error)
 }
 
+// StreamRead is one stream's part of a BatchReader read: its last event
+// when Last is set, otherwise up to Limit events (0: all) with revision >=
+// From, oldest first, as ReadStream returns them.
+type StreamRead struct {
+	Stream string
+	Last   bool
+	From   Revision
+	Limit  int
+}
+
+// BatchReader is implemented by stores that read several streams in one
+// call, in one round trip to a database server (PostgreSQL). The domain
+// service reads the streams a command decides on through it when present,
+// and stream by stream otherwise.
+type BatchReader interface {
+	// ReadStreams returns each read's events, in the order of reads; an
+	// empty stream reads as no events.
+	ReadStreams(ctx context.Context, reads []StreamRead) ([][]RecordedEvent, error)
+}
+
 // MaxEventsPerAppend caps the events of one stream's part of an append.
 const MaxEventsPerAppend = 10000
 

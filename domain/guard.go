@@ -11,8 +11,9 @@ import (
 // reservation already names this referral. It is ordered before the
 // referral's own append: a crash in between leaves a reservation that a
 // retry of the command finds and accepts.
+// pre is a guard stream read ahead with the referral, if any.
 // Errors: ERefereeAlreadyReferred.
-func (c referralCommands) refereeGuard(ctx context.Context, o Origin, r *Referral, now time.Time) ([]StreamAppend, error) {
+func (c referralCommands) refereeGuard(ctx context.Context, o Origin, r *Referral, now time.Time, pre readAhead) ([]StreamAppend, error) {
 	var user string
 	for _, e := range r.Changes() {
 		if a, ok := e.(*RefereeAttributed); ok {
@@ -23,7 +24,7 @@ func (c referralCommands) refereeGuard(ctx context.Context, o Origin, r *Referra
 		return nil, nil
 	}
 	stream := RefereeStream(o.AppspaceID, user)
-	rec, e, found, err := c.load.readLast(ctx, stream)
+	rec, e, found, err := c.load.lastOf(ctx, stream, pre)
 	if err != nil {
 		return nil, err
 	}

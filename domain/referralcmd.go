@@ -22,7 +22,7 @@ type referralCommands struct {
 // the error is returned after.
 func (c referralCommands) run(ctx context.Context, o Origin, code string,
 	decide func(r *Referral, st Settings, settingsVersion Revision, now time.Time) error) (ReferralView, error) {
-	return c.runWith(ctx, o, code, func(r *Referral, st Settings, sv Revision, now time.Time) ([]StreamAppend, error) {
+	return c.runWith(ctx, o, code, "", func(r *Referral, st Settings, sv Revision, now time.Time) ([]StreamAppend, error) {
 		return nil, decide(r, st, sv, now)
 	})
 }
@@ -30,7 +30,10 @@ func (c referralCommands) run(ctx context.Context, o Origin, code string,
 // runWith is run for a decide that also returns
 // appends to other streams, made before the referee guard's and the
 // referral's own (in that order, for the repair without transactions).
-func (c referralCommands) runWith(ctx context.Context, o Origin, code string,
+// referee, if set, is the referred user the command may attribute: the
+// last event of its guard stream is read with the settings and the
+// referral, in one batch.
+func (c referralCommands) runWith(ctx context.Context, o Origin, code, referee string,
 	decide func(r *Referral, st Settings, settingsVersion Revision, now time.Time) ([]StreamAppend, error)) (ReferralView, error) {
 	if err := ValidateCode("referral_code", code); err != nil {
 		return ReferralView{}, err
@@ -38,11 +41,7 @@ func (c referralCommands) runWith(ctx context.Context, o Origin, code string,
 	var view ReferralView
 	var verdict error
 	err := retry(ctx, c.attempts, func() error {
-		st, sv, err := c.load.settings(ctx, o.AppspaceID)
-		if err != nil {
-			return err
-		}
-		r, err := c.load.referral(ctx, o.AppspaceID, code)
+		st, sv, r, guard, err := c.load.referralAndSettings(ctx, o.AppspaceID, code, referee)
 		if err != nil {
 			return err
 		}
@@ -57,11 +56,11 @@ func (c referralCommands) runWith(ctx context.Context, o Origin, code string,
 		if len(r.Changes()) == 0 {
 			return nil
 		}
-		guard, err := c.refereeGuard(ctx, o, r, now)
+		reserve, err := c.refereeGuard(ctx, o, r, now, guard)
 		if err != nil {
 			return err
 		}
-		appends = append(appends, guard...)
+		appends = append(appends, reserve...)
 		evs, err := encode(o, r.Changes())
 		if err != nil {
 			return err
@@ -85,7 +84,11 @@ func (c referralCommands) runWith(ctx context.Context, o Origin, code string,
 // retries, one completion too many for that day.
 func (c referralCommands) screened(ctx context.Context, o Origin, code string, in MilestoneInput,
 	step func(r *Referral, st Settings, sv Revision, now time.Time) error) (ReferralView, error) {
-	return c.runWith(ctx, o, code, func(r *Referral, st Settings, sv Revision, now time.Time) ([]StreamAppend, error) {
+	referee := in.ReferredUserID // read ahead only if valid: the step rejects the others
+	if ValidateID("referred_user_id", referee) != nil {
+		referee = ""
+	}
+	return c.runWith(ctx, o, code, referee, func(r *Referral, st Settings, sv Revision, now time.Time) ([]StreamAppend, error) {
 		if err := step(r, st, sv, now); err != nil {
 			return nil, err
 		}

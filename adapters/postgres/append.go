@@ -185,8 +185,10 @@ func asConflict(err error, a domain.StreamAppend) *conflict {
 	case pqErr.Code == revisionMismatch:
 		return &conflict{err: fmt.Errorf("%w: the stream is not at %v", domain.ErrConcurrency, a.Expected)}
 	case pqErr.Code == pqerror.UniqueViolation && pqErr.Constraint == "events_stream_version_key":
-		// Another writer committed the same revision first. Any may
-		// take the next one; an expected revision has lost.
+		// Another writer committed the same revision first, or a part
+		// that expected a new stream found it existing (ledger_append
+		// leaves that check to this constraint, migration 00017). Any
+		// may take the next revision; an expected revision has lost.
 		return &conflict{err: fmt.Errorf("%w: another writer appended first", domain.ErrConcurrency), retry: a.Expected.IsAny()}
 	case pqErr.Code == pqerror.UniqueViolation && pqErr.Constraint == "events_id_key":
 		// A retry (findStored recognises it), or an ID used elsewhere.

@@ -61,13 +61,14 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Store is the event store on PostgreSQL. It implements domain.EventStore
-// and domain.MultiAppender.
+// Store is the event store on PostgreSQL. It implements domain.EventStore,
+// domain.MultiAppender and domain.BatchReader.
 type Store struct {
 	db *sqlx.DB
-	// readStreamStmt and readLastStmt are prepared once for the pool.
+	// The commands' reads, prepared once for the pool.
 	readStreamStmt, readLastStmt *sql.Stmt
-	notify                       *notifier // wakes WaitForEvents (notify.go)
+	batch                        batchStmts // ReadStreams (batch.go)
+	notify                       *notifier  // wakes WaitForEvents (notify.go)
 	closeOnce                    sync.Once
 	closeErr                     error
 }
@@ -97,17 +98,30 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, errors.Join(err, db.Close())
 	}
 	s := &Store{db: sqlx.NewDb(db, "postgres")}
-	if s.readStreamStmt, err = db.PrepareContext(ctx, readStreamQuery); err != nil {
-		return nil, errors.Join(fmt.Errorf("postgres: prepare: %w", err), db.Close())
-	}
-	if s.readLastStmt, err = db.PrepareContext(ctx, readLastQuery); err != nil {
-		return nil, errors.Join(fmt.Errorf("postgres: prepare: %w", err), db.Close())
+	for _, p := range []struct {
+		stmt  **sql.Stmt
+		query string
+	}{{&s.readStreamStmt, readStreamQuery}, {&s.readLastStmt, readLastQuery}} {
+		if *p.stmt, err = db.PrepareContext(ctx, p.query); err != nil {
+			return nil, errors.Join(fmt.Errorf("postgres: prepare: %w", err), s.closeStmts(), db.Close())
+		}
 	}
 	channel := fmt.Sprintf("referral_ledger_events_%016x", hash("events", schema))
 	if s.notify, err = listen(ctx, s.db, cfg.URL, channel); err != nil {
-		return nil, errors.Join(err, s.readStreamStmt.Close(), s.readLastStmt.Close(), db.Close())
+		return nil, errors.Join(err, s.closeStmts(), db.Close())
 	}
 	return s, nil
+}
+
+// closeStmts closes the prepared statements that Open prepared.
+func (s *Store) closeStmts() error {
+	var errs []error
+	for _, st := range []*sql.Stmt{s.readStreamStmt, s.readLastStmt} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	return errors.Join(append(errs, s.batch.close())...)
 }
 
 // DB returns the connection pool, for adapters that keep their own tables
@@ -118,7 +132,7 @@ func (s *Store) DB() *sqlx.DB { return s.db }
 // first call's result.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		s.closeErr = errors.Join(s.notify.close(), s.readStreamStmt.Close(), s.readLastStmt.Close(), s.db.Close())
+		s.closeErr = errors.Join(s.notify.close(), s.closeStmts(), s.db.Close())
 	})
 	return s.closeErr
 }

@@ -50,41 +50,44 @@ const waitTimeout = 10 * time.Second
 // two-stream cases (AppendMulti, AppendMultiIdempotent) only on a
 // domain.MultiAppender; the stream-by-stream cases (StreamByStream,
 // StreamByStreamRetry), which the domain service relies on without one,
-// on every store. So no case is skipped: a store runs every case that
+// on every store; ReadStreams only on a domain.BatchReader. So no case is skipped: a store runs every case that
 // applies to it.
 func Run(t *testing.T, h func(tb testing.TB) Harness) {
 	probe := h(t).Store
 	_, multi := probe.(domain.MultiAppender)
+	_, batch := probe.(domain.BatchReader)
 	tests := []struct {
 		name string
 		run  func(t *testing.T, h func(tb testing.TB) Harness)
-		// multi marks the cases of domain.MultiAppender.
-		multi bool
+		// multi marks the cases of domain.MultiAppender, batch those of
+		// domain.BatchReader.
+		multi, batch bool
 	}{
-		{"AppendExpectedRevision", testAppendExpectedRevision, false},
-		{"IdempotentRetry", testIdempotentRetry, false},
-		{"ReadStream", testReadStream, false},
-		{"ReadLast", testReadLast, false},
-		{"ReadAll", testReadAll, false},
-		{"ReadAllCursors", testReadAllCursors, false},
-		{"AppendMulti", testAppendMulti, true},
-		{"AppendMultiIdempotent", testAppendMultiIdempotent, true},
-		{"StreamByStream", testStreamByStream, false},
-		{"StreamByStreamRetry", testStreamByStreamRetry, false},
-		{"WaitForEvents", testWaitForEvents, false},
-		{"WaitForEventsCancel", testWaitForEventsCancel, false},
-		{"ConcurrentNoStream", testConcurrentNoStream, false},
-		{"ConcurrentAny", testConcurrentAny, false},
-		{"HeldCommitNotSkipped", testHeldCommitNotSkipped, false},
-		{"HeldConflict", testHeldConflict, false},
-		{"ConcurrentWritersAndReader", testConcurrentWritersAndReader, false},
+		{"AppendExpectedRevision", testAppendExpectedRevision, false, false},
+		{"IdempotentRetry", testIdempotentRetry, false, false},
+		{"ReadStream", testReadStream, false, false},
+		{"ReadLast", testReadLast, false, false},
+		{"ReadAll", testReadAll, false, false},
+		{"ReadAllCursors", testReadAllCursors, false, false},
+		{"AppendMulti", testAppendMulti, true, false},
+		{"AppendMultiIdempotent", testAppendMultiIdempotent, true, false},
+		{"StreamByStream", testStreamByStream, false, false},
+		{"StreamByStreamRetry", testStreamByStreamRetry, false, false},
+		{"WaitForEvents", testWaitForEvents, false, false},
+		{"WaitForEventsCancel", testWaitForEventsCancel, false, false},
+		{"ConcurrentNoStream", testConcurrentNoStream, false, false},
+		{"ConcurrentAny", testConcurrentAny, false, false},
+		{"HeldCommitNotSkipped", testHeldCommitNotSkipped, false, false},
+		{"HeldConflict", testHeldConflict, false, false},
+		{"ConcurrentWritersAndReader", testConcurrentWritersAndReader, false, false},
+		{"ReadStreams", testReadStreams, false, true},
 	}
 	if !multi {
 		t.Logf("%T is no domain.MultiAppender: its two-stream commands append stream by stream, "+
 			"which StreamByStream and StreamByStreamRetry cover; the AppendMulti cases do not apply", probe)
 	}
 	for _, tc := range tests {
-		if tc.multi && !multi {
+		if tc.multi && !multi || tc.batch && !batch {
 			continue
 		}
 		t.Run(tc.name, func(t *testing.T) {

@@ -18,7 +18,8 @@
 //
 // The growth mode (-growth) prints commands/s with 1k, 100k and 1M events
 // in the log, each beside the 1k figure, and the sequential commands/s of a
-// referrer with 10k referrals beside a new referrer's (targets: within
+// referrer with 10k referrals beside a new referrer's, measured side by
+// side in several rounds and printed as the median round (targets: within
 // 10%, so 90% or more).
 package main
 
