@@ -6,7 +6,6 @@ import (
 	"maps"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/referral-ledger/referral-ledger/domain"
@@ -85,20 +84,11 @@ func lastTiles(size, upTo int64) []tileKey {
 
 // write writes the plan in tx.
 func (p *sealPlan) write(ctx context.Context, tx *sqlx.Tx) error {
-	var err error
-	if tx.DriverName() == "postgres" {
-		// One statement of arrays: PostgreSQL parses it once, not a
-		// statement of 1,000 parameters per 200 rows.
-		_, err = tx.ExecContext(ctx, `INSERT INTO audit_leaves (appspace_id, leaf_index, event_id, position, leaf)
-			SELECT $1, $2 + n - 1, id, pos, leaf FROM unnest($3::text[], $4::bigint[], $5::bytea[]) WITH ORDINALITY AS u(id, pos, leaf, n)`,
-			p.app, p.base, pq.Array(p.ids), pq.Array(p.positions), pq.ByteaArray(p.leaves))
-	} else {
-		rows := make([][]any, len(p.ids))
-		for i := range rows {
-			rows[i] = []any{p.app, p.base + int64(i), p.ids[i], p.positions[i], p.leaves[i]}
-		}
-		err = insertRows(ctx, tx, `INSERT INTO audit_leaves (appspace_id, leaf_index, event_id, position, leaf) VALUES `, 5, rows, "")
+	rows := make([][]any, len(p.ids))
+	for i := range rows {
+		rows[i] = []any{p.app, p.base + int64(i), p.ids[i], p.positions[i], p.leaves[i]}
 	}
+	err := insertRows(ctx, tx, `INSERT INTO audit_leaves (appspace_id, leaf_index, event_id, position, leaf) VALUES `, 5, rows, "")
 	if err != nil {
 		return fmt.Errorf("write leaves: %w", err)
 	}

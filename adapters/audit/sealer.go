@@ -49,10 +49,12 @@ type Sealer struct {
 func NewSealer(read *sqlx.DB) *Sealer { return &Sealer{read: read} }
 
 // SealerBatchSize is the sealer runner's projections.RunnerConfig
-// BatchSize: a backlog is sealed a few thousand events a transaction (one
-// fsync each, and on SQLite the writer held some tens of milliseconds);
-// caught up, a batch is what a Pace gathered.
-const SealerBatchSize = 4000
+// BatchSize: a backlog is sealed a thousand events a transaction (one
+// fsync each), the next batch prepared while one commits; caught up, a
+// batch is what a Pace gathered, at most that many, so that a burst does
+// not make one long transaction (on PostgreSQL under load, a few hundred
+// microseconds a leaf) and the seal lag with it.
+const SealerBatchSize = 1000
 
 // RunnerConfig is how serve (and the benchmarks) run the sealer: its
 // checkpoint's name, Pace, batch size, and the next batch of a backlog
