@@ -140,7 +140,9 @@ func (n *Notary) CheckAll(ctx context.Context) error { return n.check.CheckAll(c
 // (at most one per Interval), unless it is tampered.
 func (n *Notary) SignAll(ctx context.Context) error {
 	var trees []tree
-	if err := n.cfg.DB.SelectContext(ctx, &trees, treesQuery+
+	// Through the readers (SQLite's one writer is the appends'): sign reads
+	// the tree again with its row locked.
+	if err := n.check.read.SelectContext(ctx, &trees, treesQuery+
 		` WHERE t.tampered IS NULL AND t.size > COALESCE(c.tree_size, 0) ORDER BY t.appspace_id`); err != nil {
 		return fmt.Errorf("read trees: %w", err)
 	}
