@@ -142,9 +142,9 @@ func (p *fastParser) array(out []byte, depth int) ([]byte, error) {
 	}
 }
 
-// member is an object's member as object wrote it: its name (quoted,
+// objMember is an object's member as object wrote it: its name (quoted,
 // as in the input) and where "name":value lies in the output.
-type member struct {
+type objMember struct {
 	key        []byte
 	start, end int
 }
@@ -160,7 +160,7 @@ func (p *fastParser) object(out []byte, depth int) ([]byte, error) {
 		p.i++
 		return append(out, "{}"...), nil
 	}
-	var stack [16]member
+	var stack [16]objMember
 	members, sorted, base := stack[:0], true, len(out)
 	out = append(out, '{')
 	for {
@@ -183,7 +183,7 @@ func (p *fastParser) object(out []byte, depth int) ([]byte, error) {
 		if n := len(members); n > 0 && bytes.Compare(members[n-1].key, key) >= 0 {
 			sorted = false
 		}
-		members = append(members, member{key, start, len(out)})
+		members = append(members, objMember{key, start, len(out)})
 		out = append(out, ',') // the last becomes the closing brace
 		if p.space(); p.i >= len(p.in) {
 			return nil, errSlow
@@ -203,7 +203,7 @@ func (p *fastParser) object(out []byte, depth int) ([]byte, error) {
 
 // reorder sorts the members object wrote after out[base] by name, in
 // place; it reports false if two have the same name.
-func (p *fastParser) reorder(out []byte, base int, members []member) bool {
+func (p *fastParser) reorder(out []byte, base int, members []objMember) bool {
 	for k := 1; k < len(members); k++ { // insertion sort: a few members
 		for j := k; j > 0 && bytes.Compare(members[j-1].key, members[j].key) > 0; j-- {
 			members[j-1], members[j] = members[j], members[j-1]
