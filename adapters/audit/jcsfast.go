@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"errors"
+	"slices"
 )
 
 // errSlow sends a value the fast canonicalizer does not handle to the
@@ -32,9 +33,8 @@ func canonicalFast(in []byte) ([]byte, error) {
 }
 
 type fastParser struct {
-	in  []byte
-	i   int
-	tmp []byte // object's room to reorder members, reused
+	in []byte
+	i  int
 }
 
 func (p *fastParser) space() {
@@ -60,8 +60,8 @@ func (p *fastParser) value(out []byte, depth int) ([]byte, error) {
 	case c == '-' || (c >= '0' && c <= '9'):
 		return p.integer(out)
 	}
-	for _, lit := range [...]string{"true", "false", "null"} {
-		if len(p.in)-p.i >= len(lit) && string(p.in[p.i:p.i+len(lit)]) == lit {
+	for _, lit := range []string{"true", "false", "null"} {
+		if bytes.HasPrefix(p.in[p.i:], []byte(lit)) {
 			p.i += len(lit)
 			return append(out, lit...), nil
 		}
@@ -73,23 +73,17 @@ func (p *fastParser) value(out []byte, depth int) ([]byte, error) {
 // without escapes.
 func (p *fastParser) str() ([]byte, error) {
 	start := p.i
-	for p.i++; p.i < len(p.in) && plain[p.in[p.i]]; p.i++ {
-	}
-	if p.i < len(p.in) && p.in[p.i] == '"' {
-		p.i++
-		return p.in[start:p.i], nil
+	for p.i++; p.i < len(p.in); p.i++ {
+		switch c := p.in[p.i]; {
+		case c == '"':
+			p.i++
+			return p.in[start:p.i], nil
+		case c == '\\' || c < 0x20 || c > 0x7e:
+			return nil, errSlow
+		}
 	}
 	return nil, errSlow
 }
-
-// plain holds the bytes a JSON string holds as they are in RFC 8785 form:
-// printable ASCII but the quote and the backslash.
-var plain = func() (t [256]bool) {
-	for c := 0x20; c <= 0x7e; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
 
 // integer appends the next number if it is an integer of at most 15
 // digits in its shortest form (no leading zero, not -0).
@@ -142,27 +136,17 @@ func (p *fastParser) array(out []byte, depth int) ([]byte, error) {
 	}
 }
 
-// objMember is an object's member as object wrote it: its name (quoted,
-// as in the input) and where "name":value lies in the output.
-type objMember struct {
-	key        []byte
-	start, end int
-}
-
 // object appends the next object with its members sorted by name (byte
-// order, which is UTF-16 order for ASCII names). It writes the members
-// in input order, then, unless they were sorted already, reorders them in
-// place through p.tmp: no allocation for objects of up to 16 members.
+// order, which is UTF-16 order for ASCII names).
 func (p *fastParser) object(out []byte, depth int) ([]byte, error) {
+	type member struct{ key, value []byte }
+	var members []member
 	p.i++ // {
 	p.space()
 	if p.i < len(p.in) && p.in[p.i] == '}' {
 		p.i++
 		return append(out, "{}"...), nil
 	}
-	var stack [16]objMember
-	members, sorted, base := stack[:0], true, len(out)
-	out = append(out, '{')
 	for {
 		p.space()
 		if p.i >= len(p.in) || p.in[p.i] != '"' {
@@ -172,54 +156,39 @@ func (p *fastParser) object(out []byte, depth int) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		if p.space(); p.i >= len(p.in) || p.in[p.i] != ':' {
+		p.space()
+		if p.i >= len(p.in) || p.in[p.i] != ':' {
 			return nil, errSlow
 		}
 		p.i++
-		start := len(out)
-		if out, err = p.value(append(append(out, key...), ':'), depth+1); err != nil {
+		v, err := p.value(nil, depth+1)
+		if err != nil {
 			return nil, err
 		}
-		if n := len(members); n > 0 && bytes.Compare(members[n-1].key, key) >= 0 {
-			sorted = false
-		}
-		members = append(members, objMember{key, start, len(out)})
-		out = append(out, ',') // the last becomes the closing brace
-		if p.space(); p.i >= len(p.in) {
+		members = append(members, member{key, v})
+		p.space()
+		if p.i >= len(p.in) {
 			return nil, errSlow
 		}
-		if p.i++; p.in[p.i-1] == '}' {
+		if p.in[p.i] == '}' {
+			p.i++
 			break
-		} else if p.in[p.i-1] != ',' {
+		}
+		if p.in[p.i] != ',' {
 			return nil, errSlow
 		}
+		p.i++
 	}
-	if !sorted && !p.reorder(out, base, members) {
-		return nil, errSlow // a duplicate name: the general path reports it
-	}
-	out[len(out)-1] = '}'
-	return out, nil
-}
-
-// reorder sorts the members object wrote after out[base] by name, in
-// place; it reports false if two have the same name.
-func (p *fastParser) reorder(out []byte, base int, members []objMember) bool {
-	for k := 1; k < len(members); k++ { // insertion sort: a few members
-		for j := k; j > 0 && bytes.Compare(members[j-1].key, members[j].key) > 0; j-- {
-			members[j-1], members[j] = members[j], members[j-1]
-		}
-	}
-	p.tmp = append(p.tmp[:0], out[base:]...)
-	w := base + 1
+	slices.SortFunc(members, func(a, b member) int { return bytes.Compare(a.key, b.key) })
+	out = append(out, '{')
 	for k, m := range members {
 		if k > 0 {
 			if bytes.Equal(members[k-1].key, m.key) {
-				return false
+				return nil, errSlow // duplicate: the general path reports it
 			}
-			out[w] = ','
-			w++
+			out = append(out, ',')
 		}
-		w += copy(out[w:], p.tmp[m.start-base:m.end-base])
+		out = append(append(append(out, m.key...), ':'), m.value...)
 	}
-	return true
+	return append(out, '}'), nil
 }

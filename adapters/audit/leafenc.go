@@ -59,6 +59,15 @@ func (enc *leafEncoder) appendCanonical(dst, raw []byte) []byte {
 	return append(dst, canonicalOrText(raw)...)
 }
 
+// plain holds the bytes a JSON string holds as they are in RFC 8785 form:
+// printable ASCII but the quote and the backslash.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c <= 0x7e; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // appendLeafString appends s as a JSON string, as writeString writes it.
 func appendLeafString(dst []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
