@@ -26,19 +26,6 @@ type Committer interface {
 	Committed()
 }
 
-// Preparer is a Handler that does the costly part of a batch before the
-// runner's write transaction (reading through db, the runner's database,
-// or its own pool of readers), so that the transaction (on SQLite, the
-// file's one writer) is held only to write. The runner reads the batch
-// after the checkpoint outside the transaction and hands it to Prepare;
-// then, in the transaction, if the checkpoint has not moved meanwhile, it
-// calls Apply with the same events (else with the batch it reads again).
-// Apply must be correct whether or not Prepare saw its events.
-type Preparer interface {
-	Handler
-	Prepare(ctx context.Context, db *sqlx.DB, events []domain.RecordedEvent) error
-}
-
 // RunnerConfig configures a Runner.
 type RunnerConfig struct {
 	// Name identifies the projection's checkpoint; required.
@@ -51,6 +38,9 @@ type RunnerConfig struct {
 	// BatchSize (it had caught up) before the next: fewer, larger
 	// transactions, at the cost of up to Pace of lag. 0: no wait.
 	Pace time.Duration
+	// Lookahead, for a Preparer, reads and prepares the next batch of a
+	// backlog while the last one commits (see Preparer).
+	Lookahead bool
 }
 
 // Validate reports a RunnerConfig the runner cannot use.
@@ -80,7 +70,8 @@ type Runner struct {
 	handler Handler
 	cfg     RunnerConfig
 	log     *slog.Logger
-	created bool // the checkpoint row exists
+	created bool       // the checkpoint row exists
+	ahead   *lookahead // the next batch, being prepared (Lookahead)
 }
 
 // NewRunner returns a runner that reads store's log and writes through db
@@ -139,6 +130,9 @@ func (r *Runner) step(ctx context.Context, isolate bool) (n int, qs []Quarantine
 		return 0, nil, fmt.Errorf("projection %s: begin: %w", r.cfg.Name, err)
 	}
 	defer func() {
+		if err != nil {
+			r.dropAhead() // prepared after a batch that did not commit
+		}
 		if n == 0 || err != nil {
 			if rbErr := tx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
 				err = errors.Join(err, rbErr)

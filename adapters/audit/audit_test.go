@@ -56,7 +56,8 @@ func (l *ledger) replica(t *testing.T) (*audit.Notary, *projections.Runner) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := projections.NewRunner(l.store, l.write, audit.NewSealer(nil), projections.RunnerConfig{Name: audit.SealerName, BatchSize: 7})
+	r, err := projections.NewRunner(l.store, l.write, audit.NewSealer(nil), projections.RunnerConfig{Name: audit.SealerName,
+		BatchSize: 7, Lookahead: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ package audit
 import (
 	"bytes"
 	"encoding/json"
-	"strconv"
 
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -42,28 +41,8 @@ func LeafOf(e domain.RecordedEvent) Leaf {
 // event the ledger appends) is committed to as a JSON string of its text,
 // so that one odd event cannot stop the tree.
 func (l Leaf) Bytes() []byte {
-	var buf bytes.Buffer
-	// The members in RFC 8785 order (all ASCII names: byte order).
-	buf.WriteString(`{"data":`)
-	buf.Write(canonicalOrText(l.Data))
-	buf.WriteString(`,"id":`)
-	writeString(&buf, l.ID)
-	buf.WriteString(`,"metadata":`)
-	buf.Write(canonicalOrText(l.Metadata))
-	buf.WriteString(`,"recorded_at":`)
-	writeString(&buf, l.RecordedAt)
-	buf.WriteString(`,"stream":`)
-	writeString(&buf, l.Stream)
-	buf.WriteString(`,"type":`)
-	writeString(&buf, l.Type)
-	buf.WriteString(`,"version":`)
-	v, err := formatNumber(json.Number(strconv.FormatUint(l.Version, 10)))
-	if err != nil {
-		v = "0" // unreachable: every uint64 is a finite double
-	}
-	buf.WriteString(v)
-	buf.WriteByte('}')
-	return buf.Bytes()
+	var enc leafEncoder
+	return enc.appendParts(nil, l.Data, l.ID, l.Metadata, l.RecordedAt, l.Stream, l.Type, l.Version)
 }
 
 // Hash returns the leaf hash: SHA-256(0x00 ‖ bytes).

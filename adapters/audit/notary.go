@@ -16,8 +16,8 @@ import (
 	"github.com/referral-ledger/referral-ledger/projections"
 )
 
-// recheck is how many leaves before the previous checkpoint each signing
-// checks again against the stored events, beside the new ones.
+// recheck is how many leaves each signing checks again against the
+// stored events: those before the previous checkpoint, and the newest.
 const recheck = 256
 
 // NotaryConfig configures a Notary.
@@ -140,7 +140,9 @@ func (n *Notary) CheckAll(ctx context.Context) error { return n.check.CheckAll(c
 // (at most one per Interval), unless it is tampered.
 func (n *Notary) SignAll(ctx context.Context) error {
 	var trees []tree
-	if err := n.cfg.DB.SelectContext(ctx, &trees, treesQuery+
+	// Through the readers (SQLite's one writer is the appends'): sign reads
+	// the tree again with its row locked.
+	if err := n.check.read.SelectContext(ctx, &trees, treesQuery+
 		` WHERE t.tampered IS NULL AND t.size > COALESCE(c.tree_size, 0) ORDER BY t.appspace_id`); err != nil {
 		return fmt.Errorf("read trees: %w", err)
 	}
@@ -149,17 +151,36 @@ func (n *Notary) SignAll(ctx context.Context) error {
 		if t.CPAt.Valid && n.cfg.Now().UnixMilli()-t.CPAt.Int64 < n.cfg.Interval.Milliseconds() {
 			continue
 		}
-		// The recent part: from a little before the previous checkpoint,
-		// or before what the whole-tree check went through (the first
-		// checkpoint after start-up need not check the tree twice).
-		from := max(0, max(t.CPSize.Int64, n.check.checkedSize(t.App))-recheck)
-		err := n.check.report(ctx, t.App, checkRange(ctx, n.check.read, n.cfg.Events, t.App, from, t.Size))
+		err := n.checkRecent(ctx, t)
 		if err == nil {
 			err = n.sign(ctx, t.App, t.Size)
 		}
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// checkRecent checks the recent part of t's tree against the stored
+// events before it is signed: the recheck leaves before the previous
+// checkpoint (or before what the whole-tree check went through: the first
+// checkpoint after start-up need not check the tree twice) and the
+// recheck newest. When more than recheck leaves were sealed since, those
+// in between are not read again: the sealer read them from the store
+// less than a second before (see docs/decisions.md, "The notary's
+// recent part").
+func (n *Notary) checkRecent(ctx context.Context, t tree) error {
+	old := max(t.CPSize.Int64, n.check.checkedSize(t.App))
+	from, newest := max(0, old-recheck), max(old, t.Size-recheck)
+	check := func(from, to int64) error {
+		return n.check.report(ctx, t.App, checkRange(ctx, n.check.read, n.cfg.Events, t.App, from, to))
+	}
+	if newest <= old { // one range: the new leaves are the newest
+		return check(from, t.Size)
+	}
+	if err := check(from, old); err != nil {
+		return err
+	}
+	return check(newest, t.Size)
 }
 
 // sign signs app's tree at size, with its row locked.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -31,19 +32,36 @@ const SealerPace = 250 * time.Millisecond
 //
 // It is a projections.Preparer: the leaves and hashes of a batch are
 // computed before the runner's transaction, from the trees as committed
-// then, and the transaction only writes them (a leaf row each, and a few
-// tile rows), unless the tree moved meanwhile, when Apply computes them
+// then or as the batch before leaves them (the runner prepares the next
+// batch of a backlog while the last one commits), and the transaction
+// only writes them (a leaf row each, and a few tile rows), unless the
+// tree is not the size the plan started from, when Apply computes them
 // again in it.
 type Sealer struct {
-	read *sqlx.DB // where Prepare reads the trees; nil: the runner's database
-	mu   sync.Mutex
-	plan *batchPlan // the last batch prepared
+	read  *sqlx.DB // where Prepare reads the trees; nil: the runner's database
+	mu    sync.Mutex
+	plans []*batchPlan // the last batches prepared, newest last (at most two)
 }
 
 // NewSealer returns a sealer. read, if not nil, is where it reads the
 // trees before a batch (SQLite's pool of readers); else it reads them
 // through the runner's database.
 func NewSealer(read *sqlx.DB) *Sealer { return &Sealer{read: read} }
+
+// SealerBatchSize is the sealer runner's projections.RunnerConfig
+// BatchSize: a backlog is sealed a thousand events a transaction (one
+// fsync each), the next batch prepared while one commits; caught up, a
+// batch is what a Pace gathered, at most that many, so that a burst does
+// not make one long transaction (on PostgreSQL under load, a few hundred
+// microseconds a leaf) and the seal lag with it.
+const SealerBatchSize = 1000
+
+// RunnerConfig is how serve (and the benchmarks) run the sealer: its
+// checkpoint's name, Pace, batch size, and the next batch of a backlog
+// prepared while the last one commits.
+func RunnerConfig(logger *slog.Logger) projections.RunnerConfig {
+	return projections.RunnerConfig{Name: SealerName, Logger: logger, Pace: SealerPace, BatchSize: SealerBatchSize, Lookahead: true}
+}
 
 // batchPlan is what sealing a batch writes, per appspace.
 type batchPlan struct {
@@ -71,30 +89,40 @@ func byAppspace(events []domain.RecordedEvent) ([]string, map[string][]domain.Re
 }
 
 // Prepare implements projections.Preparer: it computes the batch's
-// leaves and tiles from the trees as committed now.
+// leaves and tiles from the trees as the batch prepared before leaves
+// them if events follow it, else as committed now.
 func (s *Sealer) Prepare(ctx context.Context, db *sqlx.DB, events []domain.RecordedEvent) error {
-	s.mu.Lock()
-	s.plan = nil
-	s.mu.Unlock()
 	read := s.read
 	if read == nil {
 		read = db
 	}
+	prev := map[string]*sealPlan{}
+	s.mu.Lock()
+	if n := len(s.plans); n > 0 && s.plans[n-1].last < events[0].Position {
+		for _, p := range s.plans[n-1].plans {
+			prev[p.app] = p
+		}
+	}
+	s.mu.Unlock()
 	order, byApp := byAppspace(events)
 	b := &batchPlan{first: events[0].Position, last: events[len(events)-1].Position, n: len(events)}
 	for _, app := range order {
-		size, err := sealedSize(ctx, read, app)
-		if err != nil {
+		var size int64
+		if p := prev[app]; p != nil {
+			size = p.size
+		} else if sz, err := sealedSize(ctx, read, app); err != nil {
 			return err
+		} else {
+			size = sz
 		}
-		p, err := planSeal(ctx, read, app, size, byApp[app])
+		p, err := planSeal(ctx, read, app, size, byApp[app], prev[app])
 		if err != nil {
 			return fmt.Errorf("appspace %s: %w", app, err)
 		}
 		b.plans = append(b.plans, p)
 	}
 	s.mu.Lock()
-	s.plan = b
+	s.plans = append(s.plans[max(0, len(s.plans)-1):], b)
 	s.mu.Unlock()
 	return nil
 }
@@ -103,15 +131,17 @@ func (s *Sealer) Prepare(ctx context.Context, db *sqlx.DB, events []domain.Recor
 func (s *Sealer) prepared(events []domain.RecordedEvent) map[string]*sealPlan {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b := s.plan
-	if b == nil || b.n != len(events) || b.first != events[0].Position || b.last != events[len(events)-1].Position {
-		return nil
+	for _, b := range s.plans {
+		if b.n != len(events) || b.first != events[0].Position || b.last != events[len(events)-1].Position {
+			continue
+		}
+		out := make(map[string]*sealPlan, len(b.plans))
+		for _, p := range b.plans {
+			out[p.app] = p
+		}
+		return out
 	}
-	out := make(map[string]*sealPlan, len(b.plans))
-	for _, p := range b.plans {
-		out[p.app] = p
-	}
-	return out
+	return nil
 }
 
 // Apply implements projections.Handler. Every failure is marked
@@ -140,7 +170,7 @@ func seal(ctx context.Context, tx *sqlx.Tx, app string, events []domain.Recorded
 		return err
 	}
 	if p == nil || p.base != size {
-		if p, err = planSeal(ctx, tx, app, size, events); err != nil {
+		if p, err = planSeal(ctx, tx, app, size, events, nil); err != nil {
 			return err
 		}
 	}

@@ -54,8 +54,7 @@ func (m *Main) openAudit() (*ledger, error) {
 	if err != nil {
 		return nil, err
 	}
-	runner, err := projections.NewRunner(m.store, m.write, audit.NewSealer(m.read), projections.RunnerConfig{
-		Name: audit.SealerName, Logger: m.log, Pace: audit.SealerPace})
+	runner, err := projections.NewRunner(m.store, m.write, audit.NewSealer(m.read), audit.RunnerConfig(m.log))
 	if err != nil {
 		return nil, err
 	}

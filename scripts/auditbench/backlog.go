@@ -15,9 +15,17 @@ import (
 	"github.com/referral-ledger/referral-ledger/scripts/benchkit"
 )
 
+// backlogOptions are the backlog part's flags.
+type backlogOptions struct {
+	n        int
+	sealOnly bool   // stop after sealing and the whole-tree check
+	profile  string // CPU profile of the sealing only, to profile+"."+store
+}
+
 // backlog fills n events, then measures sealing them against the hashing
 // baseline, the whole-tree check, audit verify and inclusion proofs.
-func backlog(ctx context.Context, st store, bin string, n int) {
+func backlog(ctx context.Context, st store, bin string, opts backlogOptions) {
+	n := opts.n
 	fmt.Printf("\n== %s: backlog of %d events\n", st.name, n)
 	access := sqlstore.NewAccess(st.write, st.read)
 	as, err := access.CreateAppspace(ctx, "bench")
@@ -38,7 +46,12 @@ func backlog(ctx context.Context, st store, bin string, n int) {
 	key := newKey()
 	start = time.Now()
 	cpu0, pg0 := benchkit.Self(), benchkit.Postgres()
+	stopProfile := func() {}
+	if opts.profile != "" {
+		stopProfile = benchkit.StartProfile(opts.profile + "." + st.name)
+	}
 	seal(ctx, st)
+	stopProfile()
 	sealTime := time.Since(start)
 	sealCPU := benchkit.Self() - cpu0
 	analyze(ctx, st)
@@ -62,6 +75,9 @@ func backlog(ctx context.Context, st store, bin string, n int) {
 		log.Fatal(err)
 	}
 	fmt.Printf("%-9s first checkpoint signed (after that check) in %s\n", st.name, ms(time.Since(start)))
+	if opts.sealOnly {
+		return
+	}
 
 	srv := serveAPI(ctx, st, access, key, as.ID)
 	defer srv.close()
@@ -138,7 +154,7 @@ func (m *memHashes) add(hs []tlog.Hash) { m.hashes, m.leaves = append(m.hashes, 
 
 // seal runs the sealer, as serve configures it, until it has caught up.
 func seal(ctx context.Context, st store) {
-	runner, err := projections.NewRunner(st.events, st.write, audit.NewSealer(st.read), projections.RunnerConfig{Name: audit.SealerName})
+	runner, err := projections.NewRunner(st.events, st.write, audit.NewSealer(st.read), audit.RunnerConfig(nil))
 	if err != nil {
 		log.Fatal(err)
 	}

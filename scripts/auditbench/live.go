@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,8 +27,19 @@ func live(ctx context.Context, st store, conc int, d time.Duration, rounds int) 
 	fmt.Printf("\n== %s: live, %d concurrent callers, %s per run, %d rounds\n", st.name, conc, d, rounds)
 	tr := &tracker{sent: map[string]time.Time{}}
 	var offs, ons []float64
+	var cpu [2]struct {
+		self, pg time.Duration
+		calls    int64
+	} // sealer off, on
 	run := func(tag string, tr *tracker) float64 {
-		return measure(conc, d, func(w, i int) error { return commandPair(ctx, svc, as, tag, w, i, tr) })
+		self, pg := benchkit.Self(), benchkit.Postgres()
+		perSecond, calls := benchkit.Measure(conc, d, func(w, i int) error { return commandPair(ctx, svc, as, tag, w, i, tr) })
+		c := &cpu[0]
+		if strings.HasPrefix(tag, "on") {
+			c = &cpu[1]
+		}
+		c.self, c.pg, c.calls = c.self+benchkit.Self()-self, c.pg+benchkit.Postgres()-pg, c.calls+calls
+		return perSecond
 	}
 	for r := range rounds {
 		offs = append(offs, run(fmt.Sprint("off", r), nil))
@@ -51,6 +63,11 @@ func live(ctx context.Context, st store, conc int, d time.Duration, rounds int) 
 		fmt.Printf("%-9s sealer: %d batches, %.1f events and %s a batch in its write transaction\n", st.name, tr.batches,
 			float64(tr.events)/float64(tr.batches), ms(tr.busy/time.Duration(tr.batches)))
 	}
+	perCall := func(d time.Duration, calls int64) float64 { return float64(d.Microseconds()) / float64(max(1, calls)) }
+	fmt.Printf("%-9s CPU a command: this process off %.0f µs, on %.0f µs (%+.1f%%); postgres (all of the machine's) off %.0f µs, on %.0f µs\n",
+		st.name, perCall(cpu[0].self, cpu[0].calls), perCall(cpu[1].self, cpu[1].calls),
+		100*perCall(cpu[1].self, cpu[1].calls)/perCall(cpu[0].self, cpu[0].calls)-100,
+		perCall(cpu[0].pg, cpu[0].calls), perCall(cpu[1].pg, cpu[1].calls))
 	base, on := mean(offs), mean(ons)
 	fmt.Printf("%-9s commands/s with the sealer on: %.1f%% of off (drop %.1f%%; target: drop ≤ 5%%)\n",
 		st.name, 100*on/base, 100-100*on/base)
@@ -80,8 +97,7 @@ func startSealing(ctx context.Context, wg *sync.WaitGroup, st store, tr *tracker
 	if err != nil {
 		log.Fatal(err)
 	}
-	runner, err := projections.NewRunner(st.events, st.write, capture{audit.NewSealer(st.read), tr},
-		projections.RunnerConfig{Name: audit.SealerName, Pace: audit.SealerPace})
+	runner, err := projections.NewRunner(st.events, st.write, capture{audit.NewSealer(st.read), tr}, audit.RunnerConfig(nil))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -170,12 +186,6 @@ func (t *tracker) committed(at time.Time) {
 	}
 	t.pending = t.pending[:0]
 	t.batches, t.events, t.busy = t.batches+1, t.events+t.applied, t.busy+at.Sub(t.started)
-}
-
-// measure runs op from conc workers for d and returns calls per second.
-func measure(conc int, d time.Duration, op func(worker, i int) error) float64 {
-	perSecond, _ := benchkit.Measure(conc, d, op)
-	return perSecond
 }
 
 var runID = time.Now().UnixNano()

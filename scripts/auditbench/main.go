@@ -56,6 +56,8 @@ func main() {
 	skipLive := flag.Bool("skip-live", false, "skip the live part")
 	skipBacklog := flag.Bool("skip-backlog", false, "skip the backlog, verify and proof parts")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	sealOnly := flag.Bool("seal-only", false, "backlog: stop after sealing it and the whole-tree check (no verify, no proofs)")
+	sealProfile := flag.String("sealprofile", "", "write a CPU profile of sealing the backlog only to this file plus .<store>")
 	flag.Parse()
 	defer benchkit.StartProfile(*cpuprofile)()
 	ctx := context.Background()
@@ -73,7 +75,8 @@ func main() {
 			withStore(ctx, name, *pgURL, func(st store) { live(ctx, st, *conc, *duration, max(1, *rounds)) })
 		}
 		if !*skipBacklog {
-			withStore(ctx, name, *pgURL, func(st store) { backlog(ctx, st, bin, *n) })
+			opts := backlogOptions{n: *n, sealOnly: *sealOnly, profile: *sealProfile}
+			withStore(ctx, name, *pgURL, func(st store) { backlog(ctx, st, bin, opts) })
 		}
 	}
 }
