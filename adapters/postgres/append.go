@@ -187,7 +187,7 @@ func asConflict(err error, a domain.StreamAppend) *conflict {
 	case pqErr.Code == pqerror.UniqueViolation && pqErr.Constraint == "events_stream_version_key":
 		// Another writer committed the same revision first, or a part
 		// that expected a new stream found it existing (ledger_append
-		// leaves that check to this constraint, migration 00017). Any
+		// leaves that check to this constraint, migration 00016). Any
 		// may take the next revision; an expected revision has lost.
 		return &conflict{err: fmt.Errorf("%w: another writer appended first", domain.ErrConcurrency), retry: a.Expected.IsAny()}
 	case pqErr.Code == pqerror.UniqueViolation && pqErr.Constraint == "events_id_key":
