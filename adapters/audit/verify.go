@@ -11,19 +11,48 @@ import (
 // themselves, leaf by leaf in log order.
 type Rebuild struct {
 	hashes []tlog.Hash // tlog's stored hashes
-	leaves []Leaf      // without data and metadata: to name events
+	// names holds each leaf's event id and stream, one after the other,
+	// and leaves where they end: to name events, without a pointer a
+	// leaf for the garbage collector to follow.
+	names  []byte
+	leaves []leafRef
+}
+
+// leafRef is where a leaf's id and stream end in Rebuild.names, and its
+// version.
+type leafRef struct {
+	idEnd, streamEnd int
+	version          uint64
 }
 
 // Add appends the next event's leaf.
 func (r *Rebuild) Add(l Leaf) error {
-	hs, err := tlog.StoredHashes(int64(len(r.leaves)), l.Bytes(), r)
+	return r.add(l.Hash(), []byte(l.ID), []byte(l.Stream), l.Version)
+}
+
+// add appends the next leaf, of hash h, naming its event.
+func (r *Rebuild) add(h tlog.Hash, id, stream []byte, version uint64) error {
+	hs, err := tlog.StoredHashesForRecordHash(int64(len(r.leaves)), h, r)
 	if err != nil {
 		return err
 	}
 	r.hashes = append(r.hashes, hs...)
-	l.Data, l.Metadata = nil, nil
-	r.leaves = append(r.leaves, l)
+	r.names = append(r.names, id...)
+	ref := leafRef{idEnd: len(r.names), version: version}
+	r.names = append(r.names, stream...)
+	ref.streamEnd = len(r.names)
+	r.leaves = append(r.leaves, ref)
 	return nil
+}
+
+// leaf names leaf i's event (without type, time, data and metadata).
+func (r *Rebuild) leaf(i int64) Leaf {
+	start := 0
+	if i > 0 {
+		start = r.leaves[i-1].streamEnd
+	}
+	ref := r.leaves[i]
+	return Leaf{ID: string(r.names[start:ref.idEnd]), Stream: string(r.names[ref.idEnd:ref.streamEnd]), Version: ref.version}
 }
 
 // Size is the number of leaves added.
@@ -96,7 +125,7 @@ func (r *Rebuild) Check(tree tlog.Tree, sealed tlog.HashReader) error {
 		}
 		for k, i := 0, start; i < end; k, i = k+1, i+1 {
 			if r.hashes[idx[k]] != theirs[k] {
-				now := r.leaves[i]
+				now := r.leaf(i)
 				return &Mismatch{LeafIndex: i, Now: &now, What: "its leaf hash differs from the sealed one"}
 			}
 		}
