@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"sync"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -15,8 +16,9 @@ import (
 // the longest line read (as long as a bufio.Scanner of the events was
 // allowed before).
 const (
-	blockSize = 256 << 10
-	maxLine   = 16 << 20
+	blockSize  = 256 << 10
+	maxLine    = 16 << 20
+	maxReserve = 1 << 22
 )
 
 // block is whole lines of the input, numbered from first, and where the
@@ -47,6 +49,7 @@ type hashed struct {
 // Errors: the first line that is not an event (as long as it comes
 // before the n-th leaf), with its number; a read error.
 func (r *Rebuild) AddLines(in io.Reader, prefix string, n int64, progress func()) error {
+	r.reserve(n)
 	stop := make(chan struct{})
 	order := make(chan *block, 2*runtime.GOMAXPROCS(0)+2)
 	work := make(chan *block, cap(order))
@@ -103,6 +106,19 @@ func (r *Rebuild) AddLines(in io.Reader, prefix string, n int64, progress func()
 		}
 	}
 	return <-readErr
+}
+
+// reserve makes room for n leaves (at most maxReserve: n comes from a
+// checkpoint, which may claim anything), so the tree's slices do not
+// grow, and copy, a leaf at a time.
+func (r *Rebuild) reserve(n int64) {
+	n = min(n, maxReserve) - r.Size()
+	if n <= 0 {
+		return
+	}
+	r.hashes = slices.Grow(r.hashes, int(2*n))
+	r.leaves = slices.Grow(r.leaves, int(n))
+	r.names = slices.Grow(r.names, int(n)*64) // an id and a stream: about 64 bytes
 }
 
 // readBlocks cuts in into blocks of whole lines, for the workers, and

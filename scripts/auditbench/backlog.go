@@ -17,7 +17,7 @@ import (
 
 // backlog fills n events, then measures sealing them against the hashing
 // baseline, the whole-tree check, audit verify and inclusion proofs.
-func backlog(ctx context.Context, st store, bin string, n int) {
+func backlog(ctx context.Context, st store, bins binaries, n int) {
 	fmt.Printf("\n== %s: backlog of %d events\n", st.name, n)
 	access := sqlstore.NewAccess(st.write, st.read)
 	as, err := access.CreateAppspace(ctx, "bench")
@@ -66,7 +66,7 @@ func backlog(ctx context.Context, st store, bin string, n int) {
 	srv := serveAPI(ctx, st, access, key, as.ID)
 	defer srv.close()
 	proofs(st.name, srv, b.sample)
-	verify(ctx, st, bin, srv, b, n)
+	verify(ctx, st, bins, srv, b, n)
 }
 
 // base is the baseline's figures.
