@@ -29,12 +29,11 @@ type block struct {
 	result chan hashed
 }
 
-// hashed is a block's leaves: those whose stream has the prefix, in order,
-// then the first line that is not an event (err), if any.
+// hashed is a block's leaf hashes: of the lines whose stream has the
+// prefix, in order, then the first line that is not an event (err), if
+// any.
 type hashed struct {
 	hashes []tlog.Hash
-	names  []byte // id then stream, per leaf
-	refs   []leafRef
 	err    error
 }
 
@@ -54,10 +53,11 @@ func (r *Rebuild) AddLines(in io.Reader, prefix string, n int64, progress func()
 	order := make(chan *block, 2*runtime.GOMAXPROCS(0)+2)
 	work := make(chan *block, cap(order))
 	readErr := make(chan error, 1)
+	free := make(chan []byte, cap(order)+runtime.GOMAXPROCS(0)) // blocks' buffers, to read into again
 	go func() {
 		defer close(order)
 		defer close(work)
-		readErr <- readBlocks(in, stop, order, work)
+		readErr <- readBlocks(in, stop, order, work, free)
 	}()
 	var wg sync.WaitGroup
 	for range runtime.GOMAXPROCS(0) {
@@ -72,6 +72,10 @@ func (r *Rebuild) AddLines(in io.Reader, prefix string, n int64, progress func()
 						return
 					}
 					b.result <- lp.hashBlock(b, []byte(prefix))
+					select {
+					case free <- b.data[:0]:
+					default:
+					}
 				case <-stop:
 					return
 				}
@@ -82,16 +86,11 @@ func (r *Rebuild) AddLines(in io.Reader, prefix string, n int64, progress func()
 	defer close(stop)
 	for b := range order {
 		res := <-b.result
-		for k, h := range res.hashes {
+		for _, h := range res.hashes {
 			if r.Size() >= n {
 				return nil
 			}
-			start := 0
-			if k > 0 {
-				start = res.refs[k-1].streamEnd
-			}
-			ref := res.refs[k]
-			if err := r.add(h, res.names[start:ref.idEnd], res.names[ref.idEnd:ref.streamEnd], ref.version); err != nil {
+			if err := r.add(h); err != nil {
 				return err
 			}
 		}
@@ -117,18 +116,23 @@ func (r *Rebuild) reserve(n int64) {
 		return
 	}
 	r.hashes = slices.Grow(r.hashes, int(2*n))
-	r.leaves = slices.Grow(r.leaves, int(n))
-	r.names = slices.Grow(r.names, int(n)*64) // an id and a stream: about 64 bytes
 }
 
 // readBlocks cuts in into blocks of whole lines, for the workers, and
 // queues them in order, until in ends or stop closes.
-func readBlocks(in io.Reader, stop <-chan struct{}, order, work chan<- *block) error {
+func readBlocks(in io.Reader, stop <-chan struct{}, order, work chan<- *block, free chan []byte) error {
 	var carry []byte
 	line := int64(1)
 	for {
-		buf := make([]byte, len(carry), max(blockSize, 2*len(carry)))
-		copy(buf, carry)
+		var buf []byte
+		select {
+		case buf = <-free:
+		default:
+		}
+		if cap(buf) < max(blockSize, 2*len(carry)) {
+			buf = make([]byte, 0, max(blockSize, 2*len(carry)))
+		}
+		buf = append(buf, carry...)
 		var err error
 		for len(buf) < cap(buf) && err == nil {
 			var m int
@@ -144,7 +148,7 @@ func readBlocks(in io.Reader, stop <-chan struct{}, order, work chan<- *block) e
 				return fmt.Errorf("line %d: longer than %d bytes", line, maxLine)
 			}
 		}
-		carry = buf[end:]
+		carry = append(carry[:0:0], buf[end:]...) // buf goes to a worker, then back to free
 		if end > 0 {
 			b := &block{data: buf[:end], first: line, result: make(chan hashed, 1)}
 			line += int64(bytes.Count(b.data, []byte{'\n'}))
@@ -191,11 +195,6 @@ func (lp *lineParser) hashBlock(b *block, prefix []byte) hashed {
 			continue
 		}
 		res.hashes = append(res.hashes, tlog.RecordHash(leaf))
-		res.names = append(res.names, l.id...)
-		ref := leafRef{idEnd: len(res.names), version: l.version}
-		res.names = append(res.names, l.stream...)
-		ref.streamEnd = len(res.names)
-		res.refs = append(res.refs, ref)
 	}
 	return res
 }

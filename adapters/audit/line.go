@@ -5,28 +5,24 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 )
 
 // leafMembers are a leaf's members in RFC 8785 order (ASCII names: byte
 // order), as Leaf.Bytes writes them.
 var leafMembers = [...]string{"data", "id", "metadata", "recorded_at", "stream", "type", "version"}
 
-// The members of leafMembers that name the event.
+// The members of leafMembers that fastLine reads itself.
 const (
-	memberID      = 1
 	memberStream  = 4
 	memberVersion = 6
 )
 
-// lineLeaf is the leaf of one event line: its bytes, and the members
-// that name the event (the strings' JSON text without quotes).
+// lineLeaf is the leaf of one event line: its bytes, and its event's
+// stream (JSON text without quotes).
 type lineLeaf struct {
-	bytes       []byte
-	id, stream  []byte
-	version     uint64
-	notAnEvent  string // the server's error message, on an error line
-	fromGeneral bool   // decoded by encoding/json (for the tests)
+	bytes      []byte
+	stream     []byte
+	notAnEvent string // the server's error message, on an error line
 }
 
 // lineParser reads event lines: JSON objects with the leaf's seven
@@ -56,8 +52,7 @@ func (lp *lineParser) parse(line, buf []byte) (lineLeaf, error) {
 	if ev.ID == "" && ev.Error != "" {
 		return lineLeaf{notAnEvent: ev.Error}, nil
 	}
-	return lineLeaf{bytes: append(buf, ev.Bytes()...), id: []byte(ev.ID), stream: []byte(ev.Stream),
-		version: ev.Version, fromGeneral: true}, nil
+	return lineLeaf{bytes: append(buf, ev.Bytes()...), stream: []byte(ev.Stream)}, nil
 }
 
 // fast is parse's one pass over the bytes, for lines whose seven leaf
@@ -117,9 +112,8 @@ func (lp *lineParser) fast(line, buf []byte) (lineLeaf, error) {
 		out = append(append(append(append(out, sep, '"'), name...), '"', ':'), vals[k]...)
 	}
 	out = append(out, '}')
-	version, _ := strconv.ParseUint(string(vals[memberVersion]), 10, 64)
-	id, stream := vals[memberID], vals[memberStream]
-	return lineLeaf{bytes: out[start:], id: id[1 : len(id)-1], stream: stream[1 : len(stream)-1], version: version}, nil
+	stream := vals[memberStream]
+	return lineLeaf{bytes: out[start:], stream: stream[1 : len(stream)-1]}, nil
 }
 
 // member reads the value of member name into vals (canonical data and

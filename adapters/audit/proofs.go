@@ -51,9 +51,37 @@ func (p *Prover) Checkpoint(ctx context.Context, app string) ([]byte, int64, err
 	return []byte(cp.Note), cp.Size, nil
 }
 
+// idLeaf is an event's leaf index.
+type idLeaf struct {
+	ID    string `db:"event_id"`
+	Index int64  `db:"leaf_index"`
+}
+
 // LeafIndexes returns the leaf index of each sealed event among ids.
+// ids that follow one another in the appspace's log (a page of /events)
+// are consecutive leaves: it reads the leaves from the first id's on as
+// one range of the tree, and looks up by id only those the range does
+// not hold in the same order (a page filtered by type, events not sealed
+// yet).
 func (p *Prover) LeafIndexes(ctx context.Context, app string, ids []string) (map[string]int64, error) {
 	out := make(map[string]int64, len(ids))
+	var missing []string
+	if len(ids) > 1 {
+		var rows []idLeaf
+		if err := sqlx.SelectContext(ctx, p.q, &rows, p.db.Rebind(`SELECT event_id, leaf_index FROM audit_leaves
+			WHERE appspace_id = ? AND leaf_index >= (SELECT leaf_index FROM audit_leaves WHERE appspace_id = ? AND event_id = ?)
+			ORDER BY leaf_index LIMIT ?`), app, app, ids[0], len(ids)); err != nil {
+			return nil, fmt.Errorf("read leaf indexes: %w", err)
+		}
+		for k, id := range ids {
+			if k < len(rows) && rows[k].ID == id {
+				out[id] = rows[k].Index
+			} else {
+				missing = append(missing, id)
+			}
+		}
+		ids = missing
+	}
 	for len(ids) > 0 {
 		chunk := ids[:min(len(ids), 500)]
 		ids = ids[len(chunk):]
@@ -61,10 +89,7 @@ func (p *Prover) LeafIndexes(ctx context.Context, app string, ids []string) (map
 		if err != nil {
 			return nil, err
 		}
-		var rows []struct {
-			ID    string `db:"event_id"`
-			Index int64  `db:"leaf_index"`
-		}
+		var rows []idLeaf
 		if err := p.db.SelectContext(ctx, &rows, p.db.Rebind(q), args...); err != nil {
 			return nil, fmt.Errorf("read leaf indexes: %w", err)
 		}

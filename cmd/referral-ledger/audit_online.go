@@ -121,6 +121,7 @@ func (c *auditVerifyCmd) leaves(ctx context.Context, e env, cl *client, tree tlo
 	}); err != nil {
 		return errors.Join(m, err)
 	}
+	m.Now = now
 	n := m.LeafIndex >> audit.TileHeight
 	w := min(int64(1)<<audit.TileHeight, tree.N-n<<audit.TileHeight)
 	data, tErr := tiles{ctx: ctx, cl: cl}.ReadTiles([]tlog.Tile{{H: audit.TileHeight, L: -1, N: n, W: int(w)}})
