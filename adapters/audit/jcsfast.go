@@ -137,15 +137,19 @@ func (p *fastParser) array(out []byte, depth int) ([]byte, error) {
 }
 
 // object appends the next object with its members sorted by name (byte
-// order, which is UTF-16 order for ASCII names).
+// order of the names without their quotes, which is UTF-16 order for
+// ASCII names). Members are written as they come, and reordered only if
+// they came out of order: most objects cost no allocation.
 func (p *fastParser) object(out []byte, depth int) ([]byte, error) {
-	type member struct{ key, value []byte }
-	var members []member
+	var room [16]member
+	members := room[:0]
+	start := len(out)
+	out = append(out, '{')
 	p.i++ // {
 	p.space()
 	if p.i < len(p.in) && p.in[p.i] == '}' {
 		p.i++
-		return append(out, "{}"...), nil
+		return append(out, '}'), nil
 	}
 	for {
 		p.space()
@@ -161,34 +165,63 @@ func (p *fastParser) object(out []byte, depth int) ([]byte, error) {
 			return nil, errSlow
 		}
 		p.i++
-		v, err := p.value(nil, depth+1)
-		if err != nil {
+		if len(members) > 0 {
+			out = append(out, ',')
+		}
+		m := member{start: len(out), colon: len(out) + len(key)}
+		out = append(append(out, key...), ':')
+		if out, err = p.value(out, depth+1); err != nil {
 			return nil, err
 		}
-		members = append(members, member{key, v})
+		m.end = len(out)
+		members = append(members, m)
 		p.space()
 		if p.i >= len(p.in) {
 			return nil, errSlow
 		}
-		if p.in[p.i] == '}' {
-			p.i++
+		if p.i++; p.in[p.i-1] == '}' {
 			break
-		}
-		if p.in[p.i] != ',' {
+		} else if p.in[p.i-1] != ',' {
 			return nil, errSlow
 		}
-		p.i++
 	}
-	slices.SortFunc(members, func(a, b member) int { return bytes.Compare(a.key, b.key) })
-	out = append(out, '{')
+	out = append(out, '}')
+	for k := 1; k < len(members); k++ {
+		if c := compareNames(out, members[k-1], members[k]); c >= 0 {
+			return reorder(out, start, members)
+		}
+	}
+	return out, nil
+}
+
+// member is an object member written to out: its quoted name at
+// [start, colon), then ':' and its value up to end.
+type member struct{ start, colon, end int }
+
+// name is m's name in out, without its quotes.
+func (m member) name(out []byte) []byte { return out[m.start+1 : m.colon-1] }
+
+func compareNames(out []byte, a, b member) int { return bytes.Compare(a.name(out), b.name(out)) }
+
+// reorder rewrites the object written to out from start with its members
+// sorted by name; a duplicate name is for the general path to report.
+func reorder(out []byte, start int, members []member) ([]byte, error) {
+	written := slices.Clone(out[start:])
+	for k := range members {
+		members[k].start -= start
+		members[k].colon -= start
+		members[k].end -= start
+	}
+	slices.SortFunc(members, func(a, b member) int { return compareNames(written, a, b) })
+	out = append(out[:start], '{')
 	for k, m := range members {
 		if k > 0 {
-			if bytes.Equal(members[k-1].key, m.key) {
-				return nil, errSlow // duplicate: the general path reports it
+			if compareNames(written, members[k-1], m) == 0 {
+				return nil, errSlow
 			}
 			out = append(out, ',')
 		}
-		out = append(append(append(out, m.key...), ':'), m.value...)
+		out = append(out, written[m.start:m.end]...)
 	}
 	return append(out, '}'), nil
 }

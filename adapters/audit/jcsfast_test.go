@@ -14,7 +14,7 @@ func FuzzCanonicalFast(f *testing.F) {
 	for _, s := range []string{
 		`{"b":1,"a":[true,false,null,{"z":"x","y":-12}]}`, `{"a":1,"a":2}`, `[ 1 , 2 ]`, `-0`, `0`, `01`, `1.5`, `1e3`,
 		`123456789012345`, `1234567890123456`, `"caf\u00e9"`, `"é"`, `{"referral_code":"ABC","created_at":"2026-01-01T00:00:00Z"}`,
-		`{}`, `[]`, ` {"k" : [ {} , [] ] } `, `{"a":}`, `[1,]`, `tru`, `nul`, `"a`, `{"a":1}x`, `-`, `--1`, `[-0]`,
+		`{}`, `[]`, ` {"k" : [ {} , [] ] } `, `{"a!":1,"a":2}`, `{"a":1,"a ":2}`, `{"b":{"y":1,"x":2},"a":[{"d":1,"c":2}]}`, `{"a":}`, `[1,]`, `tru`, `nul`, `"a`, `{"a":1}x`, `-`, `--1`, `[-0]`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -44,7 +44,7 @@ func TestCanonicalFastMatchesGeneral(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	atoms := []string{`0`, `-0`, `7`, `-42`, `123456789012345`, `1234567890123456`, `1.50`, `1e3`, `-2E-7`, `true`, `false`,
 		`null`, `"x"`, `"caf\u00e9"`, `"é"`, `"tab\t"`, `"a\"b"`, `"2026-01-01T00:00:00.000Z"`, `""`}
-	names := []string{`"a"`, `"b"`, `"B"`, `"referral_code"`, `"é"`, `"\u0041"`, `"a"`}
+	names := []string{`"a"`, `"b"`, `"B"`, `"referral_code"`, `"é"`, `"\u0041"`, `"a"`, `"a!"`, `"a "`, `"ab"`}
 	sp := func() string { return []string{"", " ", "\n\t", "  "}[r.IntN(4)] }
 	var gen func(depth int) string
 	gen = func(depth int) string {

@@ -20,14 +20,18 @@ const TileHeight = 8
 // Prover answers the audit endpoints from the sealed trees.
 type Prover struct {
 	db  *sqlx.DB
+	q   *stmts // db, its statements prepared once
 	key *Key
 }
 
 // NewProver returns a prover reading db; key's verifier key is published.
-func NewProver(db *sqlx.DB, key *Key) *Prover { return &Prover{db: db, key: key} }
+func NewProver(db *sqlx.DB, key *Key) *Prover { return &Prover{db: db, q: newStmts(db), key: key} }
 
 // VerifierKey is the note verifier key of every checkpoint.
 func (p *Prover) VerifierKey() string { return p.key.VerifierKey() }
+
+// errNoCheckpoint is the answer before an appspace's first checkpoint.
+var errNoCheckpoint = domain.Errorf(domain.ENotFound, "no checkpoint yet: the log is empty or not sealed yet")
 
 // Checkpoint returns app's latest signed checkpoint and its tree size.
 // Errors: domain.ENotFound before the first checkpoint.
@@ -36,10 +40,10 @@ func (p *Prover) Checkpoint(ctx context.Context, app string) ([]byte, int64, err
 		Size int64  `db:"tree_size"`
 		Note string `db:"note"`
 	}
-	err := p.db.GetContext(ctx, &cp, p.db.Rebind(`SELECT tree_size, note FROM audit_checkpoints
+	err := sqlx.GetContext(ctx, p.q, &cp, p.db.Rebind(`SELECT tree_size, note FROM audit_checkpoints
 		WHERE appspace_id = ? ORDER BY tree_size DESC LIMIT 1`), app)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, 0, domain.Errorf(domain.ENotFound, "no checkpoint yet: the log is empty or not sealed yet")
+		return nil, 0, errNoCheckpoint
 	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("read checkpoint: %w", err)
@@ -47,9 +51,37 @@ func (p *Prover) Checkpoint(ctx context.Context, app string) ([]byte, int64, err
 	return []byte(cp.Note), cp.Size, nil
 }
 
+// idLeaf is an event's leaf index.
+type idLeaf struct {
+	ID    string `db:"event_id"`
+	Index int64  `db:"leaf_index"`
+}
+
 // LeafIndexes returns the leaf index of each sealed event among ids.
+// ids that follow one another in the appspace's log (a page of /events)
+// are consecutive leaves: it reads the leaves from the first id's on as
+// one range of the tree, and looks up by id only those the range does
+// not hold in the same order (a page filtered by type, events not sealed
+// yet).
 func (p *Prover) LeafIndexes(ctx context.Context, app string, ids []string) (map[string]int64, error) {
 	out := make(map[string]int64, len(ids))
+	var missing []string
+	if len(ids) > 1 {
+		var rows []idLeaf
+		if err := sqlx.SelectContext(ctx, p.q, &rows, p.db.Rebind(`SELECT event_id, leaf_index FROM audit_leaves
+			WHERE appspace_id = ? AND leaf_index >= (SELECT leaf_index FROM audit_leaves WHERE appspace_id = ? AND event_id = ?)
+			ORDER BY leaf_index LIMIT ?`), app, app, ids[0], len(ids)); err != nil {
+			return nil, fmt.Errorf("read leaf indexes: %w", err)
+		}
+		for k, id := range ids {
+			if k < len(rows) && rows[k].ID == id {
+				out[id] = rows[k].Index
+			} else {
+				missing = append(missing, id)
+			}
+		}
+		ids = missing
+	}
 	for len(ids) > 0 {
 		chunk := ids[:min(len(ids), 500)]
 		ids = ids[len(chunk):]
@@ -57,10 +89,7 @@ func (p *Prover) LeafIndexes(ctx context.Context, app string, ids []string) (map
 		if err != nil {
 			return nil, err
 		}
-		var rows []struct {
-			ID    string `db:"event_id"`
-			Index int64  `db:"leaf_index"`
-		}
+		var rows []idLeaf
 		if err := p.db.SelectContext(ctx, &rows, p.db.Rebind(q), args...); err != nil {
 			return nil, fmt.Errorf("read leaf indexes: %w", err)
 		}
@@ -82,7 +111,7 @@ type Inclusion struct {
 // size returns app's sealed tree size (0 before its first event).
 func (p *Prover) size(ctx context.Context, app string) (int64, error) {
 	var n int64
-	err := p.db.GetContext(ctx, &n, p.db.Rebind(`SELECT size FROM audit_trees WHERE appspace_id = ?`), app)
+	err := sqlx.GetContext(ctx, p.q, &n, p.db.Rebind(`SELECT size FROM audit_trees WHERE appspace_id = ?`), app)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
@@ -90,35 +119,50 @@ func (p *Prover) size(ctx context.Context, app string) (int64, error) {
 }
 
 // Inclusion proves that event eventID is in app's tree of treeSize
-// leaves. Errors: domain.ENotFound (no such event sealed),
-// domain.EInvalid (a tree size that does not hold the leaf, or beyond the
-// sealed tree).
+// leaves (0: the latest checkpoint's). Errors: domain.ENotFound (no such
+// event sealed, or no checkpoint yet), domain.EInvalid (a tree size that
+// does not hold the leaf, or beyond the sealed tree).
 func (p *Prover) Inclusion(ctx context.Context, app, eventID string, treeSize int64) (Inclusion, error) {
-	idx, err := p.LeafIndexes(ctx, app, []string{eventID})
-	if err != nil {
-		return Inclusion{}, err
+	// One statement, so that a proof takes two round trips: this and
+	// its tiles.
+	var at struct {
+		Leaf       int64 `db:"leaf_index"`
+		Size       int64 `db:"size"`
+		Checkpoint int64 `db:"checkpoint"`
 	}
-	leaf, ok := idx[eventID]
-	if !ok {
+	err := sqlx.GetContext(ctx, p.q, &at, p.db.Rebind(`SELECT l.leaf_index, COALESCE(t.size, 0) AS size,
+		COALESCE((SELECT MAX(c.tree_size) FROM audit_checkpoints c WHERE c.appspace_id = l.appspace_id), 0) AS checkpoint
+		FROM audit_leaves l LEFT JOIN audit_trees t ON t.appspace_id = l.appspace_id
+		WHERE l.appspace_id = ? AND l.event_id = ?`), app, eventID)
+	if errors.Is(err, sql.ErrNoRows) {
+		if treeSize == 0 {
+			if _, _, err := p.Checkpoint(ctx, app); err != nil {
+				return Inclusion{}, err // none yet: say so first, as the checkpoint endpoint does
+			}
+		}
 		return Inclusion{}, domain.Errorf(domain.ENotFound, "event %s is not sealed in this appspace's log", eventID)
 	}
-	size, err := p.size(ctx, app)
+	if err != nil {
+		return Inclusion{}, fmt.Errorf("read leaf index: %w", err)
+	}
+	if treeSize == 0 {
+		if treeSize = at.Checkpoint; treeSize == 0 {
+			return Inclusion{}, errNoCheckpoint
+		}
+	}
+	if treeSize <= at.Leaf || treeSize > at.Size {
+		return Inclusion{}, domain.Errorf(domain.EInvalid, "tree_size must be between %d and %d for this event", at.Leaf+1, at.Size)
+	}
+	hs := newTiles(ctx, p.q, app)
+	proof, err := tlog.ProveRecord(treeSize, at.Leaf, hs)
+	if err != nil {
+		return Inclusion{}, fmt.Errorf("prove leaf %d: %w", at.Leaf, err)
+	}
+	h, err := hs.ReadHashes([]int64{tlog.StoredHashIndex(0, at.Leaf)})
 	if err != nil {
 		return Inclusion{}, err
 	}
-	if treeSize <= leaf || treeSize > size {
-		return Inclusion{}, domain.Errorf(domain.EInvalid, "tree_size must be between %d and %d for this event", leaf+1, size)
-	}
-	hs := newTiles(ctx, p.db, app)
-	proof, err := tlog.ProveRecord(treeSize, leaf, hs)
-	if err != nil {
-		return Inclusion{}, fmt.Errorf("prove leaf %d: %w", leaf, err)
-	}
-	h, err := hs.ReadHashes([]int64{tlog.StoredHashIndex(0, leaf)})
-	if err != nil {
-		return Inclusion{}, err
-	}
-	return Inclusion{LeafIndex: leaf, TreeSize: treeSize, LeafHash: h[0], Proof: proof}, nil
+	return Inclusion{LeafIndex: at.Leaf, TreeSize: treeSize, LeafHash: h[0], Proof: proof}, nil
 }
 
 // Consistency proves that app's tree of size to extends its tree of size
@@ -131,7 +175,7 @@ func (p *Prover) Consistency(ctx context.Context, app string, from, to int64) (t
 	if from < 1 || from > to || to > size {
 		return nil, domain.Errorf(domain.EInvalid, "want 1 <= from <= to <= %d (the sealed tree size)", size)
 	}
-	return tlog.ProveTree(to, from, newTiles(ctx, p.db, app))
+	return tlog.ProveTree(to, from, newTiles(ctx, p.q, app))
 }
 
 // Tile returns a hash tile (L ≥ 0) or an entry bundle (L = -1) of app's
@@ -149,7 +193,7 @@ func (p *Prover) Tile(ctx context.Context, app string, t tlog.Tile) ([]byte, err
 		return nil, domain.Errorf(domain.ENotFound, "no such tile in the sealed tree")
 	}
 	if t.L >= 0 {
-		data, err := newTiles(ctx, p.db, app).tile(tileKey{t.L, t.N})
+		data, err := newTiles(ctx, p.q, app).tile(tileKey{t.L, t.N})
 		if err != nil {
 			return nil, err
 		}
@@ -160,7 +204,7 @@ func (p *Prover) Tile(ctx context.Context, app string, t tlog.Tile) ([]byte, err
 	}
 	var leaves [][]byte
 	start := t.N << TileHeight
-	if err := p.db.SelectContext(ctx, &leaves, p.db.Rebind(`SELECT leaf FROM audit_leaves WHERE appspace_id = ?
+	if err := sqlx.SelectContext(ctx, p.q, &leaves, p.db.Rebind(`SELECT leaf FROM audit_leaves WHERE appspace_id = ?
 		AND leaf_index >= ? AND leaf_index < ? ORDER BY leaf_index`), app, start, start+w); err != nil {
 		return nil, fmt.Errorf("read entries: %w", err)
 	}

@@ -11,23 +11,61 @@ import (
 // themselves, leaf by leaf in log order.
 type Rebuild struct {
 	hashes []tlog.Hash // tlog's stored hashes
-	leaves []Leaf      // without data and metadata: to name events
+	n      int64       // leaves
+	// names holds the event id and stream of each leaf Add added, one
+	// after the other, and named where they end: to name the event of a
+	// leaf that differs. AddLines keeps none (a verifier reads the one
+	// it needs again).
+	names []byte
+	named []leafRef
+}
+
+// leafRef is where a leaf's id and stream end in Rebuild.names, and its
+// version.
+type leafRef struct {
+	idEnd, streamEnd int
+	version          uint64
 }
 
 // Add appends the next event's leaf.
 func (r *Rebuild) Add(l Leaf) error {
-	hs, err := tlog.StoredHashes(int64(len(r.leaves)), l.Bytes(), r)
+	if int64(len(r.named)) == r.n {
+		r.names = append(r.names, l.ID...)
+		ref := leafRef{idEnd: len(r.names), version: l.Version}
+		r.names = append(r.names, l.Stream...)
+		ref.streamEnd = len(r.names)
+		r.named = append(r.named, ref)
+	}
+	return r.add(l.Hash())
+}
+
+// add appends the next leaf, of hash h.
+func (r *Rebuild) add(h tlog.Hash) error {
+	hs, err := tlog.StoredHashesForRecordHash(r.n, h, r)
 	if err != nil {
 		return err
 	}
 	r.hashes = append(r.hashes, hs...)
-	l.Data, l.Metadata = nil, nil
-	r.leaves = append(r.leaves, l)
+	r.n++
 	return nil
 }
 
+// leaf names leaf i's event (without type, time, data and metadata), if
+// Add added it.
+func (r *Rebuild) leaf(i int64) (Leaf, bool) {
+	if i >= int64(len(r.named)) {
+		return Leaf{}, false
+	}
+	start := 0
+	if i > 0 {
+		start = r.named[i-1].streamEnd
+	}
+	ref := r.named[i]
+	return Leaf{ID: string(r.names[start:ref.idEnd]), Stream: string(r.names[ref.idEnd:ref.streamEnd]), Version: ref.version}, true
+}
+
 // Size is the number of leaves added.
-func (r *Rebuild) Size() int64 { return int64(len(r.leaves)) }
+func (r *Rebuild) Size() int64 { return r.n }
 
 // ReadHashes implements tlog.HashReader.
 func (r *Rebuild) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
@@ -46,7 +84,8 @@ func (r *Rebuild) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 type Mismatch struct {
 	LeafIndex int64
 	// Sealed is the event the tree holds at LeafIndex, when known (from
-	// an entry bundle); Now the event the log has there (nil if none).
+	// an entry bundle); Now the event the log has there, when known (nil
+	// if none).
 	Sealed *Leaf
 	Now    *Leaf
 	What   string
@@ -96,8 +135,11 @@ func (r *Rebuild) Check(tree tlog.Tree, sealed tlog.HashReader) error {
 		}
 		for k, i := 0, start; i < end; k, i = k+1, i+1 {
 			if r.hashes[idx[k]] != theirs[k] {
-				now := r.leaves[i]
-				return &Mismatch{LeafIndex: i, Now: &now, What: "its leaf hash differs from the sealed one"}
+				m := &Mismatch{LeafIndex: i, What: "its leaf hash differs from the sealed one"}
+				if now, ok := r.leaf(i); ok {
+					m.Now = &now
+				}
+				return m
 			}
 		}
 	}

@@ -24,8 +24,8 @@ type Auditor interface {
 	Checkpoint(ctx context.Context, appspaceID string) ([]byte, int64, error)
 	// LeafIndexes returns the leaf index of each sealed event among ids.
 	LeafIndexes(ctx context.Context, appspaceID string, ids []string) (map[string]int64, error)
-	// Inclusion proves an event is in the tree of treeSize leaves.
-	// Errors: domain.ENotFound, domain.EInvalid.
+	// Inclusion proves an event is in the tree of treeSize leaves (0:
+	// the latest checkpoint's). Errors: domain.ENotFound, domain.EInvalid.
 	Inclusion(ctx context.Context, appspaceID, eventID string, treeSize int64) (audit.Inclusion, error)
 	// Consistency proves the tree of size to extends that of size from.
 	// Errors: domain.EInvalid.
@@ -92,12 +92,7 @@ func (s *Server) auditInclusion(w http.ResponseWriter, r *http.Request, o domain
 	if err != nil {
 		return err
 	}
-	if size == 0 { // the latest checkpoint's tree
-		if _, size, err = s.cfg.Audit.Checkpoint(r.Context(), o.AppspaceID); err != nil {
-			return err
-		}
-	}
-	p, err := s.cfg.Audit.Inclusion(r.Context(), o.AppspaceID, id, size)
+	p, err := s.cfg.Audit.Inclusion(r.Context(), o.AppspaceID, id, size) // 0: the latest checkpoint's tree
 	if err != nil {
 		return err
 	}

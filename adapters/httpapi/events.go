@@ -150,7 +150,8 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, o domain.O
 	for {
 		idx, err := s.leafIndexes(ctx, o.AppspaceID, eventsOf(batch))
 		if err != nil {
-			return nil // the status line is sent; the client sees the stream end
+			s.streamFailed(ctx, enc, o, "stream events: leaf indexes", err)
+			return nil // the status line is sent; the error line ends the stream
 		}
 		for _, e := range batch {
 			after = e.Position
@@ -180,12 +181,19 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, o domain.O
 			}
 		}
 		if batch, err = s.readEvents(ctx, o, after, maxEventsPage); err != nil {
-			if ctx.Err() == nil {
-				s.log.ErrorContext(ctx, "stream events", "err", err, "request_id", o.RequestID)
-				_ = enc.Encode(errorBody{Error: "internal error (request " + o.RequestID + ")", Code: domain.EInternal})
-			}
+			s.streamFailed(ctx, enc, o, "stream events", err)
 			return nil // the status line is sent; the error line ends the stream
 		}
+	}
+}
+
+// streamFailed ends a stream whose status line is sent with an error
+// line (no event resembles it), unless the client is gone; so a stream
+// cut short never looks like the end of the log.
+func (s *Server) streamFailed(ctx context.Context, enc *json.Encoder, o domain.Origin, msg string, err error) {
+	if ctx.Err() == nil {
+		s.log.ErrorContext(ctx, msg, "err", err, "request_id", o.RequestID)
+		_ = enc.Encode(errorBody{Error: "internal error (request " + o.RequestID + ")", Code: domain.EInternal})
 	}
 }
 

@@ -95,15 +95,8 @@ func (c *auditVerifyCmd) consistent(ctx context.Context, cl *client, origin stri
 func (c *auditVerifyCmd) leaves(ctx context.Context, e env, cl *client, tree tlog.Tree) error {
 	var r audit.Rebuild
 	progress := newMeter(e.stderr)
-	err := eachEvent(ctx, cl, func(l audit.Leaf) bool {
-		if r.Size() >= tree.N {
-			return false
-		}
-		if err := r.Add(l); err != nil {
-			return false
-		}
+	err := streamLeaves(ctx, cl, &r, tree.N, func() {
 		progress.show("checking leaves: %d/%d events", r.Size(), tree.N)
-		return true
 	})
 	progress.done()
 	if err != nil {
@@ -128,6 +121,7 @@ func (c *auditVerifyCmd) leaves(ctx context.Context, e env, cl *client, tree tlo
 	}); err != nil {
 		return errors.Join(m, err)
 	}
+	m.Now = now
 	n := m.LeafIndex >> audit.TileHeight
 	w := min(int64(1)<<audit.TileHeight, tree.N-n<<audit.TileHeight)
 	data, tErr := tiles{ctx: ctx, cl: cl}.ReadTiles([]tlog.Tile{{H: audit.TileHeight, L: -1, N: n, W: int(w)}})
@@ -138,6 +132,26 @@ func (c *auditVerifyCmd) leaves(ctx context.Context, e env, cl *client, tree tlo
 		}
 	}
 	return m
+}
+
+// streamLeaves adds to r the leaves of the appspace's events, in log
+// order, until r holds n leaves or the log ends: one request, the events
+// streamed as NDJSON, which r decodes and hashes on every core as they
+// come.
+func streamLeaves(ctx context.Context, cl *client, r *audit.Rebuild, n int64, progress func()) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // ends the stream once r holds n leaves
+	// The stream takes as long as the log is long: no time limit but
+	// the context's.
+	resp, err := cl.open(ctx, &http.Client{Transport: cl.http.Transport}, "/v1/api/events?after=0", "application/x-ndjson")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := r.AddLines(resp.Body, "", n, progress); err != nil {
+		return fmt.Errorf("GET /v1/api/events: %w", err)
+	}
+	return nil
 }
 
 // eachEvent calls f with the leaf of each of the appspace's events, in log

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -88,22 +87,10 @@ func (c *auditVerifyCmd) offline(e env) (tlog.Tree, error) {
 	var r audit.Rebuild
 	progress := newMeter(e.stderr)
 	defer progress.done()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() && r.Size() < tree.N {
-		var l audit.Leaf
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			return tlog.Tree{}, fmt.Errorf("%s: %w", c.Export, err)
-		}
-		if strings.HasPrefix(l.Stream, prefix) {
-			if err := r.Add(l); err != nil {
-				return tlog.Tree{}, err
-			}
-			progress.show("checking leaves: %d/%d events", r.Size(), tree.N)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return tlog.Tree{}, err
+	if err := r.AddLines(f, prefix, tree.N, func() {
+		progress.show("checking leaves: %d/%d events", r.Size(), tree.N)
+	}); err != nil {
+		return tlog.Tree{}, fmt.Errorf("%s: %w", c.Export, err)
 	}
 	return tree, r.Check(tree, nil)
 }
@@ -121,24 +108,34 @@ type client struct {
 }
 
 func (cl *client) get(ctx context.Context, path string) ([]byte, error) {
+	resp, err := cl.open(ctx, cl.http, path, "")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	return io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+}
+
+// open sends a GET through hc and returns the response if it is a 200.
+func (cl *client) open(ctx context.Context, hc *http.Client, path, accept string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, cl.base+path, nil)
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("X-API-Key", cl.key)
-	resp, err := cl.http.Do(req)
-	if err != nil {
-		return nil, err
+	if accept != "" {
+		req.Header.Set("Accept", accept)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		return nil, fmt.Errorf("GET %s: %s: %s", path, resp.Status, strings.TrimSpace(string(body)))
 	}
-	return body, nil
+	return resp, nil
 }
 
 func (cl *client) getJSON(ctx context.Context, path string, v any) error {

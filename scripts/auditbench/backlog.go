@@ -24,7 +24,7 @@ type backlogOptions struct {
 
 // backlog fills n events, then measures sealing them against the hashing
 // baseline, the whole-tree check, audit verify and inclusion proofs.
-func backlog(ctx context.Context, st store, bin string, opts backlogOptions) {
+func backlog(ctx context.Context, st store, bins binaries, opts backlogOptions) {
 	n := opts.n
 	fmt.Printf("\n== %s: backlog of %d events\n", st.name, n)
 	access := sqlstore.NewAccess(st.write, st.read)
@@ -82,7 +82,7 @@ func backlog(ctx context.Context, st store, bin string, opts backlogOptions) {
 	srv := serveAPI(ctx, st, access, key, as.ID)
 	defer srv.close()
 	proofs(st.name, srv, b.sample)
-	verify(ctx, st, bin, srv, b, n)
+	verify(ctx, st, bins, srv, b, n)
 }
 
 // base is the baseline's figures.

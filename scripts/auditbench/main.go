@@ -17,6 +17,8 @@
 //     whole-tree check of those n leaves;
 //  3. audit verify of the n events, offline from an export and online over
 //     HTTP, running the real binary (target: within 2× of the baseline);
+//     with -old, another build of the binary too, alternately, -rounds
+//     times, and the medians;
 //  4. inclusion proofs at n leaves over HTTP on loopback, p50 and p99
 //     (target: p99 < 5 ms).
 package main
@@ -44,6 +46,7 @@ type store struct {
 	write, read *sqlx.DB
 	env         []string // LEDGER_DATA_DIR or LEDGER_DATABASE_URL, for the binary
 	dataDir     string
+	kit         benchkit.Store
 }
 
 func main() {
@@ -52,7 +55,8 @@ func main() {
 	conc := flag.Int("concurrency", 16, "concurrent callers in the live part (scripts/bench's default)")
 	pgURL := flag.String("pg", os.Getenv("LEDGER_TEST_DATABASE_URL"), "PostgreSQL URL (empty: SQLite only)")
 	only := flag.String("only", "", "run one store only: sqlite or postgres")
-	rounds := flag.Int("rounds", 2, "live part: how many times to measure off then on (then off once more)")
+	rounds := flag.Int("rounds", 2, "live part: how many times to measure off then on (then off once more); audit verify: how many times to run each build")
+	old := flag.String("old", "", "a referral-ledger binary built from another commit, whose audit verify to run alternately with this one's")
 	skipLive := flag.Bool("skip-live", false, "skip the live part")
 	skipBacklog := flag.Bool("skip-backlog", false, "skip the backlog, verify and proof parts")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
@@ -63,6 +67,7 @@ func main() {
 	ctx := context.Background()
 	bin := buildBinary()
 	defer os.RemoveAll(filepath.Dir(bin))
+	bins := binaries{new: bin, old: *old, rounds: *rounds}
 	for _, name := range []string{"sqlite", "postgres"} {
 		if *only != "" && *only != name {
 			continue
@@ -76,9 +81,15 @@ func main() {
 		}
 		if !*skipBacklog {
 			opts := backlogOptions{n: *n, sealOnly: *sealOnly, profile: *sealProfile}
-			withStore(ctx, name, *pgURL, func(st store) { backlog(ctx, st, bin, opts) })
+			withStore(ctx, name, *pgURL, func(st store) { backlog(ctx, st, bins, opts) })
 		}
 	}
+}
+
+// binaries are the builds whose audit verify runs.
+type binaries struct {
+	new, old string
+	rounds   int
 }
 
 // withStore runs f on a fresh store of kind name, and removes it after.
@@ -88,7 +99,7 @@ func withStore(ctx context.Context, name, pgURL string, f func(store)) {
 		if s.Dir != "" {
 			env = "LEDGER_DATA_DIR=" + s.Dir
 		}
-		f(store{name: s.Name, events: s.Events, write: s.Write, read: s.Read, env: []string{env}, dataDir: s.Dir})
+		f(store{name: s.Name, events: s.Events, write: s.Write, read: s.Read, env: []string{env}, dataDir: s.Dir, kit: s})
 	})
 }
 
