@@ -213,6 +213,11 @@ func TestReplicasShareDeliveries(t *testing.T) {
 	}
 	wg.Wait()
 	eventually(t, "every event delivered", 30*time.Second, func() bool { return len(recv.requests()) >= n })
+	// Outcomes are recorded after the response, in batches: wait for them,
+	// then a moment more for any duplicate request or attempt to show.
+	eventually(t, "every attempt recorded", 30*time.Second, func() bool {
+		return s.count(t, `SELECT count(*) FROM webhook_attempts`) >= n
+	})
 	time.Sleep(300 * time.Millisecond)
 	perID := map[string]int{}
 	for _, q := range recv.requests() {
