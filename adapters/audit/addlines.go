@@ -44,7 +44,7 @@ type hashed struct {
 // then may outlast the call: close in, or cancel its request, to end
 // it). The lines are decoded and hashed on every core, a block at a time;
 // only the tree is built in order, here. progress, if not nil, is called
-// after each block.
+// after each block's leaves are added (the last block's too).
 // Errors: the first line that is not an event (as long as it comes
 // before the n-th leaf), with its number; a read error.
 func (r *Rebuild) AddLines(in io.Reader, prefix string, n int64, progress func()) error {
@@ -88,20 +88,20 @@ func (r *Rebuild) AddLines(in io.Reader, prefix string, n int64, progress func()
 		res := <-b.result
 		for _, h := range res.hashes {
 			if r.Size() >= n {
-				return nil
+				break
 			}
 			if err := r.add(h); err != nil {
 				return err
 			}
+		}
+		if progress != nil {
+			progress()
 		}
 		if r.Size() >= n {
 			return nil
 		}
 		if res.err != nil {
 			return res.err
-		}
-		if progress != nil {
-			progress()
 		}
 	}
 	return <-readErr

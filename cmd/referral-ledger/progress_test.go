@@ -41,8 +41,8 @@ func TestProgressOnlyOnTerminal(t *testing.T) {
 	}{
 		{"export", append([]string{"events", "export"}, store...), "exporting: 8 events"},
 		{"rebuild", append([]string{"projections", "rebuild"}, store...), "rebuilding referrals:"},
-		{"verify offline", []string{"audit", "verify", "--export", export, "--checkpoint", cp, "--verifier-key", s.verifier}, "checking leaves: 1/8 events"},
-		{"verify online", []string{"audit", "verify", "--url", s.url, "--appspace", "shop", "--verifier-key", s.verifier}, "checking leaves: 1/"},
+		{"verify offline", []string{"audit", "verify", "--export", export, "--checkpoint", cp, "--verifier-key", s.verifier}, "checking leaves: 8/8 events"},
+		{"verify online", []string{"audit", "verify", "--url", s.url, "--appspace", "shop", "--verifier-key", s.verifier}, "checking leaves: 8/"},
 	}
 	for _, c := range commands {
 		t.Run(c.name+" on a terminal", func(t *testing.T) {
