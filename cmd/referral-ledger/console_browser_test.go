@@ -32,12 +32,15 @@ const chromiumPath = "/usr/bin/chromium"
 // and private webhook targets allowed (the receivers are local).
 type consoleServer struct {
 	url, key string
+	keyID    string // the server key's ID
+	dataDir  string
 }
 
 func startConsoleServer(tb testing.TB) *consoleServer {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	m, err := Open(ctx, Config{Addr: "127.0.0.1:0", DataDir: tb.TempDir(), Out: io.Discard, Console: true,
+	dir := tb.TempDir()
+	m, err := Open(ctx, Config{Addr: "127.0.0.1:0", DataDir: dir, Out: io.Discard, Console: true,
 		Webhooks: WebhookConfig{AllowPrivate: true, RetrySchedule: "1s", PollInterval: 20 * time.Millisecond}})
 	if err != nil {
 		tb.Fatal(err)
@@ -46,7 +49,7 @@ func startConsoleServer(tb testing.TB) *consoleServer {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	_, key, err := m.access.CreateKey(ctx, as.ID, domain.RoleServer, "console test")
+	k, key, err := m.access.CreateKey(ctx, as.ID, domain.RoleServer, "console test")
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -63,7 +66,7 @@ func startConsoleServer(tb testing.TB) *consoleServer {
 		}
 		m.Close()
 	})
-	return &consoleServer{url: "http://" + addr.String(), key: key}
+	return &consoleServer{url: "http://" + addr.String(), key: key, keyID: k.ID, dataDir: dir}
 }
 
 // call sends an API request with the server key and decodes the answer.
