@@ -157,36 +157,55 @@ func TestRevocationByAnotherProcessReachesReplicas(t *testing.T) {
 	}
 }
 
+// sqliteAccess opens one more process's view of the SQLite store in dir:
+// its own pools and, if signal, the revocation file serve and the CLI share.
+func sqliteAccess(t *testing.T, dir string, signal bool) *sqlstore.Access {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(dir, "ledger.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	a := sqlstore.NewAccess(st.WriteDB(), st.DB())
+	if signal {
+		a.SignalRevocations(filepath.Join(dir, "ledger.db-revocations"))
+	}
+	return a
+}
+
+// revokeWhileBusy revokes key through revoker while other goroutines keep
+// authenticating secret on serve, which must refuse it from the moment the
+// revocation returns.
+func revokeWhileBusy(t *testing.T, serve, revoker *sqlstore.Access, key domain.APIKey, secret string) {
+	t.Helper()
+	if _, err := serve.Authenticate(context.Background(), secret); err != nil { // now in serve's memory
+		t.Fatal(err)
+	}
+	var revokedAt atomic.Int64
+	stop := make(chan struct{})
+	wg := hammer(t, serve, secret, &revokedAt, stop)
+	time.Sleep(20 * time.Millisecond)
+	if err := revoker.RevokeKey(context.Background(), key.ID); err != nil {
+		t.Fatal(err)
+	}
+	revokedAt.Store(time.Now().UnixNano())
+	if _, err := serve.Authenticate(context.Background(), secret); domain.ErrorCode(err) != domain.EUnauthorized {
+		t.Fatalf("%s right after revocation: %v, want unauthorized", key.AppspaceID, err)
+	}
+	time.Sleep(notifyLatency + 20*time.Millisecond)
+	close(stop)
+	wg.Wait()
+}
+
 // TestRevocationInProcessSQLite: SQLite's one serving process refuses a
 // key from the moment its own revocation returns, while other goroutines
 // keep authenticating it.
 func TestRevocationInProcessSQLite(t *testing.T) {
 	t.Parallel()
-	st, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), "ledger.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	a := sqlstore.NewAccess(st.WriteDB(), st.DB())
+	a := sqliteAccess(t, t.TempDir(), false)
 	a.CacheKeys()
 	key, secret := newKey(t, a, "shop")
-	if _, err := a.Authenticate(context.Background(), secret); err != nil {
-		t.Fatal(err)
-	}
-	var revokedAt atomic.Int64
-	stop := make(chan struct{})
-	wg := hammer(t, a, secret, &revokedAt, stop)
-	time.Sleep(20 * time.Millisecond)
-	if err := a.RevokeKey(context.Background(), key.ID); err != nil {
-		t.Fatal(err)
-	}
-	revokedAt.Store(time.Now().UnixNano())
-	if _, err := a.Authenticate(context.Background(), secret); domain.ErrorCode(err) != domain.EUnauthorized {
-		t.Fatalf("right after revocation: %v, want unauthorized", err)
-	}
-	time.Sleep(notifyLatency + 20*time.Millisecond)
-	close(stop)
-	wg.Wait()
+	revokeWhileBusy(t, a, a, key, secret)
 	if _, err := a.Authenticate(context.Background(), secret); domain.ErrorCode(err) != domain.EUnauthorized {
 		t.Fatalf("after revocation: %v, want unauthorized", err)
 	}
@@ -199,36 +218,10 @@ func TestRevocationInProcessSQLite(t *testing.T) {
 func TestRevocationByAnotherProcessSQLite(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	open := func() *sqlstore.Access {
-		st, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(dir, "ledger.db")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		a := sqlstore.NewAccess(st.WriteDB(), st.DB())
-		a.SignalRevocations(filepath.Join(dir, "ledger.db-revocations"))
-		return a
-	}
-	serve, cli := open(), open()
+	serve, cli := sqliteAccess(t, dir, true), sqliteAccess(t, dir, true)
 	serve.CacheKeys()
 	for _, name := range []string{"shop", "shop2"} { // the second finds the file already there
 		key, secret := newKey(t, cli, name)
-		if _, err := serve.Authenticate(context.Background(), secret); err != nil {
-			t.Fatal(err)
-		}
-		var revokedAt atomic.Int64
-		stop := make(chan struct{})
-		wg := hammer(t, serve, secret, &revokedAt, stop)
-		time.Sleep(20 * time.Millisecond)
-		if err := cli.RevokeKey(context.Background(), key.ID); err != nil {
-			t.Fatal(err)
-		}
-		revokedAt.Store(time.Now().UnixNano())
-		if _, err := serve.Authenticate(context.Background(), secret); domain.ErrorCode(err) != domain.EUnauthorized {
-			t.Fatalf("%s right after the CLI's revocation: %v, want unauthorized", name, err)
-		}
-		time.Sleep(notifyLatency + 20*time.Millisecond)
-		close(stop)
-		wg.Wait()
+		revokeWhileBusy(t, serve, cli, key, secret)
 	}
 }
