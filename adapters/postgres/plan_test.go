@@ -16,13 +16,9 @@ import (
 func TestAppspaceReadsUseTheIndex(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, err := Open(ctx, Config{URL: pgtest.SchemaURL(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	s := openPlanStore(t)
 	// A log the planner sees as large: 20k events of appspace big, 10 of small.
-	_, err = s.db.ExecContext(ctx, `INSERT INTO events (stream, version, id, type)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO events (stream, version, id, type)
 		SELECT CASE WHEN g <= 20000 THEN 'big:s' ELSE 'small:s' END, g, 'e' || g, 'T'
 		FROM generate_series(1, 20010) g`)
 	if err != nil {
@@ -65,12 +61,8 @@ func TestAppspaceReadsUseTheIndex(t *testing.T) {
 func TestCommandReadsSeekByKey(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, err := Open(ctx, Config{URL: pgtest.SchemaURL(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	_, err = s.db.ExecContext(ctx, `INSERT INTO events (stream, version, id, type)
+	s := openPlanStore(t)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO events (stream, version, id, type)
 		SELECT CASE WHEN g <= 10000 THEN 'as:referrer:big' ELSE 'as:referral:c' || g END,
 			CASE WHEN g <= 10000 THEN g ELSE 1 END, 'e' || g, 'T'
 		FROM generate_series(1, 30000) g`)
@@ -105,6 +97,17 @@ func TestCommandReadsSeekByKey(t *testing.T) {
 			}
 		}
 	}
+}
+
+// openPlanStore opens a store on a schema of the test's own.
+func openPlanStore(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), Config{URL: pgtest.SchemaURL(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
 }
 
 // explainPrepared prepares q on one connection and explains its execution
