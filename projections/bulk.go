@@ -10,6 +10,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/referral-ledger/referral-ledger/domain"
+	"github.com/referral-ledger/referral-ledger/internal/sqlstmt"
 )
 
 // bulkPreparer applies a bulk replay's batches in memory ahead of their
@@ -27,7 +28,7 @@ type bulkPreparer interface {
 
 // bulkWrite runs a prepared batch's writes in tx, with the statements
 // cache keeps prepared across the replay's transactions.
-type bulkWrite func(ctx context.Context, tx *sqlx.Tx, cache *stmtCache) error
+type bulkWrite func(ctx context.Context, tx *sqlx.Tx, cache *sqlstmt.Cache) error
 
 // bulk applies the log from the runner's checkpoint to its end. It is for
 // a runner that is alone on its checkpoint (a rebuild's): it does not lock
@@ -48,11 +49,11 @@ func (r *Runner) bulk(ctx context.Context, prep bulkPreparer, progress func(int)
 	applied = int(c.Applied)
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	cache := newStmtCache(nil)
+	cache := sqlstmt.Deferred(r.db.DB, 0)
 	defer func() {
 		cancel()
 		wg.Wait() // the caller may reset what the preparer uses
-		err = errors.Join(err, cache.close())
+		err = errors.Join(err, cache.Close())
 	}()
 	prepared := r.bulkFeed(ctx, &wg, prep, domain.Position(c.Position))
 	for b := range prepared {
@@ -65,7 +66,7 @@ func (r *Runner) bulk(ctx context.Context, prep bulkPreparer, progress func(int)
 		if err := r.bulkTx(ctx, b.events, b.write, cache); err != nil {
 			return applied, err
 		}
-		if err := cache.prepareNew(ctx, r.db); err != nil {
+		if err := cache.PrepareWanted(ctx); err != nil {
 			return applied, fmt.Errorf("projection %s: prepare: %w", r.cfg.Name, err)
 		}
 		prep.bulkCommitted()
@@ -134,7 +135,7 @@ func (r *Runner) bulkFeed(ctx context.Context, wg *sync.WaitGroup, prep bulkPrep
 
 // bulkTx runs write and moves the checkpoint past events, in a
 // transaction of its own.
-func (r *Runner) bulkTx(ctx context.Context, events []domain.RecordedEvent, write bulkWrite, cache *stmtCache) (err error) {
+func (r *Runner) bulkTx(ctx context.Context, events []domain.RecordedEvent, write bulkWrite, cache *sqlstmt.Cache) (err error) {
 	tx, err := r.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("projection %s: begin: %w", r.cfg.Name, err)

@@ -7,6 +7,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/referral-ledger/referral-ledger/domain"
+	"github.com/referral-ledger/referral-ledger/internal/sqlstmt"
 )
 
 // ReferralsName is the checkpoint name of the referrals projection.
@@ -31,7 +32,7 @@ type Referrals struct {
 	// stmts keeps Apply's writes prepared on PostgreSQL (one round trip
 	// each instead of lib/pq's two for a statement with parameters, and
 	// no parse and plan); nil on SQLite and for a rebuild's tables.
-	stmts *stmtCache
+	stmts *sqlstmt.Cache
 }
 
 // tables names the read models Apply writes. Queries always read the live
@@ -81,7 +82,7 @@ func (p *Referrals) shadow() *Referrals {
 func NewReferrals(read *sqlx.DB) *Referrals {
 	p := &Referrals{read: read, tables: liveTables}
 	if read.DriverName() == "postgres" {
-		p.stmts = newStmtCache(read)
+		p.stmts = sqlstmt.New(read.DB, 0)
 	}
 	return p
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/referral-ledger/referral-ledger/domain"
+	"github.com/referral-ledger/referral-ledger/internal/sqlstmt"
 )
 
 // bulkCacheBatches is how many batches' rows a bulk replay keeps in
@@ -79,7 +80,9 @@ func (p *Referrals) prepareBulk(ctx context.Context, events []domain.RecordedEve
 		gen.rows[referralKey{ch.now.AppspaceID, ch.now.ReferralCode}] = ch.now
 	}
 	c.gens = append(c.gens, gen)
-	return func(ctx context.Context, tx *sqlx.Tx, cache *stmtCache) error { return execAll(ctx, tx, stmts, cache) }, nil
+	return func(ctx context.Context, tx *sqlx.Tx, cache *sqlstmt.Cache) error {
+		return execAll(ctx, tx, stmts, cache)
+	}, nil
 }
 
 // bulkCommitted records that the oldest batch not yet committed has.

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/referral-ledger/referral-ledger/internal/sqlstmt"
 )
 
 // stmt is one statement of a batch's writes, built before it runs: a bulk
@@ -27,7 +29,7 @@ type stmt struct {
 
 // execAll runs stmts in order through tx. Statements with rows are
 // prepared once per transaction, or taken from cache if set.
-func execAll(ctx context.Context, tx *sqlx.Tx, stmts []stmt, cache *stmtCache) error {
+func execAll(ctx context.Context, tx *sqlx.Tx, stmts []stmt, cache *sqlstmt.Cache) error {
 	for _, s := range stmts {
 		if err := s.exec(ctx, tx, cache); err != nil {
 			return fmt.Errorf("referrals: %s: %w", s.what, err)
@@ -37,7 +39,7 @@ func execAll(ctx context.Context, tx *sqlx.Tx, stmts []stmt, cache *stmtCache) e
 }
 
 // exec runs s in tx.
-func (s stmt) exec(ctx context.Context, tx *sqlx.Tx, cache *stmtCache) error {
+func (s stmt) exec(ctx context.Context, tx *sqlx.Tx, cache *sqlstmt.Cache) error {
 	if s.rows == nil && cache == nil {
 		_, err := tx.ExecContext(ctx, s.q, s.args...)
 		return err
@@ -74,7 +76,7 @@ func (s stmt) exec(ctx context.Context, tx *sqlx.Tx, cache *stmtCache) error {
 }
 
 // run runs q with args in tx, prepared (see prepare).
-func run(ctx context.Context, tx *sqlx.Tx, cache *stmtCache, q string, args []any) error {
+func run(ctx context.Context, tx *sqlx.Tx, cache *sqlstmt.Cache, q string, args []any) error {
 	st, err := prepare(ctx, tx, cache, q)
 	if err != nil {
 		return err
@@ -85,9 +87,9 @@ func run(ctx context.Context, tx *sqlx.Tx, cache *stmtCache, q string, args []an
 
 // prepare returns q prepared for tx: from cache if set, else prepared in
 // tx (database/sql closes it with the transaction).
-func prepare(ctx context.Context, tx *sqlx.Tx, cache *stmtCache, q string) (*sql.Stmt, error) {
+func prepare(ctx context.Context, tx *sqlx.Tx, cache *sqlstmt.Cache, q string) (*sql.Stmt, error) {
 	if cache != nil {
-		return cache.in(ctx, tx, q)
+		return cache.In(ctx, tx.Tx, q)
 	}
 	return tx.PrepareContext(ctx, q)
 }

@@ -3,9 +3,10 @@ package audit
 import (
 	"context"
 	"database/sql"
-	"sync"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/referral-ledger/referral-ledger/internal/sqlstmt"
 )
 
 // maxStmts bounds the statements a stmts keeps (a tile read's text
@@ -18,29 +19,19 @@ const maxStmts = 256
 // reads are a few small queries, so round trips are most of its time.
 type stmts struct {
 	db *sqlx.DB
-	mu sync.Mutex
-	m  map[string]*sqlx.Stmt
+	c  *sqlstmt.Cache
 }
 
-func newStmts(db *sqlx.DB) *stmts { return &stmts{db: db, m: map[string]*sqlx.Stmt{}} }
+func newStmts(db *sqlx.DB) *stmts { return &stmts{db: db, c: sqlstmt.New(db.DB, maxStmts)} }
 
 // stmt returns query prepared, or nil when it cannot be kept (too many,
 // or preparing failed: the query then runs unprepared and reports it).
 func (s *stmts) stmt(ctx context.Context, query string) *sqlx.Stmt {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if st, ok := s.m[query]; ok {
-		return st
-	}
-	if len(s.m) >= maxStmts {
+	st, err := s.c.Get(ctx, query)
+	if err != nil || st == nil {
 		return nil
 	}
-	st, err := s.db.PreparexContext(ctx, query)
-	if err != nil {
-		return nil
-	}
-	s.m[query] = st
-	return st
+	return &sqlx.Stmt{Stmt: st, Mapper: s.db.Mapper}
 }
 
 func (s *stmts) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {

@@ -2,24 +2,11 @@ package postgres
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/referral-ledger/referral-ledger/domain"
 )
-
-// maxBatchShapes bounds the statements batches keep prepared: one per
-// sequence of read kinds (the commands use three).
-const maxBatchShapes = 32
-
-// batchStmts holds the prepared statement of each shape of batch read.
-type batchStmts struct {
-	mu    sync.Mutex
-	stmts map[string]*sql.Stmt // by shape: one letter per read, L (last event) or R (range)
-}
 
 // ReadStreams reads several streams in one round trip; see
 // domain.BatchReader. The reads share one snapshot.
@@ -48,11 +35,7 @@ func (s *Store) ReadStreams(ctx context.Context, reads []domain.StreamRead) (_ [
 		shape.WriteByte('R')
 		args = append(args, r.Stream, int64(r.From), limit)
 	}
-	stmt, err := s.batch.prepared(ctx, s.db.DB, shape.String())
-	if err != nil {
-		return nil, fmt.Errorf("read %d streams: %w", len(reads), err)
-	}
-	rows, err := stmt.QueryContext(ctx, args...)
+	rows, err := s.queryRows(ctx, batchQuery(shape.String()), args...)
 	if err != nil {
 		return nil, fmt.Errorf("read %d streams: %w", len(reads), err)
 	}
@@ -71,27 +54,6 @@ func (s *Store) ReadStreams(ctx context.Context, reads []domain.StreamRead) (_ [
 		return nil, fmt.Errorf("read %d streams: %w", len(reads), err)
 	}
 	return out, nil
-}
-
-// prepared returns the statement of shape, preparing it the first time.
-func (b *batchStmts) prepared(ctx context.Context, db *sql.DB, shape string) (*sql.Stmt, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if st, ok := b.stmts[shape]; ok {
-		return st, nil
-	}
-	if len(b.stmts) >= maxBatchShapes {
-		return nil, fmt.Errorf("more than %d shapes of batch read", maxBatchShapes)
-	}
-	st, err := db.PrepareContext(ctx, batchQuery(shape))
-	if err != nil {
-		return nil, err
-	}
-	if b.stmts == nil {
-		b.stmts = map[string]*sql.Stmt{}
-	}
-	b.stmts[shape] = st
-	return st, nil
 }
 
 // batchQuery is the statement of a shape of batch read: a UNION ALL of one
@@ -113,15 +75,4 @@ func batchQuery(shape string) string {
 		p += 3
 	}
 	return q.String()
-}
-
-// close closes the prepared statements.
-func (b *batchStmts) close() error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var errs []error
-	for _, st := range b.stmts {
-		errs = append(errs, st.Close())
-	}
-	return errors.Join(errs...)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"testing"
+	"time"
 
 	"github.com/referral-ledger/referral-ledger/domain"
 )
@@ -34,4 +36,19 @@ func (s *Store) HoldAppend(ctx context.Context, stream string, expected domain.E
 		s.notify.appended()
 		return nil
 	}, nil
+}
+
+// SetNotifyEvery sets the pause between NOTIFYs of the stores opened
+// after it, until the test ends.
+func SetNotifyEvery(tb testing.TB, d time.Duration) {
+	old := notifyEvery
+	notifyEvery = d
+	tb.Cleanup(func() { notifyEvery = old })
+}
+
+// NotifyCounts returns the NOTIFYs the store has sent, and those its
+// listener received from itself and from other stores.
+func (s *Store) NotifyCounts() (sent, own, others int64) {
+	c := &s.notify.counts
+	return c.sent.Load(), c.own.Load(), c.others.Load()
 }

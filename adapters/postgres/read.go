@@ -22,7 +22,7 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from domain.Revis
 	if limit > 0 {
 		lim = limit
 	}
-	evs, err := s.queryStmt(ctx, s.readStreamStmt, stream, int64(from), lim)
+	evs, err := s.queryEvents(ctx, readStreamQuery, stream, int64(from), lim)
 	if err != nil {
 		return nil, fmt.Errorf("read stream %s: %w", stream, err)
 	}
@@ -31,7 +31,7 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from domain.Revis
 
 // ReadLast returns the last event of stream, or domain.ErrStreamNotFound.
 func (s *Store) ReadLast(ctx context.Context, stream string) (domain.RecordedEvent, error) {
-	evs, err := s.queryStmt(ctx, s.readLastStmt, stream)
+	evs, err := s.queryEvents(ctx, readLastQuery, stream)
 	if err != nil {
 		return domain.RecordedEvent{}, fmt.Errorf("read last of %s: %w", stream, err)
 	}
@@ -121,13 +121,26 @@ func (s *Store) query(ctx context.Context, q string, args ...any) ([]domain.Reco
 	return scanEvents(rows)
 }
 
-// queryStmt runs a prepared select of events.
-func (s *Store) queryStmt(ctx context.Context, stmt *sql.Stmt, args ...any) ([]domain.RecordedEvent, error) {
-	rows, err := stmt.QueryContext(ctx, args...)
+// queryEvents runs a select of events kept prepared.
+func (s *Store) queryEvents(ctx context.Context, q string, args ...any) ([]domain.RecordedEvent, error) {
+	rows, err := s.queryRows(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
 	return scanEvents(rows)
+}
+
+// queryRows runs q prepared (see Store.stmts), or unprepared once stmts
+// is full.
+func (s *Store) queryRows(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	st, err := s.stmts.Get(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return s.db.QueryContext(ctx, q, args...)
+	}
+	return st.QueryContext(ctx, args...)
 }
 
 func scanEvents(rows *sql.Rows) (evs []domain.RecordedEvent, err error) {

@@ -28,6 +28,7 @@ import (
 	"github.com/pressly/goose/v3/lock"
 
 	"github.com/referral-ledger/referral-ledger/adapters/audit/tilemigrate"
+	"github.com/referral-ledger/referral-ledger/internal/sqlstmt"
 )
 
 //go:embed migrations/*.sql
@@ -61,16 +62,21 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// maxStmts bounds the statements a store keeps prepared; a text beyond
+// runs unprepared.
+const maxStmts = 64
+
 // Store is the event store on PostgreSQL. It implements domain.EventStore,
 // domain.MultiAppender and domain.BatchReader.
 type Store struct {
 	db *sqlx.DB
-	// The commands' reads, prepared once for the pool.
-	readStreamStmt, readLastStmt *sql.Stmt
-	batch                        batchStmts // ReadStreams (batch.go)
-	notify                       *notifier  // wakes WaitForEvents (notify.go)
-	closeOnce                    sync.Once
-	closeErr                     error
+	// stmts keeps the commands' reads prepared: the stream reads and a
+	// statement per shape of ReadStreams (batch.go; the commands use
+	// three shapes).
+	stmts     *sqlstmt.Cache
+	notify    *notifier // wakes WaitForEvents (notify.go)
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Open connects, migrates the schema and starts listening for appends.
@@ -97,31 +103,15 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := Migrate(ctx, db); err != nil {
 		return nil, errors.Join(err, db.Close())
 	}
-	s := &Store{db: sqlx.NewDb(db, "postgres")}
-	for _, p := range []struct {
-		stmt  **sql.Stmt
-		query string
-	}{{&s.readStreamStmt, readStreamQuery}, {&s.readLastStmt, readLastQuery}} {
-		if *p.stmt, err = db.PrepareContext(ctx, p.query); err != nil {
-			return nil, errors.Join(fmt.Errorf("postgres: prepare: %w", err), s.closeStmts(), db.Close())
-		}
+	s := &Store{db: sqlx.NewDb(db, "postgres"), stmts: sqlstmt.New(db, maxStmts)}
+	if err := s.stmts.Prepare(ctx, readStreamQuery, readLastQuery); err != nil {
+		return nil, errors.Join(fmt.Errorf("postgres: prepare: %w", err), s.stmts.Close(), db.Close())
 	}
 	channel := fmt.Sprintf("referral_ledger_events_%016x", hash("events", schema))
 	if s.notify, err = listen(ctx, s.db, cfg.URL, channel); err != nil {
-		return nil, errors.Join(err, s.closeStmts(), db.Close())
+		return nil, errors.Join(err, s.stmts.Close(), db.Close())
 	}
 	return s, nil
-}
-
-// closeStmts closes the prepared statements that Open prepared.
-func (s *Store) closeStmts() error {
-	var errs []error
-	for _, st := range []*sql.Stmt{s.readStreamStmt, s.readLastStmt} {
-		if st != nil {
-			errs = append(errs, st.Close())
-		}
-	}
-	return errors.Join(append(errs, s.batch.close())...)
 }
 
 // DB returns the connection pool, for adapters that keep their own tables
@@ -132,7 +122,7 @@ func (s *Store) DB() *sqlx.DB { return s.db }
 // first call's result.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		s.closeErr = errors.Join(s.notify.close(), s.closeStmts(), s.db.Close())
+		s.closeErr = errors.Join(s.notify.close(), s.stmts.Close(), s.db.Close())
 	})
 	return s.closeErr
 }

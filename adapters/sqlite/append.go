@@ -64,7 +64,7 @@ func (s *Store) appendTx(ctx context.Context, tx *sqlx.Tx, a domain.StreamAppend
 		return res, false, err
 	}
 	var current domain.Revision
-	revision, err := s.writeStmts.in(ctx, tx, revisionSQL)
+	revision, err := s.writeStmts.In(ctx, tx.Tx, revisionSQL)
 	if err == nil {
 		err = revision.QueryRowContext(ctx, a.Stream).Scan(&current)
 	}
@@ -74,7 +74,7 @@ func (s *Store) appendTx(ctx context.Context, tx *sqlx.Tx, a domain.StreamAppend
 	if want, ok := a.Expected.Revision(); ok && want != current {
 		return domain.AppendResult{}, false, fmt.Errorf("%w: expected %v, stream is at revision %d", domain.ErrConcurrency, a.Expected, current)
 	}
-	stmt, err := s.writeStmts.in(ctx, tx, insertSQL)
+	stmt, err := s.writeStmts.In(ctx, tx.Tx, insertSQL)
 	if err != nil {
 		return domain.AppendResult{}, false, fmt.Errorf("prepare insert: %w", err)
 	}
@@ -126,7 +126,7 @@ func (s *Store) storedResult(ctx context.Context, tx *sqlx.Tx, a domain.StreamAp
 	for _, e := range a.Events {
 		ids = append(ids, e.ID)
 	}
-	stmt, err := s.writeStmts.in(ctx, tx, storedSQL(len(a.Events)))
+	stmt, err := s.writeStmts.In(ctx, tx.Tx, storedSQL(len(a.Events)))
 	if err != nil {
 		return domain.AppendResult{}, false, fmt.Errorf("look for a retry: %w", err)
 	}

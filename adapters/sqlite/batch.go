@@ -86,18 +86,18 @@ func (s *Store) commitBatch(batch []*appendRequest) {
 			r.err = err
 			continue
 		}
-		if _, err := s.writeStmts.exec(ctx, tx, savepointSQL); err != nil {
+		if _, err := s.writeStmts.Exec(ctx, tx.Tx, savepointSQL); err != nil {
 			r.err = fmt.Errorf("append: savepoint: %w", err)
 			continue
 		}
 		results, w, err := s.appendParts(ctx, tx, r.appends, now)
 		if err != nil {
-			_, rbErr := s.writeStmts.exec(ctx, tx, rollbackToSQL)
+			_, rbErr := s.writeStmts.Exec(ctx, tx.Tx, rollbackToSQL)
 			r.err = errors.Join(err, rbErr)
 		} else {
 			r.results, wrote = results, wrote || w
 		}
-		if _, err := s.writeStmts.exec(ctx, tx, releaseSQL); err != nil {
+		if _, err := s.writeStmts.Exec(ctx, tx.Tx, releaseSQL); err != nil {
 			fail(fmt.Errorf("append: release savepoint: %w", err))
 			_ = tx.Rollback() // the batch failed; its error is reported
 			return

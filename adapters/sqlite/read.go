@@ -120,7 +120,7 @@ func (s *Store) WaitForEvents(ctx context.Context, opts domain.ReadAllOptions) e
 
 // query runs a select of events on the reader pool.
 func (s *Store) query(ctx context.Context, q string, args ...any) (evs []domain.RecordedEvent, err error) {
-	stmt, err := s.readStmts.get(ctx, q)
+	stmt, err := s.readStmts.Get(ctx, q)
 	if err != nil {
 		return nil, err
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/pressly/goose/v3"
 
 	"github.com/referral-ledger/referral-ledger/adapters/audit/tilemigrate"
+	"github.com/referral-ledger/referral-ledger/internal/sqlstmt"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
@@ -64,8 +65,10 @@ type Store struct {
 	write *sqlx.DB
 	read  *sqlx.DB
 	// writeStmts and readStmts are the append's and the reads'
-	// statements, kept prepared on each pool.
-	writeStmts, readStmts *stmts
+	// statements, kept prepared on each pool. The writer pool's one
+	// connection is the batch's while it runs: the append's statements
+	// are prepared at Open, and any other text in its transaction.
+	writeStmts, readStmts *sqlstmt.Cache
 
 	wake *wakeup // wakes WaitForEvents after each commit
 
@@ -120,15 +123,15 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s := &Store{
 		write:       sqlx.NewDb(write, "sqlite3"),
 		read:        sqlx.NewDb(read, "sqlite3"),
-		writeStmts:  &stmts{db: write},
-		readStmts:   &stmts{db: read},
+		writeStmts:  sqlstmt.Deferred(write, 0),
+		readStmts:   sqlstmt.New(read, 0),
 		wake:        &wakeup{changed: make(chan struct{})},
 		requests:    make(chan *appendRequest),
 		stop:        make(chan struct{}),
 		batcherDone: make(chan struct{}),
 	}
-	if err := s.writeStmts.prepare(ctx, appendStatements()...); err != nil {
-		return nil, errors.Join(fmt.Errorf("prepare the append's statements: %w", err), s.writeStmts.close(), read.Close(), write.Close())
+	if err := s.writeStmts.Prepare(ctx, appendStatements()...); err != nil {
+		return nil, errors.Join(fmt.Errorf("prepare the append's statements: %w", err), s.writeStmts.Close(), read.Close(), write.Close())
 	}
 	go s.batcher()
 	return s, nil
@@ -153,7 +156,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.stop)
 		<-s.batcherDone
-		s.closeErr = errors.Join(s.readStmts.close(), s.writeStmts.close(), s.read.Close(), s.write.Close())
+		s.closeErr = errors.Join(s.readStmts.Close(), s.writeStmts.Close(), s.read.Close(), s.write.Close())
 	})
 	return s.closeErr
 }

@@ -72,7 +72,7 @@ func measure(store, name string, o options, op func(worker, i int) error) float6
 	pg0, self0 := benchkit.Postgres(), benchkit.Self()
 	perSecond, calls := benchkit.Measure(o.conc, o.duration, op)
 	n := float64(calls)
-	fmt.Printf("%-9s %-10s CPU per call: postgres (all of the machine's) %4.0f us, this process %4.0f us\n",
+	fmt.Printf("%-9s %-10s CPU per call: postgres backends %4.0f us, this process %4.0f us\n",
 		store, name, (benchkit.Postgres()-pg0).Seconds()*1e6/n, (benchkit.Self()-self0).Seconds()*1e6/n)
 	return perSecond
 }

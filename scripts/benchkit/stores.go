@@ -55,6 +55,9 @@ func ForEachStore(ctx context.Context, pgURL, only string, f func(Store)) {
 	if err != nil {
 		log.Fatal(err)
 	}
+	if u, err = withAppName(u); err != nil {
+		log.Fatal(err)
+	}
 	defer func() {
 		if err := drop(); err != nil {
 			log.Print(err)
@@ -64,7 +67,9 @@ func ForEachStore(ctx context.Context, pgURL, only string, f func(Store)) {
 	if err != nil {
 		log.Fatal(err)
 	}
+	backends.watch(pg.DB().DB)
 	f(Store{Name: "postgres", Events: pg, Write: pg.DB(), Read: pg.DB(), URL: u})
+	backends.watch(nil)
 	pg.Close()
 }
 

@@ -84,6 +84,7 @@ func measure(ctx context.Context, s benchkit.Store, run int, cmdRate float64, ra
 		log.Fatal(err)
 	}
 	caughtUp := catchUp(ctx, runner)
+	ckpt := benchkit.ReadCheckpointer(ctx, s.Write)
 	runCtx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -105,6 +106,9 @@ func measure(ctx context.Context, s benchkit.Store, run int, cmdRate float64, ra
 	stop()
 	wg.Wait()
 	report(s.Name, run, cmdRate, rate, achieved, tr)
+	if c := benchkit.ReadCheckpointer(ctx, s.Write).Since(ckpt); c != "" {
+		fmt.Printf("%-9s %3d   %s\n", s.Name, run, c)
+	}
 	if caughtUp.events > 0 {
 		fmt.Printf("%-9s %3d (before sending: caught up with %d earlier events in %s)\n", s.Name, run, caughtUp.events, caughtUp.took.Round(time.Millisecond))
 	}
