@@ -40,8 +40,10 @@ type dialect struct {
 	offsets         wsql.OffsetsAdapter
 	// claim leases the candidates' shares of due deliveries (claimFor);
 	// record saves a batch of attempts (worker.record).
-	claim  func(ctx context.Context, db *sqlx.DB, cands []candidate, now, lease int64) ([]due, error)
-	record func(ctx context.Context, tx *sqlx.Tx, rows []recordRow) ([]recordRow, error)
+	claim  func(ctx context.Context, w *core, cands []candidate, now, lease int64) ([]due, error)
+	record func(ctx context.Context, w *core, tx *sqlx.Tx, rows []recordRow) ([]recordRow, error)
+	// writerStmts are prepared once on the writer pool (see stmtCache).
+	writerStmts []string
 }
 
 var postgresDialect = dialect{
@@ -78,6 +80,7 @@ var sqliteDialect = dialect{
 	dispatchBatch: dispatchValues,
 	claim:         claimEach,
 	record:        recordEach,
+	writerStmts:   []string{claimEachSQL, recordUpdateSQL, insertAttemptSQL},
 }
 
 // dialectOf is the dialect of a driver name.

@@ -242,29 +242,6 @@ func (b *wakeBackoff) wait() bool {
 	return true
 }
 
-// waiting returns the subscriber backoff's look at the topic. On
-// PostgreSQL the subscriber's read locks the consumer group's offsets row
-// (FOR UPDATE), which gives its transaction an id and its commit a WAL
-// flush, and holds back every later transaction's visibility (which waits
-// for all older ones) until it ends: so the dispatcher first looks, with
-// a plain read that does neither, whether a message is there to read. A
-// look that fails says yes: the subscriber's read then reports the error.
-// SQLite's reads write nothing: it always says yes.
-func (w *dispatcher) waiting(ctx context.Context) func() bool {
-	if w.sql.messagesWaiting == "" {
-		return func() bool { return true }
-	}
-	return func() bool {
-		qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		var yes bool
-		if err := w.db.QueryRowContext(qctx, w.sql.messagesWaiting, consumerGroup).Scan(&yes); err != nil {
-			return true
-		}
-		return yes
-	}
-}
-
 // txState returns the dispatch statement prepared in tx (prepared once per
 // subscriber transaction, a batch of messages, not parsed and planned per
 // message), whether tx writes each message behind a savepoint, and whether

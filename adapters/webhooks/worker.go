@@ -53,6 +53,7 @@ const leaseMargin = 10 * time.Second
 // its own; the worker holds up to twice as many claimed deliveries, so
 // the senders do not wait for a claim.
 func (w *worker) runWorker(ctx context.Context) error {
+	w.prepareWriter(ctx)
 	results := make(chan outcome, 2*w.cfg.Concurrency)
 	recorded := make(chan struct{})
 	go func() {
@@ -109,6 +110,7 @@ func (w *worker) runWorker(ctx context.Context) error {
 	senders.Wait()
 	close(results)
 	<-recorded
+	w.stmts.close()
 	return nil
 }
 
