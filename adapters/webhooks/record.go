@@ -12,7 +12,7 @@ import (
 )
 
 // recordLinger is how long a batch of successes waits for more outcomes.
-const recordLinger = 10 * time.Millisecond
+const recordLinger = 20 * time.Millisecond
 
 // gather adds to batch the outcomes waiting, up to max. Successes have
 // freed their senders already: a batch of only them waits up to

@@ -68,12 +68,13 @@ func (w *worker) runWorker(ctx context.Context) error {
 			results <- w.send(context.WithoutCancel(ctx), d)
 		}()
 	}
-	// Woken only because senders freed, the worker claims once a quarter
-	// of what it may hold is free (or the poll interval has passed since
-	// its last claim): a claim per finished request would cost three
-	// statements per delivery.
+	// Woken only because senders freed, the worker claims once half of
+	// what it may hold is free (or the poll interval has passed since its
+	// last claim): a claim per finished request would cost three
+	// statements per delivery. Half: the other half, held, keeps every
+	// sender busy while the claim waits for the writer.
 	limit := 2 * w.cfg.Concurrency
-	minBatch := max(1, limit/4)
+	minBatch := max(1, limit/2)
 	var held []due
 	var onlyFreed bool
 	var lastClaim time.Time
