@@ -33,12 +33,17 @@ type dialect struct {
 	// soon. SQLite's offsets are commit order, and each read takes its
 	// only writer connection.
 	lateVisibility bool
-	schema         wsql.SchemaAdapter
-	offsets        wsql.OffsetsAdapter
+	// messagesWaiting tells whether the topic holds a message the
+	// subscriber's read would return (PostgreSQL; see dispatcher.waiting).
+	messagesWaiting string
+	schema          wsql.SchemaAdapter
+	offsets         wsql.OffsetsAdapter
 	// claim leases the candidates' shares of due deliveries (claimFor);
 	// record saves a batch of attempts (worker.record).
-	claim  func(ctx context.Context, db *sqlx.DB, cands []candidate, now, lease int64) ([]due, error)
-	record func(ctx context.Context, tx *sqlx.Tx, rows []recordRow) ([]recordRow, error)
+	claim  func(ctx context.Context, w *core, cands []candidate, now, lease int64) ([]due, error)
+	record func(ctx context.Context, w *core, tx *sqlx.Tx, rows []recordRow) ([]recordRow, error)
+	// writerStmts are prepared once on the writer pool (see stmtCache).
+	writerStmts []string
 }
 
 var postgresDialect = dialect{
@@ -53,10 +58,15 @@ var postgresDialect = dialect{
 		WHERE consumer_group = ?)`,
 	dispatchBatch:  dispatchArrays,
 	lateVisibility: true,
-	schema:         wsql.DefaultPostgreSQLSchema{SubscribeBatchSize: messageBatch},
-	offsets:        wsql.DefaultPostgreSQLOffsetsAdapter{},
-	claim:          claimLateral,
-	record:         recordArrays,
+	// The subscriber's condition (wsql.DefaultPostgreSQLSchema.SelectQuery).
+	messagesWaiting: `SELECT EXISTS (SELECT 1 FROM watermill_webhook_events m, watermill_offsets_webhook_events o
+		WHERE o.consumer_group = $1 AND ((m.transaction_id = o.last_processed_transaction_id AND m."offset" > o.offset_acked)
+			OR m.transaction_id > o.last_processed_transaction_id)
+		AND m.transaction_id < pg_snapshot_xmin(pg_current_snapshot()))`,
+	schema:  wsql.DefaultPostgreSQLSchema{SubscribeBatchSize: messageBatch},
+	offsets: wsql.DefaultPostgreSQLOffsetsAdapter{},
+	claim:   claimLateral,
+	record:  recordArrays,
 }
 
 var sqliteDialect = dialect{
@@ -70,6 +80,7 @@ var sqliteDialect = dialect{
 	dispatchBatch: dispatchValues,
 	claim:         claimEach,
 	record:        recordEach,
+	writerStmts:   []string{claimEachSQL, recordUpdateSQL, insertAttemptSQL},
 }
 
 // dialectOf is the dialect of a driver name.

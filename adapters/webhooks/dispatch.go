@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v3/pkg/sql"
@@ -122,4 +123,27 @@ func (l shutdownLogger) Error(msg string, err error, fields watermill.LogFields)
 // With implements watermill.LoggerAdapter.
 func (l shutdownLogger) With(fields watermill.LogFields) watermill.LoggerAdapter {
 	return shutdownLogger{l.LoggerAdapter.With(fields)}
+}
+
+// waiting returns the subscriber backoff's look at the topic. On
+// PostgreSQL the subscriber's read locks the consumer group's offsets row
+// (FOR UPDATE), which gives its transaction an id and its commit a WAL
+// flush, and holds back every later transaction's visibility (which waits
+// for all older ones) until it ends: so the dispatcher first looks, with
+// a plain read that does neither, whether a message is there to read. A
+// look that fails says yes: the subscriber's read then reports the error.
+// SQLite's reads write nothing: it always says yes.
+func (w *dispatcher) waiting(ctx context.Context) func() bool {
+	if w.sql.messagesWaiting == "" {
+		return func() bool { return true }
+	}
+	return func() bool {
+		qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		var yes bool
+		if err := w.db.QueryRowContext(qctx, w.sql.messagesWaiting, consumerGroup).Scan(&yes); err != nil {
+			return true
+		}
+		return yes
+	}
 }

@@ -91,7 +91,7 @@ func (w *dispatcher) runDispatcher(ctx context.Context) error {
 		OffsetsAdapter: w.offsets(),
 		ResendInterval: 100 * time.Millisecond,
 		BackoffManager: &wakeBackoff{wake: w.dispatchWake, poll: w.cfg.PollInterval, retry: time.Second, log: logger,
-			stopping: ctx.Done(), ended: w.batchEnded, retryAfterWake: w.sql.lateVisibility},
+			stopping: ctx.Done(), ended: w.batchEnded, retryAfterWake: w.sql.lateVisibility, waiting: w.waiting(ctx)},
 	}, logger)
 	if err != nil {
 		return err
@@ -166,7 +166,7 @@ func (w *dispatcher) batchEnded() {
 // sleeps until the forwarder in this process commits a batch, or for the
 // poll interval at most (another replica's forwarder may be the leader).
 // On PostgreSQL a wake-up that finds nothing is followed by a few quick
-// reads: it shows a message only once every older transaction has ended.
+// looks: it shows a message only once every older transaction has ended.
 type wakeBackoff struct {
 	wake        <-chan struct{}
 	poll, retry time.Duration
@@ -177,18 +177,23 @@ type wakeBackoff struct {
 	// ended runs after each read of the topic, its transaction ended.
 	ended func()
 	// retryAfterWake: a wake-up that finds nothing is followed by quick
-	// reads (dialect.lateVisibility); soon is how many are left.
+	// looks (dialect.lateVisibility); soon is how many are left.
 	retryAfterWake bool
 	soon           int
+	// waiting reports whether the topic may hold a message to read; the
+	// subscriber reads it only then (see dispatcher.waiting).
+	waiting func() bool
 }
 
-// Quick reads after a wake-up: up to soonReads, soonWait apart.
+// Quick looks after a wake-up: up to soonReads, soonWait apart.
 const (
 	soonReads = 10
 	soonWait  = 10 * time.Millisecond
 )
 
-// HandleError implements wsql.BackoffManager.
+// HandleError implements wsql.BackoffManager. It returns 0, and the
+// subscriber reads the topic at once, only when a message may be waiting;
+// otherwise it waits here (see wait).
 func (b *wakeBackoff) HandleError(_ watermill.LoggerAdapter, noMsg bool, err error) time.Duration {
 	b.ended()
 	if errors.Is(err, sql.ErrTxDone) {
@@ -206,23 +211,35 @@ func (b *wakeBackoff) HandleError(_ watermill.LoggerAdapter, noMsg bool, err err
 		}
 		return b.retry
 	}
-	if !noMsg {
+	if !noMsg && b.waiting() {
 		return 0
 	}
+	for b.wait() && !b.waiting() {
+	}
+	return 0
+}
+
+// wait sleeps for the next look at the topic: soonWait while quick looks
+// are left, else until a wake-up or the poll interval. It reports false
+// at shutdown.
+func (b *wakeBackoff) wait() bool {
+	d := b.poll
 	if b.soon > 0 {
 		b.soon--
-		return soonWait
+		d = soonWait
 	}
-	t := time.NewTimer(b.poll)
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
+	case <-b.stopping:
+		return false
 	case <-b.wake:
 		if b.retryAfterWake {
 			b.soon = soonReads
 		}
 	case <-t.C:
 	}
-	return 0
+	return true
 }
 
 // txState returns the dispatch statement prepared in tx (prepared once per

@@ -34,18 +34,23 @@ type candidate struct {
 // read pool (SQLite: not on its one writer, which the claim then takes
 // once): the claim checks again what may have changed since.
 func (w *worker) candidates(ctx context.Context, now int64) ([]candidate, error) {
+	stmt, err := w.stmts.stmt(ctx, w.read, w.read.Rebind(candidatesSQL))
 	var out []candidate
-	err := sqlx.SelectContext(ctx, w.read, &out, w.read.Rebind(`SELECT w.id, w.appspace_id, w.max_in_flight, w.rate_limit,
-		w.state, w.failure_streak, w.paused_until FROM webhooks w
-		WHERE w.active AND w.deleted_at IS NULL AND w.state <> 'disabled'
-		AND (w.paused_until IS NULL OR w.paused_until <= ?) AND (w.hold_until IS NULL OR w.hold_until <= ?)
-		AND EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.webhook_id = w.id AND d.state = 'pending'
-			AND d.next_attempt_at <= ?)`), now, now, now)
+	if err == nil {
+		err = stmt.SelectContext(ctx, &out, now, now, now)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("endpoints with due deliveries: %w", err)
 	}
 	return out, nil
 }
+
+const candidatesSQL = `SELECT w.id, w.appspace_id, w.max_in_flight, w.rate_limit,
+	w.state, w.failure_streak, w.paused_until FROM webhooks w
+	WHERE w.active AND w.deleted_at IS NULL AND w.state <> 'disabled'
+	AND (w.paused_until IS NULL OR w.paused_until <= ?) AND (w.hold_until IS NULL OR w.hold_until <= ?)
+	AND EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.webhook_id = w.id AND d.state = 'pending'
+		AND d.next_attempt_at <= ?)`
 
 // share gives each candidate its slots (what its cap and rate limit
 // allow), then deals budget out round-robin: one delivery per appspace in
@@ -110,7 +115,7 @@ const notHeld = `NOT EXISTS (SELECT 1 FROM webhooks h WHERE h.id = ? AND (h.hold
 // due first: other workers skip them until the lease ends.
 func (w *worker) claimFor(ctx context.Context, cands []candidate, now time.Time) ([]due, error) {
 	lease := now.Add(2*w.cfg.Timeout + leaseMargin).UnixMilli()
-	return w.sql.claim(ctx, w.db, cands, now.UnixMilli(), lease)
+	return w.sql.claim(ctx, w.core, cands, now.UnixMilli(), lease)
 }
 
 // claimReturning is what a claim returns of each delivery.
@@ -118,8 +123,8 @@ const claimReturning = ` RETURNING id, webhook_id, event_id, event_type, body, a
 
 // claimEach claims endpoint by endpoint (SQLite: statements cost no round
 // trip, and it has one writer), in one transaction: one commit per claim.
-func claimEach(ctx context.Context, db *sqlx.DB, cands []candidate, now, lease int64) (out []due, err error) {
-	tx, err := db.BeginTxx(ctx, nil)
+func claimEach(ctx context.Context, w *core, cands []candidate, now, lease int64) (out []due, err error) {
+	tx, err := w.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
@@ -130,13 +135,10 @@ func claimEach(ctx context.Context, db *sqlx.DB, cands []candidate, now, lease i
 			out, err = nil, fmt.Errorf("claim deliveries: %w", err)
 		}
 	}()
-	stmt, err := tx.PreparexContext(ctx, `UPDATE webhook_deliveries SET next_attempt_at = ?, updated_at = ?
-		WHERE id IN (SELECT id FROM webhook_deliveries WHERE webhook_id = ? AND state = 'pending'
-		AND next_attempt_at <= ? AND `+notHeld+` ORDER BY next_attempt_at LIMIT ?)`+claimReturning)
+	stmt, err := w.inTxStmt(ctx, tx, claimEachSQL)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
-	defer stmt.Close()
 	for _, c := range cands {
 		var got []due
 		if err := stmt.SelectContext(ctx, &got, lease, now, c.ID, now, c.ID, now, c.State, c.slots); err != nil {
@@ -147,16 +149,20 @@ func claimEach(ctx context.Context, db *sqlx.DB, cands []candidate, now, lease i
 	return out, nil
 }
 
+const claimEachSQL = `UPDATE webhook_deliveries SET next_attempt_at = ?, updated_at = ?
+	WHERE id IN (SELECT id FROM webhook_deliveries WHERE webhook_id = ? AND state = 'pending'
+	AND next_attempt_at <= ? AND ` + notHeld + ` ORDER BY next_attempt_at LIMIT ?)` + claimReturning
+
 // claimLateral claims for every endpoint in one statement: a LATERAL pick
 // per endpoint with its own LIMIT; SKIP LOCKED lets replicas claim side by
 // side (PostgreSQL).
-func claimLateral(ctx context.Context, db *sqlx.DB, cands []candidate, now, lease int64) ([]due, error) {
+func claimLateral(ctx context.Context, w *core, cands []candidate, now, lease int64) ([]due, error) {
 	ids, limits, states := make([]string, len(cands)), make([]int64, len(cands)), make([]string, len(cands))
 	for i, c := range cands {
 		ids[i], limits[i], states[i] = c.ID, int64(c.slots), c.State
 	}
 	var out []due
-	err := sqlx.SelectContext(ctx, db, &out, `UPDATE webhook_deliveries SET next_attempt_at = $1, updated_at = $2
+	err := sqlx.SelectContext(ctx, w.db, &out, `UPDATE webhook_deliveries SET next_attempt_at = $1, updated_at = $2
 		WHERE id IN (SELECT p.id FROM unnest($3::text[], $4::int[], $5::text[]) AS c (id, n, state)
 			CROSS JOIN LATERAL (SELECT d.id FROM webhook_deliveries d WHERE d.webhook_id = c.id AND d.state = 'pending'
 				AND d.next_attempt_at <= $2 AND NOT EXISTS (SELECT 1 FROM webhooks h WHERE h.id = c.id

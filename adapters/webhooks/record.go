@@ -12,7 +12,7 @@ import (
 )
 
 // recordLinger is how long a batch of successes waits for more outcomes.
-const recordLinger = 10 * time.Millisecond
+const recordLinger = 20 * time.Millisecond
 
 // gather adds to batch the outcomes waiting, up to max. Successes have
 // freed their senders already: a batch of only them waits up to
@@ -92,7 +92,7 @@ func (w *worker) record(ctx context.Context, tx *sqlx.Tx, batch []outcome) error
 		rows[i] = recordRow{id: o.d.ID, webhook: o.d.WebhookID, probe: o.d.probe, prev: o.d.AttemptCount, attempt: attempt,
 			state: state, next: next, at: o.at}
 	}
-	won, err := w.sql.record(ctx, tx, rows)
+	won, err := w.sql.record(ctx, w.core, tx, rows)
 	if err != nil {
 		return err
 	}
@@ -112,19 +112,16 @@ type recordRow struct {
 }
 
 // recordEach records row by row (SQLite: statements cost no round trip),
-// with two statements prepared once per batch.
-func recordEach(ctx context.Context, tx *sqlx.Tx, rows []recordRow) ([]recordRow, error) {
-	update, err := tx.PrepareContext(ctx, `UPDATE webhook_deliveries SET state = ?, attempt_count = ?,
-		next_attempt_at = ?, updated_at = ? WHERE id = ? AND attempt_count = ?`)
+// with two statements prepared once (see stmtCache).
+func recordEach(ctx context.Context, w *core, tx *sqlx.Tx, rows []recordRow) ([]recordRow, error) {
+	update, err := w.inTxStmt(ctx, tx, recordUpdateSQL)
 	if err != nil {
 		return nil, fmt.Errorf("prepare recording: %w", err)
 	}
-	defer update.Close()
-	insert, err := tx.PrepareContext(ctx, insertAttemptSQL)
+	insert, err := w.inTxStmt(ctx, tx, insertAttemptSQL)
 	if err != nil {
 		return nil, fmt.Errorf("prepare recording: %w", err)
 	}
-	defer insert.Close()
 	var won []recordRow
 	for _, r := range rows {
 		res, err := update.ExecContext(ctx, r.state, r.attempt, r.next, r.at.At.UnixMilli(), r.id, r.prev)
@@ -142,9 +139,12 @@ func recordEach(ctx context.Context, tx *sqlx.Tx, rows []recordRow) ([]recordRow
 	return won, nil
 }
 
+const recordUpdateSQL = `UPDATE webhook_deliveries SET state = ?, attempt_count = ?,
+	next_attempt_at = ?, updated_at = ? WHERE id = ? AND attempt_count = ?`
+
 // recordArrays records a batch in two statements, one array per column
 // (PostgreSQL: one round trip and one plan instead of two per delivery).
-func recordArrays(ctx context.Context, tx *sqlx.Tx, rows []recordRow) ([]recordRow, error) {
+func recordArrays(ctx context.Context, _ *core, tx *sqlx.Tx, rows []recordRow) ([]recordRow, error) {
 	n := len(rows)
 	ids, states := make([]string, n), make([]string, n)
 	prevs, attempts := make([]int64, n), make([]int64, n)

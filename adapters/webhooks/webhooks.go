@@ -147,6 +147,8 @@ type core struct {
 	// freed tells the worker that an attempt ended or a recorded outcome
 	// freed its slot: held deliveries may start, or be given back.
 	freed chan struct{}
+	// stmts are the worker's statements, prepared once.
+	stmts stmtCache
 }
 
 // Endpoints manages webhook endpoints: create, list, update, delete, and

@@ -53,6 +53,7 @@ const leaseMargin = 10 * time.Second
 // its own; the worker holds up to twice as many claimed deliveries, so
 // the senders do not wait for a claim.
 func (w *worker) runWorker(ctx context.Context) error {
+	w.prepareWriter(ctx)
 	results := make(chan outcome, 2*w.cfg.Concurrency)
 	recorded := make(chan struct{})
 	go func() {
@@ -67,12 +68,13 @@ func (w *worker) runWorker(ctx context.Context) error {
 			results <- w.send(context.WithoutCancel(ctx), d)
 		}()
 	}
-	// Woken only because senders freed, the worker claims once a quarter
-	// of what it may hold is free (or the poll interval has passed since
-	// its last claim): a claim per finished request would cost three
-	// statements per delivery.
+	// Woken only because senders freed, the worker claims once half of
+	// what it may hold is free (or the poll interval has passed since its
+	// last claim): a claim per finished request would cost three
+	// statements per delivery. Half: the other half, held, keeps every
+	// sender busy while the claim waits for the writer.
 	limit := 2 * w.cfg.Concurrency
-	minBatch := max(1, limit/4)
+	minBatch := max(1, limit/2)
 	var held []due
 	var onlyFreed bool
 	var lastClaim time.Time
@@ -109,6 +111,7 @@ func (w *worker) runWorker(ctx context.Context) error {
 	senders.Wait()
 	close(results)
 	<-recorded
+	w.stmts.close()
 	return nil
 }
 
