@@ -42,7 +42,7 @@ type dialect struct {
 	// record saves a batch of attempts (worker.record).
 	claim  func(ctx context.Context, w *core, cands []candidate, now, lease int64) ([]due, error)
 	record func(ctx context.Context, w *core, tx *sqlx.Tx, rows []recordRow) ([]recordRow, error)
-	// writerStmts are prepared once on the writer pool (see stmtCache).
+	// writerStmts are prepared once on the writer pool (see workerStmts).
 	writerStmts []string
 }
 

@@ -34,7 +34,7 @@ type candidate struct {
 // read pool (SQLite: not on its one writer, which the claim then takes
 // once): the claim checks again what may have changed since.
 func (w *worker) candidates(ctx context.Context, now int64) ([]candidate, error) {
-	stmt, err := w.stmts.stmt(ctx, w.read, w.read.Rebind(candidatesSQL))
+	stmt, err := w.readStmt(ctx, w.read.Rebind(candidatesSQL))
 	var out []candidate
 	if err == nil {
 		err = stmt.SelectContext(ctx, &out, now, now, now)

@@ -112,7 +112,7 @@ type recordRow struct {
 }
 
 // recordEach records row by row (SQLite: statements cost no round trip),
-// with two statements prepared once (see stmtCache).
+// with two statements prepared once (see workerStmts).
 func recordEach(ctx context.Context, w *core, tx *sqlx.Tx, rows []recordRow) ([]recordRow, error) {
 	update, err := w.inTxStmt(ctx, tx, recordUpdateSQL)
 	if err != nil {

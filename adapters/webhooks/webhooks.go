@@ -148,7 +148,7 @@ type core struct {
 	// freed its slot: held deliveries may start, or be given back.
 	freed chan struct{}
 	// stmts are the worker's statements, prepared once.
-	stmts stmtCache
+	stmts workerStmts
 }
 
 // Endpoints manages webhook endpoints: create, list, update, delete, and
@@ -207,6 +207,7 @@ func New(cfg Config) (*Webhooks, error) {
 	c := &core{cfg: cfg, db: cfg.DB, read: cfg.ReadDB, log: cfg.Logger, now: cfg.Now,
 		sql: dialectOf(cfg.DB.DriverName()), dispatchWake: make(chan struct{}, 1), workWake: make(chan struct{}, 1), ends: newEndpoints(),
 		freed: make(chan struct{}, 1)}
+	c.stmts = newWorkerStmts(c.db, c.read)
 	c.met = newMetrics(c)
 	if cfg.Metrics != nil {
 		if err := c.met.register(cfg.Metrics); err != nil {
