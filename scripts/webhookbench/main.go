@@ -124,7 +124,7 @@ func report(all []figures, rate int, d, slowDelay time.Duration) {
 			fmt.Printf("%-9s %10d %10.0f %12.0f %7.0f%% %8s %14s\n", f.store, f.delivered, f.perSec, f.baseline, 100*r,
 				verdict(r >= targetRatio), f.cpuPerDelivery.Round(time.Microsecond))
 		}
-		fmt.Printf("\nappend returned -> webhook received, %d creates/s for %s\n", rate, d)
+		fmt.Printf("\nappend returned -> webhook received, %d creates/s for %s (each run after 1 s of creates not counted)\n", rate, d)
 		printLatency(all, func(f figures) latency { return f.lat }, targetLatencyP99)
 	}
 	fmt.Printf("\nthe same, fast endpoint beside one answering after %s\n", slowDelay)
@@ -237,55 +237,4 @@ func (b *bench) throughput(n int) int {
 		}
 	}
 	return succeeded
-}
-
-// latency creates referrals at rate through the service for d (referrers
-// named with prefix, new to the run) and returns each one's delay from
-// append to arrival at the fast receiver.
-func (b *bench) latency(prefix string, rate int, d time.Duration) latency {
-	svc := domain.NewService(b.st.Events, domain.ServiceConfig{})
-	var mu sync.Mutex
-	sent := map[string]time.Time{}
-	total := int(float64(rate) * d.Seconds())
-	jobs := make(chan int)
-	var senders sync.WaitGroup
-	for range 16 {
-		senders.Add(1)
-		go func() {
-			defer senders.Done()
-			for i := range jobs {
-				res, err := svc.CreateReferral(b.ctx, domain.Origin{AppspaceID: b.as, RequestID: domain.NewID()},
-					domain.CreateInput{ReferrerID: fmt.Sprintf("%s-%d", prefix, i)})
-				if err != nil {
-					log.Fatal(err)
-				}
-				mu.Lock()
-				sent[res.Referral.ReferralCode] = time.Now()
-				mu.Unlock()
-			}
-		}()
-	}
-	start := time.Now()
-	for i := range total {
-		time.Sleep(time.Until(start.Add(time.Duration(i) * time.Second / time.Duration(rate))))
-		jobs <- i
-	}
-	close(jobs)
-	senders.Wait()
-	var lags []time.Duration
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		lags = lags[:0]
-		b.recv.mu.Lock()
-		for code, at := range sent {
-			if got, ok := b.recv.arrived[code]; ok {
-				lags = append(lags, max(0, got.Sub(at)))
-			}
-		}
-		b.recv.mu.Unlock()
-		if len(lags) == total {
-			break
-		}
-	}
-	queued, delivered := b.stages(sent)
-	return latency{lags: lags, sent: total, queued: queued, delivered: delivered}
 }
