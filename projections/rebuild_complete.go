@@ -2,6 +2,8 @@ package projections
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/jmoiron/sqlx"
@@ -68,23 +70,34 @@ func indexShadow(ctx context.Context, db *sqlx.DB) error {
 // derivationWorkMem is the work_mem of the rebuild's derivations on
 // PostgreSQL: the server's default 4 MB made the windows' hash aggregate
 // spill to disk at 200k events.
-const derivationWorkMem = "64MB"
+var derivationWorkMem = []string{"work_mem = '64MB'"}
 
 // inDerivation runs f in a transaction of db, with derivationWorkMem on
 // PostgreSQL.
-func inDerivation(ctx context.Context, db *sqlx.DB, f func(tx *sqlx.Tx) error) (err error) {
+func inDerivation(ctx context.Context, db *sqlx.DB, f func(tx *sqlx.Tx) error) error {
+	return inTxSetting(ctx, db, derivationWorkMem, f)
+}
+
+// inTxSetting runs f in a transaction of db, with the settings set
+// ("name = value", SET LOCAL) on PostgreSQL.
+func inTxSetting(ctx context.Context, db *sqlx.DB, settings []string, f func(tx *sqlx.Tx) error) (err error) {
 	tx, err := db.BeginTxx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer func() {
 		if err != nil {
-			_ = tx.Rollback()
+			if rbErr := tx.Rollback(); !errors.Is(rbErr, sql.ErrTxDone) {
+				err = errors.Join(err, rbErr)
+			}
 		}
 	}()
-	if db.DriverName() == "postgres" {
-		if _, err := tx.ExecContext(ctx, `SET LOCAL work_mem = '`+derivationWorkMem+`'`); err != nil {
-			return fmt.Errorf("rebuild: set work_mem: %w", err)
+	for _, set := range settings {
+		if db.DriverName() != "postgres" {
+			break
+		}
+		if _, err := tx.ExecContext(ctx, `SET LOCAL `+set); err != nil {
+			return fmt.Errorf("rebuild: set %s: %w", set, err)
 		}
 	}
 	if err := f(tx); err != nil {
