@@ -89,23 +89,6 @@ func rebuildReferrals(ctx context.Context, store domain.EventStore, db *sqlx.DB,
 	return live.Checkpoint(ctx)
 }
 
-// completeShadow gives the rebuild's tables what the bulk left out: the
-// secondary indexes, the leaderboard and reward windows, the planner's
-// statistics. From then on sp applies events as the live projection does.
-func completeShadow(ctx context.Context, db *sqlx.DB, sp *Referrals) error {
-	if err := indexShadow(ctx, db); err != nil {
-		return err
-	}
-	if err := deriveWindows(ctx, db, sp.tables); err != nil {
-		return err
-	}
-	if err := deriveRewardWindows(ctx, db, sp.tables); err != nil {
-		return err
-	}
-	sp.deferWindows, sp.bulk = false, nil
-	return analyzeShadow(ctx, db)
-}
-
 // switchOver applies what the rebuild still lacks and swaps its tables in,
 // in one transaction.
 func switchOver(ctx context.Context, db *sqlx.DB, r *Runner) (err error) {
@@ -192,11 +175,6 @@ func createShadow(ctx context.Context, db *sqlx.DB) error {
 		return createIndexes(ctx, db, postgresRebuildKeys)
 	}
 	return nil
-}
-
-// indexShadow gives the rebuild's tables the live tables' other indexes.
-func indexShadow(ctx context.Context, db *sqlx.DB) error {
-	return createIndexes(ctx, db, rebuildIndexes)
 }
 
 // analyzeShadow gathers the planner statistics of the rebuild's tables on

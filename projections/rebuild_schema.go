@@ -26,12 +26,12 @@ var postgresRebuildTables = []string{
 // migration gave it, and its DDL with a %s for the name it gets.
 type rebuildIndex struct{ name, ddl string }
 
-// postgresRebuildKeys are the rebuild tables' primary keys on PostgreSQL.
+// postgresRebuildKeys are the rebuild tables' primary keys on PostgreSQL,
+// but rm_referrer_windows_rebuild's (see windowIndexes).
 var postgresRebuildKeys = []rebuildIndex{
 	{"rm_referrals_pkey", `ALTER TABLE rm_referrals_rebuild ADD CONSTRAINT %s PRIMARY KEY (appspace_id, referral_code)`},
 	{"rm_referrers_pkey", `ALTER TABLE rm_referrers_rebuild ADD CONSTRAINT %s PRIMARY KEY (appspace_id, referrer_id)`},
 	{"rm_referral_days_pkey", `ALTER TABLE rm_referral_days_rebuild ADD CONSTRAINT %s PRIMARY KEY (appspace_id, created_day, status, settled_day, voided_day)`},
-	{"rm_referrer_windows_pkey", `ALTER TABLE rm_referrer_windows_rebuild ADD CONSTRAINT %s PRIMARY KEY (appspace_id, days, referrer_id)`},
 	{"rm_referrer_rewards_pkey", `ALTER TABLE rm_referrer_rewards_rebuild ADD CONSTRAINT %s PRIMARY KEY (appspace_id, days, referrer_id, prefix, suffix, decimals)`},
 }
 
@@ -81,14 +81,32 @@ var rebuildIndexes = []rebuildIndex{
 	{"rm_referrals_reviewed", `CREATE INDEX %s ON rm_referrals_rebuild (appspace_id, created_at, review_flagged_at, review_resolved_at) WHERE review_flagged_at IS NOT NULL`},
 	{"rm_referrals_voided", `CREATE INDEX %s ON rm_referrals_rebuild (appspace_id, voided_at, created_at, settled_at) WHERE voided_at IS NOT NULL`},
 	{"rm_referrers_rank", `CREATE INDEX %s ON rm_referrers_rebuild (appspace_id, completed DESC, total DESC, referrer_id)`},
-	{"rm_referrer_windows_rank", `CREATE INDEX %s ON rm_referrer_windows_rebuild (appspace_id, days, completed DESC, total DESC, referrer_id)`},
+}
+
+// windowIndexes are rm_referrer_windows_rebuild's indexes, which the
+// rebuild adds once it has derived the windows (deriveWindows): its rank
+// index, and on PostgreSQL its primary key too (on SQLite the key is the
+// table, WITHOUT ROWID, and the derivation writes in its order): keeping
+// the indexes up to date row by row cost more than the derivation's query.
+func windowIndexes(driver string) []rebuildIndex {
+	rank := rebuildIndex{"rm_referrer_windows_rank", `CREATE INDEX %s ON rm_referrer_windows_rebuild (appspace_id, days, completed DESC, total DESC, referrer_id)`}
+	if driver != "postgres" {
+		return []rebuildIndex{rank}
+	}
+	return []rebuildIndex{
+		{"rm_referrer_windows_pkey", `ALTER TABLE rm_referrer_windows_rebuild ADD CONSTRAINT %s PRIMARY KEY (appspace_id, days, referrer_id)`},
+		rank,
+	}
 }
 
 // createIndexes runs each index's DDL under a free name. Index names
 // outlive the rename of their table, so after a switch-over the live
 // indexes carry the names the rebuild gave them: the migration's name,
 // or that name with shadowSuffix. Each rebuild takes whichever of the two
-// the live tables do not hold.
+// the live tables do not hold. On PostgreSQL each builds without parallel
+// workers: completeShadow builds several side by side instead, and the
+// workers cost CPU (an index of rm_referrals at 200k events: 250-280 ms
+// of the server's CPU without them, 320-440 ms with the default two).
 func createIndexes(ctx context.Context, db *sqlx.DB, indexes []rebuildIndex) error {
 	for _, ix := range indexes {
 		var taken bool
@@ -103,7 +121,11 @@ func createIndexes(ctx context.Context, db *sqlx.DB, indexes []rebuildIndex) err
 		if taken {
 			name += shadowSuffix
 		}
-		if _, err := db.ExecContext(ctx, fmt.Sprintf(ix.ddl, name)); err != nil {
+		err := inTxSetting(ctx, db, []string{"max_parallel_maintenance_workers = 0"}, func(tx *sqlx.Tx) error {
+			_, err := tx.ExecContext(ctx, fmt.Sprintf(ix.ddl, name))
+			return err
+		})
+		if err != nil {
 			return fmt.Errorf("rebuild: create index %s: %w", name, err)
 		}
 	}

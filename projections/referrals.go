@@ -170,7 +170,7 @@ func (p *Referrals) Apply(ctx context.Context, tx *sqlx.Tx, events []domain.Reco
 			return err
 		}
 	}
-	stmts, err := b.statements(tx.DriverName(), p.tables)
+	stmts, err := b.statements(tx.DriverName(), p.tables, false)
 	if err != nil {
 		return err
 	}

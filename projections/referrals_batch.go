@@ -96,15 +96,28 @@ func applyBatch(keys []referralKey, before map[referralKey]domain.ReferralView, 
 }
 
 // statements returns the statements that write the batch's rows, referrer
-// counts, day counts and all-time reward totals.
-func (b batch) statements(driver string, t tables) ([]stmt, error) {
-	views := make([]domain.ReferralView, len(b.changes))
-	for i, c := range b.changes {
-		views[i] = c.now
+// counts, day counts and all-time reward totals. With copyNew (a bulk
+// replay's, which knows which referrals have no row yet) the rows of new
+// referrals are copied on PostgreSQL (copyReferrals).
+func (b batch) statements(driver string, t tables, copyNew bool) ([]stmt, error) {
+	var views, fresh []domain.ReferralView
+	for _, c := range b.changes {
+		if copyNew && driver == "postgres" && c.old == nil {
+			fresh = append(fresh, c.now)
+		} else {
+			views = append(views, c.now)
+		}
 	}
 	rows, err := saveReferrals(driver, t, views)
 	if err != nil {
 		return nil, err
+	}
+	if len(fresh) > 0 {
+		s, err := copyReferrals(t, fresh)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, s)
 	}
 	referrers, err := saveReferrers(driver, t, b.referrers)
 	if err != nil {

@@ -70,7 +70,7 @@ func (p *Referrals) prepareBulk(ctx context.Context, events []domain.RecordedEve
 	if err != nil {
 		return nil, err
 	}
-	stmts, err := b.statements(p.read.DriverName(), p.tables)
+	stmts, err := b.statements(p.read.DriverName(), p.tables, true)
 	if err != nil {
 		return nil, err
 	}

@@ -184,6 +184,30 @@ func scanReferrals(ctx context.Context, q sqlx.QueryerContext, query string, arg
 // saveReferrals returns the statements that write changed referrals,
 // inserting or replacing their rows.
 func saveReferrals(driver string, t tables, views []domain.ReferralView) ([]stmt, error) {
+	rows, err := referralRows(views)
+	if err != nil {
+		return nil, err
+	}
+	return upsert(driver, "save rows", `INSERT INTO `+t.referrals+` (`+referralColumns+`)`, rows,
+		` ON CONFLICT (appspace_id, referral_code) DO UPDATE SET `+referralUpdates)
+}
+
+// copyReferrals returns the statement that copies new referrals' rows
+// into rm_referrals on PostgreSQL: a bulk replay's, for the referrals it
+// knows no row of. COPY costs the server less than the upsert, which
+// parses an array per column and probes the key for a conflict per row.
+func copyReferrals(t tables, views []domain.ReferralView) (stmt, error) {
+	rows, err := referralRows(views)
+	cols := strings.Split(referralColumns, ",")
+	for i, c := range cols {
+		cols[i] = strings.TrimSpace(c)
+	}
+	return stmt{what: "copy new rows", rows: rows, copyInto: t.referrals, copyColumns: cols}, err
+}
+
+// referralRows returns the values of views' rows, in referralColumns'
+// order.
+func referralRows(views []domain.ReferralView) ([][]any, error) {
 	rows := make([][]any, len(views))
 	for i, v := range views {
 		vals, err := referralValues(v)
@@ -192,8 +216,7 @@ func saveReferrals(driver string, t tables, views []domain.ReferralView) ([]stmt
 		}
 		rows[i] = vals
 	}
-	return upsert(driver, "save rows", `INSERT INTO `+t.referrals+` (`+referralColumns+`)`, rows,
-		` ON CONFLICT (appspace_id, referral_code) DO UPDATE SET `+referralUpdates)
+	return rows, nil
 }
 
 // settledAt is when a referral left pending, or nil while it is pending.

@@ -126,8 +126,8 @@ func rewardsCreated(ctx context.Context, q sqlx.QueryerContext, t tables, driver
 // deriveRewardWindows fills rm_referrer_rewards' window rows (windowDays)
 // from rm_referrals, as of each appspace's anchor: a rebuild's way,
 // like deriveWindows. The values are parsed here, so the rows are read
-// grouped by value and written back in batches.
-func deriveRewardWindows(ctx context.Context, db *sqlx.DB, t tables) error {
+// grouped by value and written back in batches, in tx.
+func deriveRewardWindows(ctx context.Context, tx *sqlx.Tx, t tables) error {
 	var rows []struct {
 		Appspace string `db:"appspace_id"`
 		Days     int64  `db:"days"`
@@ -135,7 +135,7 @@ func deriveRewardWindows(ctx context.Context, db *sqlx.DB, t tables) error {
 		Value    string `db:"reward_value"`
 		N        int64  `db:"n"`
 	}
-	err := db.SelectContext(ctx, &rows, fmt.Sprintf(`SELECT r.appspace_id, p.days, r.referrer_id, r.reward_value, COUNT(*) AS n
+	err := tx.SelectContext(ctx, &rows, fmt.Sprintf(`SELECT r.appspace_id, p.days, r.referrer_id, r.reward_value, COUNT(*) AS n
 		FROM (SELECT appspace_id, MAX(created_day) AS anchor FROM %s GROUP BY appspace_id) a
 		CROSS JOIN (%s) p
 		JOIN %s r ON r.appspace_id = a.appspace_id
@@ -150,16 +150,9 @@ func deriveRewardWindows(ctx context.Context, db *sqlx.DB, t tables) error {
 		f, units := parseReward(r.Value)
 		deltas.addFormat(rewardKey{r.Appspace, r.Days, r.Referrer, f}, r.N, r.N*units)
 	}
-	stmts, err := saveRewards(db.DriverName(), t, deltas)
+	stmts, err := saveRewards(tx.DriverName(), t, deltas)
 	if err != nil {
 		return err
 	}
-	tx, err := db.BeginTxx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := execAll(ctx, tx, stmts, nil); err != nil {
-		return errors.Join(err, tx.Rollback())
-	}
-	return tx.Commit()
+	return execAll(ctx, tx, stmts, nil)
 }

@@ -3,11 +3,13 @@ package projections
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/referral-ledger/referral-ledger/internal/sqlstmt"
 )
@@ -25,6 +27,11 @@ type stmt struct {
 	rows      [][]any
 	qGroup    string
 	groupRows int
+
+	// copyInto, if set, names the table rows are copied into (COPY FROM
+	// STDIN, PostgreSQL only) with copyColumns: rows known to be new.
+	copyInto    string
+	copyColumns []string
 }
 
 // execAll runs stmts in order through tx. Statements with rows are
@@ -40,6 +47,9 @@ func execAll(ctx context.Context, tx *sqlx.Tx, stmts []stmt, cache *sqlstmt.Cach
 
 // exec runs s in tx.
 func (s stmt) exec(ctx context.Context, tx *sqlx.Tx, cache *sqlstmt.Cache) error {
+	if s.copyInto != "" {
+		return s.copy(ctx, tx)
+	}
 	if s.rows == nil && cache == nil {
 		_, err := tx.ExecContext(ctx, s.q, s.args...)
 		return err
@@ -72,6 +82,23 @@ func (s stmt) exec(ctx context.Context, tx *sqlx.Tx, cache *sqlstmt.Cache) error
 		}
 		_, err = st.ExecContext(ctx, r...)
 	}
+	return err
+}
+
+// copy copies s.rows into s.copyInto. A COPY starts when it is prepared,
+// so it is prepared anew each time, never cached.
+func (s stmt) copy(ctx context.Context, tx *sqlx.Tx) (err error) {
+	st, err := tx.PrepareContext(ctx, pq.CopyIn(s.copyInto, s.copyColumns...))
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, st.Close()) }()
+	for _, r := range s.rows {
+		if _, err := st.ExecContext(ctx, r...); err != nil {
+			return err
+		}
+	}
+	_, err = st.ExecContext(ctx) // the end of the data: the server checks and writes it
 	return err
 }
 
