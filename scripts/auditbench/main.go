@@ -19,8 +19,8 @@
 //     HTTP, running the real binary (target: within 2× of the baseline);
 //     with -old, another build of the binary too, alternately, -rounds
 //     times, and the medians;
-//  4. inclusion proofs at n leaves over HTTP on loopback, p50 and p99
-//     (target: p99 < 5 ms), and the prover's alone (without HTTP);
+//  4. inclusion proofs at n leaves over HTTP on loopback, p50 and p99 of
+//     three rounds (target: p99 < 5 ms), and the prover's alone;
 //     -skip-verify runs it without part 3.
 package main
 
