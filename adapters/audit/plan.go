@@ -88,7 +88,12 @@ func (p *sealPlan) write(ctx context.Context, tx *sqlx.Tx) error {
 	for i := range rows {
 		rows[i] = []any{p.app, p.base + int64(i), p.ids[i], p.positions[i], p.leaves[i]}
 	}
-	err := insertRows(ctx, tx, `INSERT INTO audit_leaves (appspace_id, leaf_index, event_id, position, leaf) VALUES `, 5, rows, "")
+	var err error
+	if tx.DriverName() == "postgres" {
+		err = copyRows(ctx, tx, `COPY audit_leaves (appspace_id, leaf_index, event_id, position, leaf) FROM STDIN`, rows)
+	} else {
+		err = insertRows(ctx, tx, `INSERT INTO audit_leaves (appspace_id, leaf_index, event_id, position, leaf) VALUES `, 5, rows, "")
+	}
 	if err != nil {
 		return fmt.Errorf("write leaves: %w", err)
 	}

@@ -22,6 +22,9 @@ type Prover struct {
 	db  *sqlx.DB
 	q   *stmts // db, its statements prepared once
 	key *Key
+	// onLoad, if set, is called on each read of tiles after the first
+	// statement of a proof (the tests count them).
+	onLoad func()
 }
 
 // NewProver returns a prover reading db; key's verifier key is published.
@@ -118,23 +121,48 @@ func (p *Prover) size(ctx context.Context, app string) (int64, error) {
 	return n, err
 }
 
+// inclusionQuery reads, in one statement (on PostgreSQL a round trip
+// costs more than the rest of a proof), an event's leaf index, the sealed
+// size, the latest checkpoint's size and the tiles a proof of that leaf
+// in the tree of n leaves (the argument, or 0: the checkpoint's) reads:
+// at each tile level, the tile of the leaf's ancestors (its siblings'
+// hashes) and the tree's last tile (its right edge's). A row a tile, the
+// first three columns repeated (one row of NULL tile columns when none is
+// stored); no row when the event is not sealed. A tile a proof needs that
+// is not among these is read after, as without them.
+const inclusionQuery = `WITH w AS (
+	SELECT l.leaf_index, COALESCE(t.size, 0) AS size, COALESCE((SELECT MAX(c.tree_size) FROM audit_checkpoints c
+		WHERE c.appspace_id = l.appspace_id), 0) AS checkpoint
+	FROM audit_leaves l LEFT JOIN audit_trees t ON t.appspace_id = l.appspace_id
+	WHERE l.appspace_id = ? AND l.event_id = ?),
+n AS (SELECT leaf_index, CASE WHEN CAST(? AS BIGINT) > 0 THEN CAST(? AS BIGINT) ELSE checkpoint END AS n FROM w),
+want AS (SELECT DISTINCT k.level, (CASE j.which WHEN 0 THEN n.leaf_index ELSE n.n - 1 END) >> (8 * k.level) >> 8 AS idx
+	FROM n, (SELECT 0 AS level UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4
+		UNION ALL SELECT 5 UNION ALL SELECT 6) k, (SELECT 0 AS which UNION ALL SELECT 1) j
+	WHERE (n.n >> (8 * k.level)) > 0)
+SELECT w.leaf_index, w.size, w.checkpoint, tl.level AS tile_level, tl.idx AS tile_idx, tl.hashes AS tile_hashes FROM w LEFT JOIN
+	(want JOIN audit_tiles tl ON tl.appspace_id = ? AND tl.level = want.level AND tl.idx = want.idx) ON TRUE`
+
+// inclusionRow is a row of inclusionQuery.
+type inclusionRow struct {
+	Leaf       int64         `db:"leaf_index"`
+	Size       int64         `db:"size"`
+	Checkpoint int64         `db:"checkpoint"`
+	Level      sql.NullInt64 `db:"tile_level"`
+	Idx        sql.NullInt64 `db:"tile_idx"`
+	Hashes     []byte        `db:"tile_hashes"`
+}
+
 // Inclusion proves that event eventID is in app's tree of treeSize
 // leaves (0: the latest checkpoint's). Errors: domain.ENotFound (no such
 // event sealed, or no checkpoint yet), domain.EInvalid (a tree size that
 // does not hold the leaf, or beyond the sealed tree).
 func (p *Prover) Inclusion(ctx context.Context, app, eventID string, treeSize int64) (Inclusion, error) {
-	// One statement, so that a proof takes two round trips: this and
-	// its tiles.
-	var at struct {
-		Leaf       int64 `db:"leaf_index"`
-		Size       int64 `db:"size"`
-		Checkpoint int64 `db:"checkpoint"`
+	var rows []inclusionRow
+	if err := sqlx.SelectContext(ctx, p.q, &rows, p.db.Rebind(inclusionQuery), app, eventID, treeSize, treeSize, app); err != nil {
+		return Inclusion{}, fmt.Errorf("read leaf index: %w", err)
 	}
-	err := sqlx.GetContext(ctx, p.q, &at, p.db.Rebind(`SELECT l.leaf_index, COALESCE(t.size, 0) AS size,
-		COALESCE((SELECT MAX(c.tree_size) FROM audit_checkpoints c WHERE c.appspace_id = l.appspace_id), 0) AS checkpoint
-		FROM audit_leaves l LEFT JOIN audit_trees t ON t.appspace_id = l.appspace_id
-		WHERE l.appspace_id = ? AND l.event_id = ?`), app, eventID)
-	if errors.Is(err, sql.ErrNoRows) {
+	if len(rows) == 0 {
 		if treeSize == 0 {
 			if _, _, err := p.Checkpoint(ctx, app); err != nil {
 				return Inclusion{}, err // none yet: say so first, as the checkpoint endpoint does
@@ -142,9 +170,7 @@ func (p *Prover) Inclusion(ctx context.Context, app, eventID string, treeSize in
 		}
 		return Inclusion{}, domain.Errorf(domain.ENotFound, "event %s is not sealed in this appspace's log", eventID)
 	}
-	if err != nil {
-		return Inclusion{}, fmt.Errorf("read leaf index: %w", err)
-	}
+	at := rows[0]
 	if treeSize == 0 {
 		if treeSize = at.Checkpoint; treeSize == 0 {
 			return Inclusion{}, errNoCheckpoint
@@ -154,6 +180,12 @@ func (p *Prover) Inclusion(ctx context.Context, app, eventID string, treeSize in
 		return Inclusion{}, domain.Errorf(domain.EInvalid, "tree_size must be between %d and %d for this event", at.Leaf+1, at.Size)
 	}
 	hs := newTiles(ctx, p.q, app)
+	hs.onLoad = p.onLoad
+	for _, r := range rows {
+		if r.Level.Valid && r.Idx.Valid {
+			hs.data[tileKey{int(r.Level.Int64), r.Idx.Int64}] = r.Hashes[:len(r.Hashes)-len(r.Hashes)%tlog.HashSize]
+		}
+	}
 	proof, err := tlog.ProveRecord(treeSize, at.Leaf, hs)
 	if err != nil {
 		return Inclusion{}, fmt.Errorf("prove leaf %d: %w", at.Leaf, err)

@@ -26,6 +26,8 @@ type tiles struct {
 	app   string
 	data  map[tileKey][]byte // nil: read, absent from the table
 	dirty map[tileKey]bool
+	// onLoad, if set, is called before each query of load.
+	onLoad func()
 }
 
 func newTiles(ctx context.Context, q querier, app string) *tiles {
@@ -85,6 +87,9 @@ func (t *tiles) load(keys []tileKey) error {
 			conds[k] = "(level = ? AND idx = ?)"
 			args = append(args, key.level, key.n)
 			t.data[key] = nil
+		}
+		if t.onLoad != nil {
+			t.onLoad()
 		}
 		rows, err := t.q.QueryxContext(t.ctx, t.q.Rebind(`SELECT level, idx, hashes FROM audit_tiles
 			WHERE appspace_id = ? AND (`+strings.Join(conds, " OR ")+`)`), args...)
