@@ -45,3 +45,20 @@ func (c Checkpointer) Since(from Checkpointer) string {
 	}
 	return fmt.Sprintf("server checkpoints during the run: %d started, %d buffers written", c.Checkpoints-from.Checkpoints, c.Buffers-from.Buffers)
 }
+
+// Settle writes out what a bulk fill left behind before a measurement: on
+// PostgreSQL a CHECKPOINT (the fill's WAL would otherwise start one during
+// the measurement, whose writes and fsyncs the commits then wait behind),
+// on SQLite a WAL checkpoint that truncates the file. A log that grew over
+// months is in that state; one filled in seconds is not. It reports what
+// it did, or why it could not.
+func Settle(ctx context.Context, s Store) string {
+	q, what := `PRAGMA wal_checkpoint(TRUNCATE)`, "WAL checkpoint"
+	if s.Name == "postgres" {
+		q, what = `CHECKPOINT`, "CHECKPOINT"
+	}
+	if _, err := s.Write.ExecContext(ctx, q); err != nil {
+		return fmt.Sprintf("%s after the fill failed: %v", what, err)
+	}
+	return what + " after the fill"
+}
