@@ -39,7 +39,9 @@ func (s *Store) HoldAppend(ctx context.Context, stream string, expected domain.E
 }
 
 // SetNotifyEvery sets the pause between NOTIFYs of the stores opened
-// after it, until the test ends.
+// after it, until the test ends. Not for a parallel test: it sets a
+// package variable that Open reads (the package's parallel tests run
+// after every sequential one has ended).
 func SetNotifyEvery(tb testing.TB, d time.Duration) {
 	old := notifyEvery
 	notifyEvery = d
