@@ -12,6 +12,7 @@ import (
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v3/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/referral-ledger/referral-ledger/domain"
 )
@@ -207,6 +208,10 @@ func (b *wakeBackoff) HandleError(_ watermill.LoggerAdapter, noMsg bool, err err
 		case <-b.stopping:
 			b.log.Info("webhook dispatcher: reading the topic stopped (shutting down)", watermill.LogFields{"err": err.Error()})
 		default:
+			if conflict(err) { // another replica's subscriber read it at the same time
+				b.log.Info("webhook dispatcher: reading the topic conflicted with another replica; reading it again", watermill.LogFields{"err": err.Error()})
+				break
+			}
 			b.log.Error("webhook dispatcher: reading the topic failed", err, nil)
 		}
 		return b.retry
@@ -275,4 +280,12 @@ func (w *dispatcher) txState(ctx context.Context, tx *sql.Tx) (stmt *sql.Stmt, g
 	// The previous statement closed with its transaction.
 	p.tx, p.stmt, p.guarded, p.guardNext = tx, stmt, p.guardNext, false
 	return stmt, p.guarded, false, nil
+}
+
+// conflict reports whether err is a PostgreSQL serialization failure or
+// deadlock (40001, 40P01): two replicas' subscribers locking the consumer
+// group's offsets row at once. The read is retried; it is no error.
+func conflict(err error) bool {
+	var pqErr *pq.Error
+	return errors.As(err, &pqErr) && (pqErr.Code == "40001" || pqErr.Code == "40P01")
 }

@@ -29,3 +29,6 @@ func (w *Webhooks) PublishRaw(ctx context.Context, uuid string, payload []byte, 
 	}
 	return tx.Commit()
 }
+
+// Conflict is conflict, for its test.
+var Conflict = conflict

@@ -103,19 +103,22 @@ func (s *serve) stop() {
 	})
 }
 
-// errorLines counts the replica's log lines at level ERROR, apart from
-// serialization failures and deadlocks (40001, 40P01), which the failing
-// component retries; it prints the first few of each kind.
+// errorLines counts the replica's log lines at level ERROR, and apart
+// from them the serialization failures and deadlocks (40001, 40P01) the
+// failing component retried, at any level; it prints the first few of
+// each kind.
 func (s *serve) errorLines() (other, retried int) {
 	s.out.mu.Lock()
 	defer s.out.mu.Unlock()
 	for _, line := range bytes.Split(s.out.Bytes(), []byte("\n")) {
-		if !bytes.Contains(line, []byte("level=ERROR")) {
-			continue
-		}
-		kind := &other
-		if bytes.Contains(line, []byte("(40001)")) || bytes.Contains(line, []byte("(40P01)")) {
+		var kind *int
+		switch {
+		case bytes.Contains(line, []byte("(40001)")) || bytes.Contains(line, []byte("(40P01)")):
 			kind = &retried
+		case bytes.Contains(line, []byte("level=ERROR")):
+			kind = &other
+		default:
+			continue
 		}
 		*kind++
 		if *kind <= 3 {
