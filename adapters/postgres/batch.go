@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/referral-ledger/referral-ledger/domain"
 )
@@ -35,7 +36,7 @@ func (s *Store) ReadStreams(ctx context.Context, reads []domain.StreamRead) (_ [
 		shape.WriteByte('R')
 		args = append(args, r.Stream, int64(r.From), limit)
 	}
-	rows, err := s.queryRows(ctx, batchQuery(shape.String()), args...)
+	rows, err := s.queryRows(ctx, batchText(shape.String()), args...)
 	if err != nil {
 		return nil, fmt.Errorf("read %d streams: %w", len(reads), err)
 	}
@@ -54,6 +55,19 @@ func (s *Store) ReadStreams(ctx context.Context, reads []domain.StreamRead) (_ [
 		return nil, fmt.Errorf("read %d streams: %w", len(reads), err)
 	}
 	return out, nil
+}
+
+// batchTexts keeps the text of each shape of batch read (the commands use
+// three), built once: ReadStreams runs on every command.
+var batchTexts sync.Map
+
+// batchText returns batchQuery(shape), built the first time.
+func batchText(shape string) string {
+	if q, ok := batchTexts.Load(shape); ok {
+		return q.(string)
+	}
+	q, _ := batchTexts.LoadOrStore(shape, batchQuery(shape))
+	return q.(string)
 }
 
 // batchQuery is the statement of a shape of batch read: a UNION ALL of one

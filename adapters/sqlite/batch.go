@@ -50,7 +50,17 @@ func (s *Store) batcher() {
 		for _, r := range batch {
 			close(r.done)
 		}
+		s.prepareWanted()
 	}
+}
+
+// prepareWanted prepares on the writer pool the texts the last batch ran
+// unprepared (storedSQL of a new event count), now that its transaction
+// has ended; a failure only leaves them prepared per transaction.
+func (s *Store) prepareWanted() {
+	ctx, cancel := context.WithTimeout(context.Background(), busyTimeout)
+	defer cancel()
+	_ = s.writeStmts.PrepareWanted(ctx)
 }
 
 // Each request of a batch runs behind its own savepoint.

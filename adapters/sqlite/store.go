@@ -67,7 +67,8 @@ type Store struct {
 	// writeStmts and readStmts are the append's and the reads'
 	// statements, kept prepared on each pool. The writer pool's one
 	// connection is the batch's while it runs: the append's statements
-	// are prepared at Open, and any other text in its transaction.
+	// are prepared at Open, and any other text in the transaction that
+	// first runs it, then on the pool once that batch has ended.
 	writeStmts, readStmts *sqlstmt.Cache
 
 	wake *wakeup // wakes WaitForEvents after each commit
