@@ -93,11 +93,10 @@ func inTxSetting(ctx context.Context, db *sqlx.DB, settings []string, f func(tx 
 		}
 	}()
 	for _, set := range settings {
-		if db.DriverName() != "postgres" {
-			break
-		}
-		if _, err := tx.ExecContext(ctx, `SET LOCAL `+set); err != nil {
-			return fmt.Errorf("rebuild: set %s: %w", set, err)
+		if db.DriverName() == "postgres" {
+			if _, err := tx.ExecContext(ctx, `SET LOCAL `+set); err != nil {
+				return fmt.Errorf("rebuild: set %s: %w", set, err)
+			}
 		}
 	}
 	if err := f(tx); err != nil {

@@ -198,12 +198,17 @@ func saveReferrals(driver string, t tables, views []domain.ReferralView) ([]stmt
 // parses an array per column and probes the key for a conflict per row.
 func copyReferrals(t tables, views []domain.ReferralView) (stmt, error) {
 	rows, err := referralRows(views)
+	return stmt{what: "copy new rows", rows: rows, copyInto: t.referrals, copyColumns: referralColumnList}, err
+}
+
+// referralColumnList is referralColumns as a list, for COPY.
+var referralColumnList = func() []string {
 	cols := strings.Split(referralColumns, ",")
 	for i, c := range cols {
 		cols[i] = strings.TrimSpace(c)
 	}
-	return stmt{what: "copy new rows", rows: rows, copyInto: t.referrals, copyColumns: cols}, err
-}
+	return cols
+}()
 
 // referralRows returns the values of views' rows, in referralColumns'
 // order.
