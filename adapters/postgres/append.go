@@ -88,7 +88,7 @@ func (s *Store) tryAppend(ctx context.Context, appends []domain.StreamAppend, st
 			idx, parts = append(idx, i), append(parts, a)
 		}
 	}
-	out, c, err := appendParts(ctx, s.db, parts)
+	out, c, err := appendParts(ctx, prepared{s}, parts)
 	if err != nil || c != nil {
 		if c != nil {
 			c.index = idx[c.index]
@@ -102,10 +102,23 @@ func (s *Store) tryAppend(ctx context.Context, appends []domain.StreamAppend, st
 	return nil, nil
 }
 
-// queryer is a pool or a transaction.
+// queryer is a pool, a transaction or prepared.
 type queryer interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
+
+// prepared runs queries on the store's pool through its prepared
+// statements (Store.stmts): lib/pq runs an unprepared query with arguments
+// in two round trips (parse and describe, then bind and execute), a
+// prepared one in one.
+type prepared struct{ s *Store }
+
+func (p prepared) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return p.s.queryRows(ctx, q, args...)
+}
+
+// appendQuery calls ledger_append (migrations 00003, 00016).
+const appendQuery = `SELECT next_version, last_position FROM ledger_append($1, $2, $3, $4, $5, $6, $7)`
 
 // appendParts calls ledger_append for parts on q and returns each part's
 // result, or the conflict of a part that lost (index into parts).
@@ -126,7 +139,7 @@ func appendParts(ctx context.Context, q queryer, parts []domain.StreamAppend) (_
 			data, meta = append(data, string(e.Data)), append(meta, string(e.Metadata))
 		}
 	}
-	rows, err := q.QueryContext(ctx, `SELECT next_version, last_position FROM ledger_append($1, $2, $3, $4, $5, $6, $7)`,
+	rows, err := q.QueryContext(ctx, appendQuery,
 		pq.Array(streams), pq.Array(expected), pq.Array(counts), pq.Array(ids), pq.Array(types), pq.Array(data), pq.Array(meta))
 	if err != nil {
 		return conflictOr(err, parts)

@@ -70,9 +70,9 @@ const maxStmts = 64
 // domain.MultiAppender and domain.BatchReader.
 type Store struct {
 	db *sqlx.DB
-	// stmts keeps the commands' reads prepared: the stream reads and a
-	// statement per shape of ReadStreams (batch.go; the commands use
-	// three shapes).
+	// stmts keeps the commands' statements prepared: the append, the
+	// stream reads and a statement per shape of ReadStreams (batch.go; the
+	// commands use three shapes).
 	stmts     *sqlstmt.Cache
 	notify    *notifier // wakes WaitForEvents (notify.go)
 	closeOnce sync.Once
@@ -104,7 +104,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, errors.Join(err, db.Close())
 	}
 	s := &Store{db: sqlx.NewDb(db, "postgres"), stmts: sqlstmt.New(db, maxStmts)}
-	if err := s.stmts.Prepare(ctx, readStreamQuery, readLastQuery); err != nil {
+	if err := s.stmts.Prepare(ctx, appendQuery, readStreamQuery, readLastQuery); err != nil {
 		return nil, errors.Join(fmt.Errorf("postgres: prepare: %w", err), s.stmts.Close(), db.Close())
 	}
 	channel := fmt.Sprintf("referral_ledger_events_%016x", hash("events", schema))

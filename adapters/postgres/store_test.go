@@ -103,3 +103,29 @@ func TestReadAllUnknownCursor(t *testing.T) {
 		t.Error("ReadAll after a position no event has: got no error")
 	}
 }
+
+// Appends run the store's prepared ledger_append (one round trip, not the
+// two of an unprepared query with arguments): the server counts the plans
+// it ran for the statement on the pool's one connection.
+func TestAppendRunsPrepared(t *testing.T) {
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, postgres.Config{URL: pgtest.SchemaURL(t), MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	for i := range 3 {
+		ev := domain.EventData{ID: domain.NewID(), Type: "Tested", Data: []byte(`{}`)}
+		if _, err := s.Append(ctx, fmt.Sprint("as_1:prepared-", i), domain.NoStream(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var runs int
+	err = s.DB().GetContext(ctx, &runs, `SELECT COALESCE(sum(generic_plans + custom_plans), 0) FROM pg_prepared_statements WHERE statement LIKE '%ledger_append(%'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runs < 3 {
+		t.Errorf("the prepared ledger_append ran %d times for 3 appends", runs)
+	}
+}
