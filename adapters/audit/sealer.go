@@ -41,6 +41,9 @@ type Sealer struct {
 	read  *sqlx.DB // where Prepare reads the trees; nil: the runner's database
 	mu    sync.Mutex
 	plans []*batchPlan // the last batches prepared, newest last (at most two)
+	// stmts keeps a SQLite writer's statements prepared (nil on
+	// PostgreSQL, or before the first Prepare, which learns the pool).
+	stmts *sealStmts
 }
 
 // NewSealer returns a sealer. read, if not nil, is where it reads the
@@ -98,12 +101,17 @@ func (s *Sealer) Prepare(ctx context.Context, db *sqlx.DB, events []domain.Recor
 	}
 	prev := map[string]*sealPlan{}
 	s.mu.Lock()
+	if s.stmts == nil && db.DriverName() != "postgres" {
+		s.stmts = newSealStmts(db)
+	}
+	stmts := s.stmts
 	if n := len(s.plans); n > 0 && s.plans[n-1].last < events[0].Position {
 		for _, p := range s.plans[n-1].plans {
 			prev[p.app] = p
 		}
 	}
 	s.mu.Unlock()
+	stmts.prepareWanted(ctx)
 	order, byApp := byAppspace(events)
 	b := &batchPlan{first: events[0].Position, last: events[len(events)-1].Position, n: len(events)}
 	for _, app := range order {
@@ -153,9 +161,12 @@ func (s *Sealer) Apply(ctx context.Context, tx *sqlx.Tx, events []domain.Recorde
 		return nil
 	}
 	plans := s.prepared(events)
+	s.mu.Lock()
+	q := s.stmts.in(tx)
+	s.mu.Unlock()
 	order, byApp := byAppspace(events)
 	for _, app := range order {
-		if err := seal(ctx, tx, app, byApp[app], plans[app]); err != nil {
+		if err := seal(ctx, tx, q, app, byApp[app], plans[app]); err != nil {
 			return projections.Retryable(fmt.Errorf("seal appspace %s: %w", app, err))
 		}
 	}
@@ -163,8 +174,9 @@ func (s *Sealer) Apply(ctx context.Context, tx *sqlx.Tx, events []domain.Recorde
 }
 
 // seal appends events to app's tree, as p planned it if p was made for
-// the tree's size now.
-func seal(ctx context.Context, tx *sqlx.Tx, app string, events []domain.RecordedEvent, p *sealPlan) error {
+// the tree's size now, writing through q (tx, its statements prepared
+// on SQLite).
+func seal(ctx context.Context, tx *sqlx.Tx, q querier, app string, events []domain.RecordedEvent, p *sealPlan) error {
 	size, err := treeSize(ctx, tx, app)
 	if err != nil {
 		return err
@@ -174,7 +186,7 @@ func seal(ctx context.Context, tx *sqlx.Tx, app string, events []domain.Recorded
 			return err
 		}
 	}
-	return p.write(ctx, tx)
+	return p.write(ctx, tx, q)
 }
 
 // sealedSize returns app's sealed tree size (0 before its first event).

@@ -32,6 +32,7 @@ func live(ctx context.Context, st store, conc int, d time.Duration, rounds int) 
 		calls    int64
 	} // sealer off, on
 	run := func(tag string, tr *tracker) float64 {
+		defer benchkit.StartProfile(windowProfile(st.name, tag))()
 		self, pg := benchkit.Self(), benchkit.Postgres()
 		perSecond, calls := benchkit.Measure(conc, d, func(w, i int) error { return commandPair(ctx, svc, as, tag, w, i, tr) })
 		c := &cpu[0]
@@ -80,6 +81,36 @@ func live(ctx context.Context, st store, conc int, d time.Duration, rounds int) 
 		ms(percentile(lags, 0.5)), ms(percentile(lags, 0.9)), ms(percentile(lags, 0.99)), ms(lags[len(lags)-1]))
 }
 
+// liveProfile, if set, is where each live measurement writes a CPU
+// profile of its window alone: liveProfile.<store>.<run> (off0, on0, ...),
+// so that pprof -diff_base can set the on runs against the off runs.
+var liveProfile string
+
+// sealerPace and sealerBatch, if set, replace audit.RunnerConfig's Pace
+// and BatchSize in the live part (experiments).
+var (
+	sealerPace  time.Duration
+	sealerBatch int
+)
+
+func windowProfile(store, tag string) string {
+	if liveProfile == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s.%s.%s", liveProfile, store, tag)
+}
+
+func sealerConfig() projections.RunnerConfig {
+	cfg := audit.RunnerConfig(nil)
+	if sealerPace > 0 {
+		cfg.Pace = sealerPace
+	}
+	if sealerBatch > 0 {
+		cfg.BatchSize = sealerBatch
+	}
+	return cfg
+}
+
 func mean(xs []float64) float64 {
 	var sum float64
 	for _, x := range xs {
@@ -97,7 +128,7 @@ func startSealing(ctx context.Context, wg *sync.WaitGroup, st store, tr *tracker
 	if err != nil {
 		log.Fatal(err)
 	}
-	runner, err := projections.NewRunner(st.events, st.write, capture{audit.NewSealer(st.read), tr}, audit.RunnerConfig(nil))
+	runner, err := projections.NewRunner(st.events, st.write, capture{audit.NewSealer(st.read), tr}, sealerConfig())
 	if err != nil {
 		log.Fatal(err)
 	}
