@@ -52,18 +52,32 @@ type Sealer struct {
 func NewSealer(read *sqlx.DB) *Sealer { return &Sealer{read: read} }
 
 // SealerBatchSize is the sealer runner's projections.RunnerConfig
-// BatchSize: a backlog is sealed a thousand events a transaction (one
-// fsync each), the next batch prepared while one commits; caught up, a
+// BatchSize on PostgreSQL: a backlog is sealed a thousand events a
+// transaction, the next batch prepared while one commits; caught up, a
 // batch is what a Pace gathered, at most that many, so that a burst does
 // not make one long transaction (on PostgreSQL under load, a few hundred
 // microseconds a leaf) and the seal lag with it.
 const SealerBatchSize = 1000
 
-// RunnerConfig is how serve (and the benchmarks) run the sealer: its
-// checkpoint's name, Pace, batch size, and the next batch of a backlog
-// prepared while the last one commits.
-func RunnerConfig(logger *slog.Logger) projections.RunnerConfig {
-	return projections.RunnerConfig{Name: SealerName, Logger: logger, Pace: SealerPace, BatchSize: SealerBatchSize, Lookahead: true}
+// SQLiteBatchSize is the sealer's batch on SQLite, larger: there a
+// sealing transaction holds the file's one writer, which the appends
+// wait for, and most of its time is not a leaf's but the transaction's
+// own (its fsync, the B-trees' and the tiles' last pages written again):
+// under the command bench's load a transaction of 700 events held the
+// writer 20 µs an event, one of 2,000 events 13-16 µs (docs/decisions.md,
+// "Sealing beside the commands").
+const SQLiteBatchSize = 3000
+
+// RunnerConfig is how serve (and the benchmarks) run the sealer that
+// writes through db: its checkpoint's name, Pace, batch size (by db's
+// driver), and the next batch of a backlog prepared while the last one
+// commits.
+func RunnerConfig(db *sqlx.DB, logger *slog.Logger) projections.RunnerConfig {
+	size := SealerBatchSize
+	if db.DriverName() != "postgres" {
+		size = SQLiteBatchSize
+	}
+	return projections.RunnerConfig{Name: SealerName, Logger: logger, Pace: SealerPace, BatchSize: size, Lookahead: true}
 }
 
 // batchPlan is what sealing a batch writes, per appspace.

@@ -61,8 +61,8 @@ func live(ctx context.Context, st store, conc int, d time.Duration, rounds int) 
 	offs = append(offs, run("offlast", nil))
 	fmt.Printf("%-9s sealer off    %8.0f commands/s\n", st.name, offs[len(offs)-1])
 	if tr.batches > 0 {
-		fmt.Printf("%-9s sealer: %d batches, %.1f events and %s a batch in its write transaction\n", st.name, tr.batches,
-			float64(tr.events)/float64(tr.batches), ms(tr.busy/time.Duration(tr.batches)))
+		fmt.Printf("%-9s sealer: %d batches, %.1f events and %s a batch in its write transaction (%.1f µs an event)\n", st.name, tr.batches,
+			float64(tr.events)/float64(tr.batches), ms(tr.busy/time.Duration(tr.batches)), float64(tr.busy.Nanoseconds())/1e3/float64(max(1, tr.events)))
 	}
 	perCall := func(d time.Duration, calls int64) float64 { return float64(d.Microseconds()) / float64(max(1, calls)) }
 	fmt.Printf("%-9s CPU a command: this process off %.0f µs, on %.0f µs (%+.1f%%); postgres (all of the machine's) off %.0f µs, on %.0f µs\n",
@@ -100,8 +100,8 @@ func windowProfile(store, tag string) string {
 	return fmt.Sprintf("%s.%s.%s", liveProfile, store, tag)
 }
 
-func sealerConfig() projections.RunnerConfig {
-	cfg := audit.RunnerConfig(nil)
+func sealerConfig(st store) projections.RunnerConfig {
+	cfg := audit.RunnerConfig(st.write, nil)
 	if sealerPace > 0 {
 		cfg.Pace = sealerPace
 	}
@@ -128,7 +128,7 @@ func startSealing(ctx context.Context, wg *sync.WaitGroup, st store, tr *tracker
 	if err != nil {
 		log.Fatal(err)
 	}
-	runner, err := projections.NewRunner(st.events, st.write, capture{audit.NewSealer(st.read), tr}, sealerConfig())
+	runner, err := projections.NewRunner(st.events, st.write, capture{audit.NewSealer(st.read), tr}, sealerConfig(st))
 	if err != nil {
 		log.Fatal(err)
 	}
