@@ -63,9 +63,9 @@ const SealerBatchSize = 1000
 // sealing transaction holds the file's one writer, which the appends
 // wait for, and most of its time is not a leaf's but the transaction's
 // own (its fsync, the B-trees' and the tiles' last pages written again):
-// under the command bench's load a transaction of 700 events held the
-// writer 20 µs an event, one of 2,000 events 13-16 µs (docs/decisions.md,
-// "Sealing beside the commands").
+// beside the command bench's load, a transaction of about 700 events
+// held the writer 28 µs an event, one of about 2,000 events 16 µs
+// (docs/decisions.md, "Sealing beside the commands").
 const SQLiteBatchSize = 3000
 
 // RunnerConfig is how serve (and the benchmarks) run the sealer that
