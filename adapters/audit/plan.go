@@ -82,8 +82,9 @@ func lastTiles(size, upTo int64) []tileKey {
 	return keys
 }
 
-// write writes the plan in tx.
-func (p *sealPlan) write(ctx context.Context, tx *sqlx.Tx) error {
+// write writes the plan in tx, through q (tx, or tx with its statements
+// prepared).
+func (p *sealPlan) write(ctx context.Context, tx *sqlx.Tx, q querier) error {
 	rows := make([][]any, len(p.ids))
 	for i := range rows {
 		rows[i] = []any{p.app, p.base + int64(i), p.ids[i], p.positions[i], p.leaves[i]}
@@ -92,14 +93,14 @@ func (p *sealPlan) write(ctx context.Context, tx *sqlx.Tx) error {
 	if tx.DriverName() == "postgres" {
 		err = copyRows(ctx, tx, `COPY audit_leaves (appspace_id, leaf_index, event_id, position, leaf) FROM STDIN`, rows)
 	} else {
-		err = insertRows(ctx, tx, `INSERT INTO audit_leaves (appspace_id, leaf_index, event_id, position, leaf) VALUES `, 5, rows, "")
+		err = insertLeaves(ctx, q, rows)
 	}
 	if err != nil {
 		return fmt.Errorf("write leaves: %w", err)
 	}
-	if err := writeTiles(ctx, tx, p.tiles); err != nil {
+	if err := writeTiles(ctx, q, p.tiles); err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, tx.Rebind(`UPDATE audit_trees SET size = ? WHERE appspace_id = ?`), p.size, p.app)
+	_, err = q.ExecContext(ctx, tx.Rebind(`UPDATE audit_trees SET size = ? WHERE appspace_id = ?`), p.size, p.app)
 	return err
 }

@@ -41,6 +41,9 @@ type Sealer struct {
 	read  *sqlx.DB // where Prepare reads the trees; nil: the runner's database
 	mu    sync.Mutex
 	plans []*batchPlan // the last batches prepared, newest last (at most two)
+	// stmts keeps a SQLite writer's statements prepared (nil on
+	// PostgreSQL, or before the first Prepare, which learns the pool).
+	stmts *sealStmts
 }
 
 // NewSealer returns a sealer. read, if not nil, is where it reads the
@@ -49,18 +52,32 @@ type Sealer struct {
 func NewSealer(read *sqlx.DB) *Sealer { return &Sealer{read: read} }
 
 // SealerBatchSize is the sealer runner's projections.RunnerConfig
-// BatchSize: a backlog is sealed a thousand events a transaction (one
-// fsync each), the next batch prepared while one commits; caught up, a
+// BatchSize on PostgreSQL: a backlog is sealed a thousand events a
+// transaction, the next batch prepared while one commits; caught up, a
 // batch is what a Pace gathered, at most that many, so that a burst does
 // not make one long transaction (on PostgreSQL under load, a few hundred
 // microseconds a leaf) and the seal lag with it.
 const SealerBatchSize = 1000
 
-// RunnerConfig is how serve (and the benchmarks) run the sealer: its
-// checkpoint's name, Pace, batch size, and the next batch of a backlog
-// prepared while the last one commits.
-func RunnerConfig(logger *slog.Logger) projections.RunnerConfig {
-	return projections.RunnerConfig{Name: SealerName, Logger: logger, Pace: SealerPace, BatchSize: SealerBatchSize, Lookahead: true}
+// SQLiteBatchSize is the sealer's batch on SQLite, larger: there a
+// sealing transaction holds the file's one writer, which the appends
+// wait for, and most of its time is not a leaf's but the transaction's
+// own (its fsync, the B-trees' and the tiles' last pages written again):
+// beside the command bench's load, a transaction of about 700 events
+// held the writer 28 µs an event, one of about 2,000 events 16 µs
+// (docs/decisions.md, "Sealing beside the commands").
+const SQLiteBatchSize = 3000
+
+// RunnerConfig is how serve (and the benchmarks) run the sealer that
+// writes through db: its checkpoint's name, Pace, batch size (by db's
+// driver), and the next batch of a backlog prepared while the last one
+// commits.
+func RunnerConfig(db *sqlx.DB, logger *slog.Logger) projections.RunnerConfig {
+	size := SealerBatchSize
+	if db.DriverName() != "postgres" {
+		size = SQLiteBatchSize
+	}
+	return projections.RunnerConfig{Name: SealerName, Logger: logger, Pace: SealerPace, BatchSize: size, Lookahead: true}
 }
 
 // batchPlan is what sealing a batch writes, per appspace.
@@ -98,12 +115,17 @@ func (s *Sealer) Prepare(ctx context.Context, db *sqlx.DB, events []domain.Recor
 	}
 	prev := map[string]*sealPlan{}
 	s.mu.Lock()
+	if s.stmts == nil && db.DriverName() != "postgres" {
+		s.stmts = newSealStmts(db)
+	}
+	stmts := s.stmts
 	if n := len(s.plans); n > 0 && s.plans[n-1].last < events[0].Position {
 		for _, p := range s.plans[n-1].plans {
 			prev[p.app] = p
 		}
 	}
 	s.mu.Unlock()
+	stmts.prepareWanted(ctx)
 	order, byApp := byAppspace(events)
 	b := &batchPlan{first: events[0].Position, last: events[len(events)-1].Position, n: len(events)}
 	for _, app := range order {
@@ -153,9 +175,12 @@ func (s *Sealer) Apply(ctx context.Context, tx *sqlx.Tx, events []domain.Recorde
 		return nil
 	}
 	plans := s.prepared(events)
+	s.mu.Lock()
+	q := s.stmts.in(tx)
+	s.mu.Unlock()
 	order, byApp := byAppspace(events)
 	for _, app := range order {
-		if err := seal(ctx, tx, app, byApp[app], plans[app]); err != nil {
+		if err := seal(ctx, tx, q, app, byApp[app], plans[app]); err != nil {
 			return projections.Retryable(fmt.Errorf("seal appspace %s: %w", app, err))
 		}
 	}
@@ -163,8 +188,9 @@ func (s *Sealer) Apply(ctx context.Context, tx *sqlx.Tx, events []domain.Recorde
 }
 
 // seal appends events to app's tree, as p planned it if p was made for
-// the tree's size now.
-func seal(ctx context.Context, tx *sqlx.Tx, app string, events []domain.RecordedEvent, p *sealPlan) error {
+// the tree's size now, writing through q (tx, its statements prepared
+// on SQLite).
+func seal(ctx context.Context, tx *sqlx.Tx, q querier, app string, events []domain.RecordedEvent, p *sealPlan) error {
 	size, err := treeSize(ctx, tx, app)
 	if err != nil {
 		return err
@@ -174,7 +200,7 @@ func seal(ctx context.Context, tx *sqlx.Tx, app string, events []domain.Recorded
 			return err
 		}
 	}
-	return p.write(ctx, tx)
+	return p.write(ctx, tx, q)
 }
 
 // sealedSize returns app's sealed tree size (0 before its first event).

@@ -24,7 +24,7 @@ func TestSealerBacklog(t *testing.T) {
 			l.appendBulk(t, "as_a", 1500)
 			l.appendEvents(t, "as_b", 5)
 			l.appendBulk(t, "as_a", 700)
-			cfg := audit.RunnerConfig(nil)
+			cfg := audit.RunnerConfig(l.write, nil)
 			cfg.BatchSize = 1100
 			for range 2 { // the second sealer takes up where the first stopped
 				r, err := projections.NewRunner(l.store, l.write, audit.NewSealer(nil), cfg)

@@ -54,7 +54,7 @@ func (m *Main) openAudit() (*ledger, error) {
 	if err != nil {
 		return nil, err
 	}
-	runner, err := projections.NewRunner(m.store, m.write, audit.NewSealer(m.read), audit.RunnerConfig(m.log))
+	runner, err := projections.NewRunner(m.store, m.write, audit.NewSealer(m.read), audit.RunnerConfig(m.write, m.log))
 	if err != nil {
 		return nil, err
 	}

@@ -157,7 +157,7 @@ func (m *memHashes) add(hs []tlog.Hash) { m.hashes, m.leaves = append(m.hashes, 
 
 // seal runs the sealer, as serve configures it, until it has caught up.
 func seal(ctx context.Context, st store) {
-	runner, err := projections.NewRunner(st.events, st.write, audit.NewSealer(st.read), audit.RunnerConfig(nil))
+	runner, err := projections.NewRunner(st.events, st.write, audit.NewSealer(st.read), audit.RunnerConfig(st.write, nil))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -32,6 +32,7 @@ func live(ctx context.Context, st store, conc int, d time.Duration, rounds int) 
 		calls    int64
 	} // sealer off, on
 	run := func(tag string, tr *tracker) float64 {
+		defer benchkit.StartProfile(windowProfile(st.name, tag))()
 		self, pg := benchkit.Self(), benchkit.Postgres()
 		perSecond, calls := benchkit.Measure(conc, d, func(w, i int) error { return commandPair(ctx, svc, as, tag, w, i, tr) })
 		c := &cpu[0]
@@ -60,8 +61,9 @@ func live(ctx context.Context, st store, conc int, d time.Duration, rounds int) 
 	offs = append(offs, run("offlast", nil))
 	fmt.Printf("%-9s sealer off    %8.0f commands/s\n", st.name, offs[len(offs)-1])
 	if tr.batches > 0 {
-		fmt.Printf("%-9s sealer: %d batches, %.1f events and %s a batch in its write transaction\n", st.name, tr.batches,
-			float64(tr.events)/float64(tr.batches), ms(tr.busy/time.Duration(tr.batches)))
+		fmt.Printf("%-9s sealer: %d batches, %.1f events and %s a batch in its write transaction (%.1f µs an event), %s of it committing\n", st.name, tr.batches,
+			float64(tr.events)/float64(tr.batches), ms(tr.busy/time.Duration(tr.batches)), float64(tr.busy.Nanoseconds())/1e3/float64(max(1, tr.events)),
+			ms(tr.committing/time.Duration(tr.batches)))
 	}
 	perCall := func(d time.Duration, calls int64) float64 { return float64(d.Microseconds()) / float64(max(1, calls)) }
 	fmt.Printf("%-9s CPU a command: this process off %.0f µs, on %.0f µs (%+.1f%%); postgres (all of the machine's) off %.0f µs, on %.0f µs\n",
@@ -78,6 +80,36 @@ func live(ctx context.Context, st store, conc int, d time.Duration, rounds int) 
 	}
 	fmt.Printf("%-9s seal lag over %d creates: p50 %s, p90 %s, p99 %s, max %s (target: p99 < 1 s)\n", st.name, len(lags),
 		ms(percentile(lags, 0.5)), ms(percentile(lags, 0.9)), ms(percentile(lags, 0.99)), ms(lags[len(lags)-1]))
+}
+
+// liveProfile, if set, is where each live measurement writes a CPU
+// profile of its window alone: liveProfile.<store>.<run> (off0, on0, ...),
+// so that pprof -diff_base can set the on runs against the off runs.
+var liveProfile string
+
+// sealerPace and sealerBatch, if set, replace audit.RunnerConfig's Pace
+// and BatchSize in the live part (experiments).
+var (
+	sealerPace  time.Duration
+	sealerBatch int
+)
+
+func windowProfile(store, tag string) string {
+	if liveProfile == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s.%s.%s", liveProfile, store, tag)
+}
+
+func sealerConfig(st store) projections.RunnerConfig {
+	cfg := audit.RunnerConfig(st.write, nil)
+	if sealerPace > 0 {
+		cfg.Pace = sealerPace
+	}
+	if sealerBatch > 0 {
+		cfg.BatchSize = sealerBatch
+	}
+	return cfg
 }
 
 func mean(xs []float64) float64 {
@@ -97,7 +129,7 @@ func startSealing(ctx context.Context, wg *sync.WaitGroup, st store, tr *tracker
 	if err != nil {
 		log.Fatal(err)
 	}
-	runner, err := projections.NewRunner(st.events, st.write, capture{audit.NewSealer(st.read), tr}, audit.RunnerConfig(nil))
+	runner, err := projections.NewRunner(st.events, st.write, capture{audit.NewSealer(st.read), tr}, sealerConfig(st))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -126,8 +158,8 @@ type tracker struct {
 	// batches, events and busy add up the sealer's batches (busy: from
 	// Apply to commit, the write transaction less its first reads); applied and started are the current batch's.
 	batches, events, applied int
-	busy                     time.Duration
-	started                  time.Time
+	busy, committing         time.Duration // committing: from Apply's return to commit
+	started, wrote           time.Time
 }
 
 func (t *tracker) count() int {
@@ -167,7 +199,11 @@ func (c capture) Apply(ctx context.Context, tx *sqlx.Tx, events []domain.Recorde
 	}
 	c.t.applied, c.t.started = len(events), time.Now()
 	c.t.mu.Unlock()
-	return c.Sealer.Apply(ctx, tx, events)
+	err := c.Sealer.Apply(ctx, tx, events)
+	c.t.mu.Lock()
+	c.t.wrote = time.Now()
+	c.t.mu.Unlock()
+	return err
 }
 
 // Committed implements projections.Committer: the batch committed.
@@ -186,6 +222,7 @@ func (t *tracker) committed(at time.Time) {
 	}
 	t.pending = t.pending[:0]
 	t.batches, t.events, t.busy = t.batches+1, t.events+t.applied, t.busy+at.Sub(t.started)
+	t.committing += at.Sub(t.wrote)
 }
 
 var runID = time.Now().UnixNano()
