@@ -114,7 +114,7 @@ const notHeld = `NOT EXISTS (SELECT 1 FROM webhooks h WHERE h.id = ? AND (h.hold
 // claimFor leases up to c.slots due deliveries of each candidate, oldest
 // due first: other workers skip them until the lease ends.
 func (w *worker) claimFor(ctx context.Context, cands []candidate, now time.Time) ([]due, error) {
-	lease := now.Add(2*w.cfg.Timeout + leaseMargin).UnixMilli()
+	lease := w.lease(now)
 	return w.sql.claim(ctx, w.core, cands, now.UnixMilli(), lease)
 }
 
@@ -179,7 +179,7 @@ func claimLateral(ctx context.Context, w *core, cands []candidate, now, lease in
 // one replica wins it, and the endpoint stays closed to others until the
 // probe's outcome is recorded or its lease ends.
 func (w *worker) takeProbe(ctx context.Context, c candidate, now time.Time) (bool, error) {
-	lease := now.Add(2*w.cfg.Timeout + leaseMargin).UnixMilli()
+	lease := w.lease(now)
 	res, err := w.db.ExecContext(ctx, w.db.Rebind(`UPDATE webhooks SET paused_until = ?
 		WHERE id = ? AND state = 'paused' AND paused_until = ?`), lease, c.ID, c.PausedUntil.Int64)
 	if err != nil {

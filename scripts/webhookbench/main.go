@@ -53,9 +53,11 @@ const (
 
 // figures are one store's results.
 type figures struct {
-	store                   string
-	baseline, perSec        float64
-	cpuPerDelivery          time.Duration
+	store            string
+	baseline, perSec float64
+	cpuPerDelivery   time.Duration
+	// pgPerDelivery is the PostgreSQL backends' CPU per delivery.
+	pgPerDelivery           time.Duration
 	delivered, events       int
 	lat, slow               latency
 	throughputRun, slowOnly bool
@@ -107,22 +109,30 @@ func main() {
 
 // throughput times the backlog run and keeps its figures.
 func (f *figures) throughput(b *bench, n int) {
-	cpu0 := benchkit.Self()
+	cpu0, pg0 := benchkit.Self(), benchkit.Postgres()
 	start := time.Now()
 	f.delivered = b.throughput(n)
 	f.perSec = float64(n) / time.Since(start).Seconds()
 	f.cpuPerDelivery = (benchkit.Self() - cpu0) / time.Duration(n)
+	if f.store == "postgres" {
+		f.pgPerDelivery = (benchkit.Postgres() - pg0) / time.Duration(n)
+	}
 }
 
 // report prints every store's figures beside their targets.
 func report(all []figures, rate int, d, slowDelay time.Duration) {
 	if len(all) > 0 && !all[0].slowOnly {
 		fmt.Printf("throughput: a backlog of %d created events; baseline: as many signed POSTs straight to the receiver\n", all[0].events)
-		fmt.Printf("%-9s %10s %10s %12s %8s %8s %14s\n", "store", "delivered", "per s", "baseline/s", "ratio", "(>=20%)", "ledger CPU/dl")
+		fmt.Printf("%-9s %10s %10s %12s %8s %8s %14s %12s\n", "store", "delivered", "per s", "baseline/s", "ratio", "(>=20%)",
+			"ledger CPU/dl", "server CPU/dl")
 		for _, f := range all {
 			r := f.perSec / f.baseline
-			fmt.Printf("%-9s %10d %10.0f %12.0f %7.0f%% %8s %14s\n", f.store, f.delivered, f.perSec, f.baseline, 100*r,
-				verdict(r >= targetRatio), f.cpuPerDelivery.Round(time.Microsecond))
+			server := "-"
+			if f.pgPerDelivery > 0 {
+				server = f.pgPerDelivery.Round(time.Microsecond).String()
+			}
+			fmt.Printf("%-9s %10d %10.0f %12.0f %7.0f%% %8s %14s %12s\n", f.store, f.delivered, f.perSec, f.baseline, 100*r,
+				verdict(r >= targetRatio), f.cpuPerDelivery.Round(time.Microsecond), server)
 		}
 		fmt.Printf("\nappend returned -> webhook received, %d creates/s for %s (each run after 1 s of creates not counted)\n", rate, d)
 		printLatency(all, func(f figures) latency { return f.lat }, targetLatencyP99)
