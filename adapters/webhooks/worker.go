@@ -2,13 +2,9 @@ package webhooks
 
 import (
 	"context"
-	"fmt"
-	"maps"
 	"slices"
 	"sync"
 	"time"
-
-	"github.com/jmoiron/sqlx"
 )
 
 // due is a claimed delivery.
@@ -21,7 +17,8 @@ type due struct {
 	AttemptCount int    `db:"attempt_count"`
 	ScheduleFrom int    `db:"schedule_from"`
 	MaxAttempts  int    `db:"max_attempts"`
-	// The webhook as it is now, attached after the claim.
+	// The webhook as it is now, attached after the claim (PostgreSQL: by
+	// the claim's statement).
 	url     string
 	secrets []string
 	loadErr error
@@ -209,51 +206,15 @@ func (w *worker) claim(ctx context.Context, budget int) (batch []due, next time.
 	}
 	// The deliveries are leased: send them even if reading their webhooks
 	// failed (each then fails as an internal error and is retried).
+	if w.sql.claimAttaches {
+		return batch, next, err
+	}
 	if aerr := w.attach(ctx, batch); aerr != nil {
 		for i := range batch {
 			batch[i].loadErr = aerr
 		}
 	}
 	return batch, next, err
-}
-
-// attach gives claimed deliveries their webhook's URL and secrets, read
-// once per webhook (from the read pool: the claim has committed).
-func (w *worker) attach(ctx context.Context, batch []due) error {
-	if len(batch) == 0 {
-		return nil
-	}
-	ids := map[string]bool{}
-	for _, d := range batch {
-		ids[d.WebhookID] = true
-	}
-	q, args, err := sqlx.In(`SELECT `+webhookColumns+` FROM webhooks WHERE id IN (?)`, slices.Collect(maps.Keys(ids)))
-	if err != nil {
-		return err
-	}
-	var rows []webhookRow
-	if err := sqlx.SelectContext(ctx, w.read, &rows, w.read.Rebind(q), args...); err != nil {
-		return fmt.Errorf("load webhooks of claimed deliveries: %w", err)
-	}
-	type target struct {
-		url     string
-		secrets []string
-		err     error
-	}
-	targets := map[string]target{}
-	now := w.now()
-	for _, r := range rows {
-		secrets, err := w.secrets(r, now)
-		targets[r.ID] = target{url: r.URL, secrets: secrets, err: err}
-	}
-	for i := range batch {
-		t, ok := targets[batch[i].WebhookID]
-		if !ok {
-			t.err = fmt.Errorf("webhook %s vanished", batch[i].WebhookID)
-		}
-		batch[i].url, batch[i].secrets, batch[i].loadErr = t.url, t.secrets, t.err
-	}
-	return nil
 }
 
 // attemptDue makes one attempt of a claimed delivery.
