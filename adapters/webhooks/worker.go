@@ -183,10 +183,13 @@ func (w *worker) claim(ctx context.Context, budget int) (batch []due, next time.
 		}
 	}
 	w.turn++
-	cands = share(cands, budget, w.turn)
+	if cands = share(cands, budget, w.turn); len(cands) == 0 {
+		return nil, next, nil // every endpoint is at its cap: nothing to claim
+	}
 	if batch, err = w.claimFor(ctx, cands, now); err != nil && len(batch) == 0 {
 		return nil, next, err
 	}
+	w.met.commits.WithLabelValues("claim").Inc()
 	byID := map[string]candidate{}
 	for _, c := range cands {
 		byID[c.ID] = c
