@@ -96,9 +96,10 @@ func (e *endpoints) hold(id string, maxInFlight, n int) {
 
 // What begin says about a held delivery.
 const (
-	beginWait = iota // its endpoint is at its cap, or every sender is busy
+	beginWait = iota // its endpoint is at its cap
 	beginNow         // counted in flight: send it
 	beginDrop        // an attempt to its endpoint failed: release it
+	beginFull        // every sender is busy: nothing more starts now
 )
 
 // epoch is endpoint id's count of failed attempts, to give begin.
@@ -119,7 +120,9 @@ func (e *endpoints) begin(id string, epoch, senders int) int {
 	switch {
 	case ep.failing > 0 || ep.failures != epoch:
 		return beginDrop
-	case ep.inFlight >= ep.cap || e.sending >= senders:
+	case e.sending >= senders:
+		return beginFull
+	case ep.inFlight >= ep.cap:
 		return beginWait
 	}
 	ep.inFlight++

@@ -74,8 +74,8 @@ func TestEndpointsDropAfterAFailure(t *testing.T) {
 	e.hold("c", 4, 1)
 	e.begin("b", 0, 2)
 	e.begin("b", 0, 2)
-	if got := e.begin("c", 0, 2); got != beginWait {
-		t.Errorf("with both senders busy: begin = %d, want beginWait", got)
+	if got := e.begin("c", 0, 2); got != beginFull {
+		t.Errorf("with both senders busy: begin = %d, want beginFull", got)
 	}
 	if n, _ := e.slots("r", 4, 10, true, now); n > 4 {
 		t.Errorf("a rate-limited endpoint may hold %d, more than its cap", n)

@@ -47,15 +47,24 @@ func (w *worker) start(ctx context.Context, q *heldQueue, send func(due)) {
 		return
 	}
 	var keep, drop []due
-	for _, d := range q.ds {
+	for i, d := range q.ds {
 		switch w.ends.begin(d.WebhookID, d.epoch, w.cfg.Concurrency) {
 		case beginNow:
 			send(d)
+			continue
 		case beginDrop:
 			drop = append(drop, d)
+			continue
+		case beginFull:
+			// Every sender is busy: the rest waits as it is (each sender
+			// starts from here as it finishes; a delivery of an endpoint
+			// that failed meanwhile is let go when its turn comes).
+			keep = append(keep, q.ds[i:]...)
 		default:
 			keep = append(keep, d)
+			continue
 		}
+		break
 	}
 	q.ds = keep
 	q.mu.Unlock()
