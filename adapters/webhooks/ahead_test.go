@@ -10,7 +10,7 @@ import (
 	"github.com/referral-ledger/referral-ledger/adapters/webhooks"
 )
 
-// TestClaimAheadKeepsTheCap: the worker holds up to twice an endpoint's
+// TestClaimAheadKeepsTheCap: the worker holds up to aheadFactor times an endpoint's
 // max_in_flight of claimed deliveries so its requests follow each other
 // without waiting for a claim, but never has more than max_in_flight
 // requests to it at once, and sends each event once.

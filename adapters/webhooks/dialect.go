@@ -42,6 +42,9 @@ type dialect struct {
 	// record saves a batch of attempts (worker.record).
 	claim  func(ctx context.Context, w *core, cands []candidate, now, lease int64) ([]due, error)
 	record func(ctx context.Context, w *core, tx *sqlx.Tx, rows []recordRow) ([]recordRow, error)
+	// claimAttaches: claim also gives each delivery its webhook's URL and
+	// secrets (see claimLateral); otherwise the worker reads them after.
+	claimAttaches bool
 	// writerStmts are prepared once on the writer pool (see workerStmts).
 	writerStmts []string
 }
@@ -63,10 +66,11 @@ var postgresDialect = dialect{
 		WHERE o.consumer_group = $1 AND ((m.transaction_id = o.last_processed_transaction_id AND m."offset" > o.offset_acked)
 			OR m.transaction_id > o.last_processed_transaction_id)
 		AND m.transaction_id < pg_snapshot_xmin(pg_current_snapshot()))`,
-	schema:  wsql.DefaultPostgreSQLSchema{SubscribeBatchSize: messageBatch},
-	offsets: wsql.DefaultPostgreSQLOffsetsAdapter{},
-	claim:   claimLateral,
-	record:  recordArrays,
+	schema:        wsql.DefaultPostgreSQLSchema{SubscribeBatchSize: messageBatch},
+	offsets:       wsql.DefaultPostgreSQLOffsetsAdapter{},
+	claim:         claimLateral,
+	claimAttaches: true,
+	record:        recordArrays,
 }
 
 var sqliteDialect = dialect{

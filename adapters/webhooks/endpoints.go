@@ -40,9 +40,9 @@ func newEndpoints() *endpoints { return &endpoints{m: map[string]*endpoint{}} }
 // now, given its cap and rate limit (refreshed from the claim's reading of
 // the webhook), and when the next token comes if the rate limit is what
 // holds it back. An endpoint that may be claimed ahead (healthy, not rate
-// limited) is held up to twice its cap: the second half waits here for the
-// first to finish, so its requests follow each other without waiting for
-// a claim.
+// limited) is held up to aheadFactor times its cap: the cap is in flight
+// and the rest waits here, in rounds of the cap, so its requests follow
+// each other without waiting for a claim.
 func (e *endpoints) slots(id string, maxInFlight int, rate float64, ahead bool, now time.Time) (int, time.Time) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -58,7 +58,7 @@ func (e *endpoints) slots(id string, maxInFlight int, rate float64, ahead bool, 
 	}
 	limit := maxInFlight
 	if ahead && rate <= 0 {
-		limit *= 2
+		limit *= aheadFactor
 	}
 	free := limit - ep.held
 	if ep.rate <= 0 || free <= 0 {
@@ -96,9 +96,10 @@ func (e *endpoints) hold(id string, maxInFlight, n int) {
 
 // What begin says about a held delivery.
 const (
-	beginWait = iota // its endpoint is at its cap, or every sender is busy
+	beginWait = iota // its endpoint is at its cap
 	beginNow         // counted in flight: send it
 	beginDrop        // an attempt to its endpoint failed: release it
+	beginFull        // every sender is busy: nothing more starts now
 )
 
 // epoch is endpoint id's count of failed attempts, to give begin.
@@ -119,7 +120,9 @@ func (e *endpoints) begin(id string, epoch, senders int) int {
 	switch {
 	case ep.failing > 0 || ep.failures != epoch:
 		return beginDrop
-	case ep.inFlight >= ep.cap || e.sending >= senders:
+	case e.sending >= senders:
+		return beginFull
+	case ep.inFlight >= ep.cap:
 		return beginWait
 	}
 	ep.inFlight++

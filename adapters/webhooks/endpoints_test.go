@@ -12,8 +12,8 @@ import (
 func TestEndpointsKeepTheCapOfHeldDeliveries(t *testing.T) {
 	e := newEndpoints()
 	now := time.Now()
-	if n, _ := e.slots("a", 2, 0, true, now); n != 4 {
-		t.Fatalf("a healthy endpoint with max_in_flight 2 may hold %d, want 4", n)
+	if n, _ := e.slots("a", 2, 0, true, now); n != 2*aheadFactor {
+		t.Fatalf("a healthy endpoint with max_in_flight 2 may hold %d, want %d", n, 2*aheadFactor)
 	}
 	e.hold("a", 2, 1)
 	if got := e.begin("a", 0, 32); got != beginNow {
@@ -29,8 +29,8 @@ func TestEndpointsKeepTheCapOfHeldDeliveries(t *testing.T) {
 	if got := e.begin("a", 0, 32); got != beginWait {
 		t.Fatalf("third request with max_in_flight 2: begin = %d, want beginWait", got)
 	}
-	if n, _ := e.slots("a", 2, 0, true, now); n != 1 {
-		t.Errorf("holding 3 of 4: %d more may be claimed, want 1", n)
+	if n, _ := e.slots("a", 2, 0, true, now); n != 2*aheadFactor-3 {
+		t.Errorf("holding 3 of %d: %d more may be claimed, want %d", 2*aheadFactor, n, 2*aheadFactor-3)
 	}
 }
 
@@ -74,8 +74,8 @@ func TestEndpointsDropAfterAFailure(t *testing.T) {
 	e.hold("c", 4, 1)
 	e.begin("b", 0, 2)
 	e.begin("b", 0, 2)
-	if got := e.begin("c", 0, 2); got != beginWait {
-		t.Errorf("with both senders busy: begin = %d, want beginWait", got)
+	if got := e.begin("c", 0, 2); got != beginFull {
+		t.Errorf("with both senders busy: begin = %d, want beginFull", got)
 	}
 	if n, _ := e.slots("r", 4, 10, true, now); n > 4 {
 		t.Errorf("a rate-limited endpoint may hold %d, more than its cap", n)

@@ -7,9 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"time"
-
-	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 )
 
 // candidate is an endpoint with due deliveries that may be sent to now.
@@ -114,7 +111,7 @@ const notHeld = `NOT EXISTS (SELECT 1 FROM webhooks h WHERE h.id = ? AND (h.hold
 // claimFor leases up to c.slots due deliveries of each candidate, oldest
 // due first: other workers skip them until the lease ends.
 func (w *worker) claimFor(ctx context.Context, cands []candidate, now time.Time) ([]due, error) {
-	lease := now.Add(2*w.cfg.Timeout + leaseMargin).UnixMilli()
+	lease := w.lease(now)
 	return w.sql.claim(ctx, w.core, cands, now.UnixMilli(), lease)
 }
 
@@ -153,33 +150,11 @@ const claimEachSQL = `UPDATE webhook_deliveries SET next_attempt_at = ?, updated
 	WHERE id IN (SELECT id FROM webhook_deliveries WHERE webhook_id = ? AND state = 'pending'
 	AND next_attempt_at <= ? AND ` + notHeld + ` ORDER BY next_attempt_at LIMIT ?)` + claimReturning
 
-// claimLateral claims for every endpoint in one statement: a LATERAL pick
-// per endpoint with its own LIMIT; SKIP LOCKED lets replicas claim side by
-// side (PostgreSQL).
-func claimLateral(ctx context.Context, w *core, cands []candidate, now, lease int64) ([]due, error) {
-	ids, limits, states := make([]string, len(cands)), make([]int64, len(cands)), make([]string, len(cands))
-	for i, c := range cands {
-		ids[i], limits[i], states[i] = c.ID, int64(c.slots), c.State
-	}
-	var out []due
-	err := sqlx.SelectContext(ctx, w.db, &out, `UPDATE webhook_deliveries SET next_attempt_at = $1, updated_at = $2
-		WHERE id IN (SELECT p.id FROM unnest($3::text[], $4::int[], $5::text[]) AS c (id, n, state)
-			CROSS JOIN LATERAL (SELECT d.id FROM webhook_deliveries d WHERE d.webhook_id = c.id AND d.state = 'pending'
-				AND d.next_attempt_at <= $2 AND NOT EXISTS (SELECT 1 FROM webhooks h WHERE h.id = c.id
-					AND (h.hold_until > $2 OR h.state <> c.state))
-				ORDER BY d.next_attempt_at LIMIT c.n FOR UPDATE SKIP LOCKED) p)`+claimReturning,
-		lease, now, pq.Array(ids), pq.Array(limits), pq.Array(states))
-	if err != nil {
-		return nil, fmt.Errorf("claim deliveries: %w", err)
-	}
-	return out, nil
-}
-
 // takeProbe leases the probe of a paused endpoint whose cooling ended:
 // one replica wins it, and the endpoint stays closed to others until the
 // probe's outcome is recorded or its lease ends.
 func (w *worker) takeProbe(ctx context.Context, c candidate, now time.Time) (bool, error) {
-	lease := now.Add(2*w.cfg.Timeout + leaseMargin).UnixMilli()
+	lease := w.lease(now)
 	res, err := w.db.ExecContext(ctx, w.db.Rebind(`UPDATE webhooks SET paused_until = ?
 		WHERE id = ? AND state = 'paused' AND paused_until = ?`), lease, c.ID, c.PausedUntil.Int64)
 	if err != nil {

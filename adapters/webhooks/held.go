@@ -2,30 +2,73 @@ package webhooks
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 )
 
-// startHeld sends the held deliveries that may start now, in the order
-// they were claimed (which deals endpoints round-robin, see claim), lets
-// go those of an endpoint whose attempt just failed, and returns the rest.
-func (w *worker) startHeld(ctx context.Context, held []due, send func(due)) []due {
+// heldQueue is the claimed deliveries the worker holds and has not
+// started, in the order they start (see claim). Both the worker's loop
+// and each sender, as its request ends, start from it: a sender that
+// finishes picks up the next held delivery at once, also while the loop
+// waits for a claim (only the loop started them before, so the senders
+// that finished during a claim stood idle until it returned).
+type heldQueue struct {
+	mu      sync.Mutex
+	ds      []due
+	stopped bool
+}
+
+// add queues claimed deliveries behind those held.
+func (q *heldQueue) add(ds []due) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.ds = append(q.ds, ds...)
+}
+
+// stop ends the queue and returns what it held; start does nothing after.
+func (q *heldQueue) stop() []due {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.stopped = true
+	ds := q.ds
+	q.ds = nil
+	return ds
+}
+
+// start sends the held deliveries that may start now, in the order they
+// were claimed (which deals endpoints round-robin, see claim), and lets
+// go those of an endpoint whose attempt just failed.
+func (w *worker) start(ctx context.Context, q *heldQueue, send func(due)) {
+	q.mu.Lock()
+	if q.stopped || ctx.Err() != nil {
+		q.mu.Unlock()
+		return
+	}
 	var keep, drop []due
-	for _, d := range held {
+	for i, d := range q.ds {
 		switch w.ends.begin(d.WebhookID, d.epoch, w.cfg.Concurrency) {
 		case beginNow:
 			send(d)
+			continue
 		case beginDrop:
 			drop = append(drop, d)
+			continue
+		case beginFull:
+			// Every sender is busy: the rest waits as it is (each sender
+			// starts from here as it finishes; a delivery of an endpoint
+			// that failed meanwhile is let go when its turn comes).
+			keep = append(keep, q.ds[i:]...)
 		default:
 			keep = append(keep, d)
+			continue
 		}
+		break
 	}
-	if len(drop) > 0 && ctx.Err() == nil {
-		w.let(drop)
-	}
-	return keep
+	q.ds = keep
+	q.mu.Unlock()
+	w.let(drop) // outside the lock: the senders need the queue meanwhile
 }
 
 // let gives claimed deliveries that were never attempted back: due at

@@ -17,6 +17,8 @@ type metrics struct {
 	attempts *prometheus.CounterVec
 	finished *prometheus.CounterVec
 	latency  prometheus.Histogram
+	// commits counts the worker's transactions: a claim, a recorded batch.
+	commits *prometheus.CounterVec
 }
 
 func newMetrics(w *core) *metrics {
@@ -30,6 +32,9 @@ func newMetrics(w *core) *metrics {
 			Help: "Deliveries that reached a final state (succeeded, failed)."}, []string{"state"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ledger_webhook_attempt_duration_seconds",
 			Help: "Time from sending a delivery attempt to its response.", Buckets: prometheus.DefBuckets}),
+		commits: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ledger_webhook_worker_commits_total",
+			Help: "Transactions the delivery worker committed: claims of due deliveries, recorded batches of attempts."},
+			[]string{"kind"}),
 	}
 }
 
@@ -56,7 +61,7 @@ func (m *metrics) register(reg prometheus.Registerer) error {
 		}
 		return max(0, time.Since(time.UnixMilli(at.Int64)).Seconds())
 	})
-	for _, c := range []prometheus.Collector{m.queued, m.attempts, m.finished, m.latency, depth, oldest, newEndpointCollector(m.w)} {
+	for _, c := range []prometheus.Collector{m.queued, m.attempts, m.finished, m.latency, m.commits, depth, oldest, newEndpointCollector(m.w)} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}

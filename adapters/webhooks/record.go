@@ -59,6 +59,7 @@ func (w *worker) recordLoop(results <-chan outcome) {
 			err := w.inTx(ctx, func(tx *sqlx.Tx) error { return w.record(ctx, tx, batch) })
 			cancel()
 			if err == nil {
+				w.met.commits.WithLabelValues("record").Inc()
 				break
 			}
 			// The attempts happened; if they cannot be recorded the leases

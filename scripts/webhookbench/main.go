@@ -36,6 +36,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/referral-ledger/referral-ledger/adapters/ssrf"
 	"github.com/referral-ledger/referral-ledger/adapters/webhooks"
 	"github.com/referral-ledger/referral-ledger/domain"
@@ -53,9 +55,13 @@ const (
 
 // figures are one store's results.
 type figures struct {
-	store                   string
-	baseline, perSec        float64
-	cpuPerDelivery          time.Duration
+	store            string
+	baseline, perSec float64
+	cpuPerDelivery   time.Duration
+	// pgPerDelivery is the PostgreSQL backends' CPU per delivery.
+	pgPerDelivery time.Duration
+	// claims and records are the worker's commits during the backlog.
+	claims, records         float64
 	delivered, events       int
 	lat, slow               latency
 	throughputRun, slowOnly bool
@@ -107,23 +113,36 @@ func main() {
 
 // throughput times the backlog run and keeps its figures.
 func (f *figures) throughput(b *bench, n int) {
-	cpu0 := benchkit.Self()
+	cpu0, pg0 := benchkit.Self(), benchkit.Postgres()
+	claims0, records0 := b.commits()
 	start := time.Now()
 	f.delivered = b.throughput(n)
 	f.perSec = float64(n) / time.Since(start).Seconds()
 	f.cpuPerDelivery = (benchkit.Self() - cpu0) / time.Duration(n)
+	claims, records := b.commits()
+	f.claims, f.records = claims-claims0, records-records0
+	if f.store == "postgres" {
+		f.pgPerDelivery = (benchkit.Postgres() - pg0) / time.Duration(n)
+	}
 }
 
 // report prints every store's figures beside their targets.
 func report(all []figures, rate int, d, slowDelay time.Duration) {
 	if len(all) > 0 && !all[0].slowOnly {
 		fmt.Printf("throughput: a backlog of %d created events; baseline: as many signed POSTs straight to the receiver\n", all[0].events)
-		fmt.Printf("%-9s %10s %10s %12s %8s %8s %14s\n", "store", "delivered", "per s", "baseline/s", "ratio", "(>=20%)", "ledger CPU/dl")
+		fmt.Printf("%-9s %10s %10s %12s %8s %8s %14s %13s %15s\n", "store", "delivered", "per s", "baseline/s", "ratio", "(>=20%)",
+			"ledger CPU/dl", "server CPU/dl", "commits/1k dl")
 		for _, f := range all {
 			r := f.perSec / f.baseline
-			fmt.Printf("%-9s %10d %10.0f %12.0f %7.0f%% %8s %14s\n", f.store, f.delivered, f.perSec, f.baseline, 100*r,
-				verdict(r >= targetRatio), f.cpuPerDelivery.Round(time.Microsecond))
+			server := "-"
+			if f.pgPerDelivery > 0 {
+				server = f.pgPerDelivery.Round(time.Microsecond).String()
+			}
+			k := float64(f.events) / 1000
+			fmt.Printf("%-9s %10d %10.0f %12.0f %7.0f%% %8s %14s %13s %6.1f+%-6.1f\n", f.store, f.delivered, f.perSec, f.baseline, 100*r,
+				verdict(r >= targetRatio), f.cpuPerDelivery.Round(time.Microsecond), server, f.claims/k, f.records/k)
 		}
+		fmt.Println("(commits: the worker's claims + recorded batches; server CPU: this run's PostgreSQL backends)")
 		fmt.Printf("\nappend returned -> webhook received, %d creates/s for %s (each run after 1 s of creates not counted)\n", rate, d)
 		printLatency(all, func(f figures) latency { return f.lat }, targetLatencyP99)
 	}
@@ -151,6 +170,7 @@ func printLatency(all []figures, pick func(figures) latency, target time.Duratio
 }
 
 type bench struct {
+	reg    *prometheus.Registry
 	ctx    context.Context
 	st     benchkit.Store
 	recv   *receiver
@@ -167,12 +187,13 @@ func newBench(ctx context.Context, st benchkit.Store, recv *receiver, concurrenc
 	if err != nil {
 		log.Fatal(err)
 	}
+	reg := prometheus.NewRegistry()
 	wh, err := webhooks.New(webhooks.Config{DB: st.Write, ReadDB: st.Read, Events: st.Events, Sealer: sealer,
-		Guard: ssrf.Guard{AllowPrivate: true}, Concurrency: concurrency})
+		Guard: ssrf.Guard{AllowPrivate: true}, Concurrency: concurrency, Metrics: reg})
 	if err != nil {
 		log.Fatal(err)
 	}
-	b := &bench{ctx: ctx, st: st, recv: recv, wh: wh, as: domain.NewPrefixedID("as")}
+	b := &bench{ctx: ctx, st: st, recv: recv, wh: wh, as: domain.NewPrefixedID("as"), reg: reg}
 	fast, _, err := wh.Create(ctx, b.as, webhooks.WebhookInput{Name: "bench", URL: recv.url, Events: webhooks.EventTypes,
 		Limits: webhooks.Limits{MaxInFlight: &maxInFlight}})
 	if err != nil {

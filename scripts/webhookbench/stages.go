@@ -41,3 +41,28 @@ func quantile(ds []time.Duration, p float64) time.Duration {
 	slices.Sort(ds)
 	return ds[min(len(ds)-1, int(p*float64(len(ds))))]
 }
+
+// commits reads the worker's commits so far (ledger_webhook_worker_commits_total):
+// claims and recorded batches.
+func (b *bench) commits() (claims, records float64) {
+	mfs, err := b.reg.Gather()
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "ledger_webhook_worker_commits_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				switch l.GetValue() {
+				case "claim":
+					claims = m.GetCounter().GetValue()
+				case "record":
+					records = m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return claims, records
+}
