@@ -1,11 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
+	"sync"
 )
 
 // httpPair is commandPair over HTTP.
@@ -38,15 +39,20 @@ func post(client *http.Client, u, key, body string, out any) error {
 		return err
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
+	buf := buffers.Get().(*bytes.Buffer)
+	defer buffers.Put(buf)
+	buf.Reset()
+	if _, err := buf.ReadFrom(resp.Body); err != nil {
 		return err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("POST %s: %d %s", u, resp.StatusCode, raw)
+		return fmt.Errorf("POST %s: %d %s", u, resp.StatusCode, buf.Bytes())
 	}
 	if out != nil {
-		return json.Unmarshal(raw, out)
+		return json.Unmarshal(buf.Bytes(), out)
 	}
 	return nil
 }
+
+// buffers hold response bodies, reused as a client under load would.
+var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}

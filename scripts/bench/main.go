@@ -27,7 +27,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log"
 	"os"
+	"runtime"
 	"time"
 
 	"github.com/referral-ledger/referral-ledger/scripts/benchkit"
@@ -39,6 +41,9 @@ type options struct {
 	runs      int
 	growthMax int
 	referrals int
+	// phaseProfiles, if set, is a directory that receives a CPU profile
+	// of each throughput measurement alone (<store>-<phase>-r<run>.pprof).
+	phaseProfiles string
 }
 
 func main() {
@@ -52,7 +57,14 @@ func main() {
 	flag.IntVar(&o.growthMax, "growth-max", 1_000_000, "growth mode: the largest log measured (100000 for a quick run)")
 	flag.IntVar(&o.referrals, "referrals", 10_000, "growth mode: referrals of the big referrer")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	flag.StringVar(&o.phaseProfiles, "phaseprofiles", "", "write a CPU profile and allocation profiles of each throughput measurement into this directory (not with -cpuprofile)")
 	flag.Parse()
+	if *cpuprofile != "" && o.phaseProfiles != "" {
+		log.Fatal("-cpuprofile and -phaseprofiles cannot be used together: one CPU profile runs at a time")
+	}
+	if o.phaseProfiles != "" {
+		runtime.MemProfileRate = 16 << 10 // enough samples of a few seconds' allocations
+	}
 	defer benchkit.StartProfile(*cpuprofile)()
 	ctx := context.Background()
 
