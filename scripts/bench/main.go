@@ -8,9 +8,10 @@
 // Each run measures, per store and with the same number of concurrent
 // callers: single-row insert transactions (the store's raw rate), the
 // create and milestone commands through the domain service, the same
-// commands end to end over HTTP on loopback, the commands again and the raw
-// rate again. Baselines are the means of the two runs around them, to
-// cancel drift on a shared machine:
+// commands end to end over HTTP on loopback, an HTTP call that reaches no
+// store (a refused milestone: what HTTP alone costs, printed only), the
+// commands again and the raw rate again. Baselines are the means of the
+// two runs around them, to cancel drift on a shared machine:
 //
 //   - commands vs raw: commands/s over raw tx/s (targets: PostgreSQL 60%,
 //     SQLite 80%);

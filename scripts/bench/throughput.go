@@ -67,6 +67,7 @@ func runThroughput(ctx context.Context, s benchkit.Store, o options) []result {
 		r.raw1 = m("raw", raw)
 		r.cmds1 = m("commands", direct)
 		r.http = m("http", func(w, i int) error { return httpPair(client, srv.URL, key, tag, w, i) })
+		m("http floor", func(int, int) error { return httpFloor(client, srv.URL, key) })
 		tag += "b"
 		r.cmds2 = m("commands again", direct)
 		r.raw2 = m("raw again", raw)
