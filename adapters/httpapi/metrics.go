@@ -68,16 +68,22 @@ func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter 
 // (WithLabelValues hashes the labels and takes a lock).
 func (m *metrics) instrument(route string, h http.Handler) http.Handler {
 	duration := m.duration.WithLabelValues(route)
-	var counters sync.Map // status code -> prometheus.Counter
+	var mu sync.RWMutex
+	counters := map[int]prometheus.Counter{} // by status code
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		h.ServeHTTP(rec, r)
 		duration.Observe(time.Since(start).Seconds())
-		c, ok := counters.Load(rec.status)
+		mu.RLock()
+		c, ok := counters[rec.status]
+		mu.RUnlock()
 		if !ok {
-			c, _ = counters.LoadOrStore(rec.status, m.requests.WithLabelValues(route, strconv.Itoa(rec.status)))
+			c = m.requests.WithLabelValues(route, strconv.Itoa(rec.status))
+			mu.Lock()
+			counters[rec.status] = c
+			mu.Unlock()
 		}
-		c.(prometheus.Counter).Inc()
+		c.Inc()
 	})
 }
