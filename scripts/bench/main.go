@@ -64,7 +64,7 @@ func main() {
 		log.Fatal("-cpuprofile and -phaseprofiles cannot be used together: one CPU profile runs at a time")
 	}
 	if o.phaseProfiles != "" {
-		runtime.MemProfileRate = 16 << 10 // enough samples of a few seconds' allocations
+		runtime.MemProfileRate = 64 << 10 // enough samples of a few seconds' allocations (it costs CPU: the CPU per call printed is a few us higher)
 	}
 	defer benchkit.StartProfile(*cpuprofile)()
 	ctx := context.Background()
