@@ -106,8 +106,14 @@ func measure(store, name string, run int, o options, op func(worker, i int) erro
 	n := float64(calls)
 	pg, self := (benchkit.Postgres()-pg0).Seconds()*1e6/n, (benchkit.Self()-self0).Seconds()*1e6/n
 	runtime.ReadMemStats(&m1)
-	fmt.Printf("%-9s %-14s per call: CPU postgres backends %4.0f us, this process %4.0f us; %3.0f allocs, %5.1f KB; %4d GCs\n",
-		store, name, pg, self, float64(m1.Mallocs-m0.Mallocs)/n, float64(m1.TotalAlloc-m0.TotalAlloc)/n/1024, m1.NumGC-m0.NumGC)
+	// On SQLite no backend is ours: benchkit.Postgres would count every
+	// postgres process of the machine (other users' load), so none is shown.
+	pgText := "   -"
+	if store == "postgres" {
+		pgText = fmt.Sprintf("%4.0f", pg)
+	}
+	fmt.Printf("%-9s %-14s per call: CPU postgres backends %s us, this process %4.0f us; %3.0f allocs, %5.1f KB; %4d GCs\n",
+		store, name, pgText, self, float64(m1.Mallocs-m0.Mallocs)/n, float64(m1.TotalAlloc-m0.TotalAlloc)/n/1024, m1.NumGC-m0.NumGC)
 	return perSecond
 }
 
