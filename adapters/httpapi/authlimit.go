@@ -31,6 +31,8 @@ type authLimiter struct {
 	burst int
 	mu    sync.Mutex
 	ips   map[string]*rate.Limiter
+	// pruned is when pruneLocked last dropped refilled buckets.
+	pruned time.Time
 }
 
 func newAuthLimiter(perMinute float64, burst int) *authLimiter {
@@ -67,6 +69,24 @@ func clientKey(r *http.Request) string {
 	return ip.String()
 }
 
+// pruneInterval is how often check drops the buckets that have refilled.
+const pruneInterval = time.Minute
+
+// pruneLocked drops, at most once per pruneInterval, the buckets that
+// have refilled: a full bucket refuses nothing, so dropping it changes no
+// answer. Callers hold l.mu.
+func (l *authLimiter) pruneLocked(now time.Time) {
+	if len(l.ips) == 0 || now.Sub(l.pruned) < pruneInterval {
+		return
+	}
+	l.pruned = now
+	for k, b := range l.ips {
+		if b.TokensAt(now) >= float64(l.burst) {
+			delete(l.ips, k)
+		}
+	}
+}
+
 // bucket returns client's bucket, creating it. Callers hold l.mu.
 func (l *authLimiter) bucket(client string, now time.Time) *rate.Limiter {
 	if b, ok := l.ips[client]; ok {
@@ -90,15 +110,21 @@ func (l *authLimiter) bucket(client string, now time.Time) *rate.Limiter {
 	return b
 }
 
-// check refuses a client that has used up its failures, with Retry-After
-// set to when its next attempt may be made. A nil limiter allows all.
-func (l *authLimiter) check(w http.ResponseWriter, client string) error {
+// check refuses r's client if it has used up its failures, with
+// Retry-After set to when its next attempt may be made. A nil limiter
+// allows all. A client without a bucket has every token: while no bucket
+// exists (no recent failures from anyone), its address is not parsed.
+func (l *authLimiter) check(w http.ResponseWriter, r *http.Request) error {
 	if l == nil {
 		return nil
 	}
 	now := time.Now()
 	l.mu.Lock()
-	tokens := l.bucket(client, now).TokensAt(now)
+	l.pruneLocked(now)
+	tokens := float64(l.burst)
+	if len(l.ips) > 0 {
+		tokens = l.bucket(clientKey(r), now).TokensAt(now)
+	}
 	l.mu.Unlock()
 	if tokens >= 1 {
 		return nil

@@ -14,8 +14,10 @@ import (
 // stamp is a timestamp in the API's format.
 type stamp time.Time
 
-func (t stamp) MarshalJSON() ([]byte, error) {
-	return []byte(`"` + time.Time(t).UTC().Format(domain.TimeFormat) + `"`), nil
+// MarshalText makes a stamp a JSON string. (A MarshalJSON's output is
+// scanned again by encoding/json to validate it; text is only quoted.)
+func (t stamp) MarshalText() ([]byte, error) {
+	return time.Time(t).UTC().AppendFormat(make([]byte, 0, len(domain.TimeFormat)), domain.TimeFormat), nil
 }
 
 func stampPtr(t *time.Time) *stamp {
@@ -35,7 +37,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // decodeBody reads a JSON object into v, rejecting unknown fields, trailing
 // data, other content types and bodies over the limit.
 func decodeBody(r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
+	if ct := r.Header.Get("Content-Type"); ct != "" && ct != "application/json" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != "application/json" {
 			return domain.Errorf(domain.EInvalid, "Content-Type must be application/json")

@@ -103,6 +103,6 @@ func (s *Server) writeReferral(w http.ResponseWriter, v domain.ReferralView, err
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"referral": referralOf(v, s.svc.Now())})
+	writeJSON(w, http.StatusOK, referralResponse{Referral: referralOf(v, s.svc.Now())})
 	return nil
 }

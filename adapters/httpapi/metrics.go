@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -62,13 +63,27 @@ func (r *statusRecorder) Flush() {
 // Unwrap lets http.ResponseController reach the connection (deadlines).
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
-// instrument counts and times requests to route.
+// instrument counts and times requests to route. The route's histogram
+// and its counter per status code are looked up once, not per request
+// (WithLabelValues hashes the labels and takes a lock).
 func (m *metrics) instrument(route string, h http.Handler) http.Handler {
+	duration := m.duration.WithLabelValues(route)
+	var mu sync.RWMutex
+	counters := map[int]prometheus.Counter{} // by status code
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		h.ServeHTTP(rec, r)
-		m.duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
-		m.requests.WithLabelValues(route, strconv.Itoa(rec.status)).Inc()
+		duration.Observe(time.Since(start).Seconds())
+		mu.RLock()
+		c, ok := counters[rec.status]
+		mu.RUnlock()
+		if !ok {
+			c = m.requests.WithLabelValues(route, strconv.Itoa(rec.status))
+			mu.Lock()
+			counters[rec.status] = c
+			mu.Unlock()
+		}
+		c.Inc()
 	})
 }

@@ -31,14 +31,26 @@ func (s *Server) createReferral(w http.ResponseWriter, r *http.Request, o domain
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"referral_id":   res.Referral.ReferralID,
-		"referral_code": res.Referral.ReferralCode,
-		"referral_url":  res.Referral.ReferralURL,
-		"created":       res.Created,
-		"referral":      referralOf(res.Referral, s.svc.Now()),
+	writeJSON(w, http.StatusOK, createResponse{
+		Created: res.Created, Referral: referralOf(res.Referral, s.svc.Now()),
+		ReferralCode: res.Referral.ReferralCode, ReferralID: res.Referral.ReferralID, ReferralURL: res.Referral.ReferralURL,
 	})
 	return nil
+}
+
+// createResponse is the body of /referral/create, its members in the
+// order a map's encoding gave them (sorted), as before it was a struct.
+type createResponse struct {
+	Created      bool         `json:"created"`
+	Referral     referralJSON `json:"referral"`
+	ReferralCode string       `json:"referral_code"`
+	ReferralID   string       `json:"referral_id"`
+	ReferralURL  *string      `json:"referral_url"`
+}
+
+// referralResponse is the body of the endpoints that answer a referral.
+type referralResponse struct {
+	Referral referralJSON `json:"referral"`
 }
 
 func (s *Server) getReferral(w http.ResponseWriter, r *http.Request, o domain.Origin) error {
@@ -76,7 +88,7 @@ func (s *Server) reachMilestone(w http.ResponseWriter, r *http.Request, o domain
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"referral": referralOf(v, s.svc.Now())})
+	writeJSON(w, http.StatusOK, referralResponse{Referral: referralOf(v, s.svc.Now())})
 	return nil
 }
 
@@ -89,7 +101,7 @@ func (s *Server) completeReferral(w http.ResponseWriter, r *http.Request, o doma
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"referral": referralOf(v, s.svc.Now())})
+	writeJSON(w, http.StatusOK, referralResponse{Referral: referralOf(v, s.svc.Now())})
 	return nil
 }
 

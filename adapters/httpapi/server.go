@@ -150,20 +150,20 @@ type route struct {
 
 func (s *Server) routes() {
 	routes := []route{
-		{"POST /v1/api/referral/create", domain.ScopeReferralsWrite, s.createReferral},
+		{"POST /v1/api/referral/create", domain.ScopeReferralsWrite, command(s.createReferral)},
 		{"GET /v1/api/referral/{code}", domain.ScopeReferralsRead, s.getReferral},
-		{"POST /v1/api/referral/milestone", domain.ScopeReferralsWrite, s.reachMilestone},
-		{"POST /v1/api/referral/complete", domain.ScopeReferralsWrite, s.completeReferral},
-		{"POST /v1/api/referral/claim-reward", domain.ScopeRewardsClaim, s.claim(domain.SideReferrer)},
-		{"POST /v1/api/referral/claim-referee-reward", domain.ScopeRewardsClaim, s.claim(domain.SideReferee)},
+		{"POST /v1/api/referral/milestone", domain.ScopeReferralsWrite, command(s.reachMilestone)},
+		{"POST /v1/api/referral/complete", domain.ScopeReferralsWrite, command(s.completeReferral)},
+		{"POST /v1/api/referral/claim-reward", domain.ScopeRewardsClaim, command(s.claim(domain.SideReferrer))},
+		{"POST /v1/api/referral/claim-referee-reward", domain.ScopeRewardsClaim, command(s.claim(domain.SideReferee))},
 		{"GET /v1/api/referral/settings", domain.ScopeReferralsRead, s.getSettings},
-		{"PUT /v1/api/referral/settings", domain.ScopeSettingsWrite, s.putSettings},
+		{"PUT /v1/api/referral/settings", domain.ScopeSettingsWrite, command(s.putSettings)},
 		{"GET /v1/api/events", domain.ScopeEventsRead, s.listEvents},
 		{"GET /v1/api/audit/referrals/{code}", domain.ScopeAuditRead, s.auditReferral},
-		{"POST /v1/api/referral/void", domain.ScopeReviewsManage, s.voidReferral},
-		{"POST /v1/api/referral/reverse-reward", domain.ScopeReviewsManage, s.reverseReward},
-		{"POST /v1/api/reviews/{code}/approve", domain.ScopeReviewsManage, s.resolveReview(true)},
-		{"POST /v1/api/reviews/{code}/reject", domain.ScopeReviewsManage, s.resolveReview(false)},
+		{"POST /v1/api/referral/void", domain.ScopeReviewsManage, command(s.voidReferral)},
+		{"POST /v1/api/referral/reverse-reward", domain.ScopeReviewsManage, command(s.reverseReward)},
+		{"POST /v1/api/reviews/{code}/approve", domain.ScopeReviewsManage, command(s.resolveReview(true))},
+		{"POST /v1/api/reviews/{code}/reject", domain.ScopeReviewsManage, command(s.resolveReview(false))},
 		{"GET /v1/api/whoami", anyScope, s.whoami},
 	}
 	if s.cfg.ReadModels != nil {

@@ -156,10 +156,14 @@ func (c *keyCache) drainLocked() {
 // get returns the cached row of a key ID, if fresh, and the generation to
 // hand to put after a lookup.
 func (c *keyCache) get(id string) (keyRow, bool, uint64) {
+	var st fileStamp
+	if c.file != nil { // the system call outside the lock every request takes
+		st = c.file.read()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.drainLocked()
-	c.checkFileLocked()
+	c.checkFileLocked(st)
 	e, ok := c.entries[id]
 	if !ok || !c.live || time.Since(e.stored) > keyCacheTTL {
 		return keyRow{}, false, c.gen
@@ -167,14 +171,18 @@ func (c *keyCache) get(id string) (keyRow, bool, uint64) {
 	return e.row, true, c.gen
 }
 
-// checkFileLocked forgets every key if the revocation file changed since
-// the last look. It runs before a lookup reads the row, so a revocation
-// signalled after that read is seen by the next lookup.
-func (c *keyCache) checkFileLocked() {
+// checkFileLocked forgets every key if the revocation file's stamp st,
+// read by this lookup, differs from the last one that made it forget. The
+// read comes before a lookup reads the row, so a revocation signalled
+// after that read is seen by the next lookup. Lookups whose reads raced
+// may set an older stamp back: that only forgets once more (every change
+// of the stamp empties the cache), never keeps a key a newer stamp
+// dropped.
+func (c *keyCache) checkFileLocked(st fileStamp) {
 	if c.file == nil {
 		return
 	}
-	if st := c.file.read(); st != c.file.stamp {
+	if st != c.file.stamp {
 		c.file.stamp = st
 		c.gen++
 		clear(c.entries)

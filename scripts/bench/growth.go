@@ -24,7 +24,7 @@ func runGrowth(ctx context.Context, s benchkit.Store, o options) {
 	// A second of commands first, not counted: the first measurement of a
 	// process otherwise pays for opening the pool's connections and
 	// preparing statements on each, which lowered the 1k baseline.
-	measure(s.Name, "warm-up (not counted)", options{duration: time.Second, conc: o.conc}, func(wk, i int) error {
+	measure(s.Name, "warm-up (not counted)", 0, options{duration: time.Second, conc: o.conc}, func(wk, i int) error {
 		return commandPair(ctx, svc, as, "gwarm", wk, i)
 	})
 	fmt.Printf("%-9s %12s %12s %16s\n", "store", "log events", "cmds/s", "vs 1k (target)")
@@ -40,7 +40,7 @@ func runGrowth(ctx context.Context, s benchkit.Store, o options) {
 		fillReferrals(w, domain.NewPrefixedID("as"), level-have, fmt.Sprintf("G%d", level))
 		w.Flush()
 		settled := benchkit.Settle(ctx, s)
-		rate := measure(s.Name, fmt.Sprintf("log %d", level), o, func(wk, i int) error {
+		rate := measure(s.Name, fmt.Sprintf("log %d", level), 0, o, func(wk, i int) error {
 			return commandPair(ctx, svc, as, fmt.Sprintf("g%d", level), wk, i)
 		})
 		if base == 0 {
@@ -68,7 +68,7 @@ func bigReferrer(ctx context.Context, s benchkit.Store, svc *domain.Service, as 
 	for round := range growthRounds {
 		fresh := fmt.Sprintf("fresh%d", round)
 		pair := func(referrer string) float64 {
-			return 2 * measure(s.Name, referrer, seq, func(int, int) error { return completePair(ctx, svc, as, referrer) })
+			return 2 * measure(s.Name, referrer, 0, seq, func(int, int) error { return completePair(ctx, svc, as, referrer) })
 		}
 		var newRate, bigRate float64
 		if round%2 == 0 {

@@ -8,9 +8,10 @@
 // Each run measures, per store and with the same number of concurrent
 // callers: single-row insert transactions (the store's raw rate), the
 // create and milestone commands through the domain service, the same
-// commands end to end over HTTP on loopback, the commands again and the raw
-// rate again. Baselines are the means of the two runs around them, to
-// cancel drift on a shared machine:
+// commands end to end over HTTP on loopback, an HTTP call that reaches no
+// store (a refused milestone: what HTTP alone costs, printed only), the
+// commands again and the raw rate again. Baselines are the means of the
+// two runs around them, to cancel drift on a shared machine:
 //
 //   - commands vs raw: commands/s over raw tx/s (targets: PostgreSQL 60%,
 //     SQLite 80%);
@@ -27,7 +28,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log"
 	"os"
+	"runtime"
 	"time"
 
 	"github.com/referral-ledger/referral-ledger/scripts/benchkit"
@@ -39,6 +42,9 @@ type options struct {
 	runs      int
 	growthMax int
 	referrals int
+	// phaseProfiles, if set, is a directory that receives a CPU profile
+	// of each throughput measurement alone (<store>-<phase>-r<run>.pprof).
+	phaseProfiles string
 }
 
 func main() {
@@ -52,7 +58,14 @@ func main() {
 	flag.IntVar(&o.growthMax, "growth-max", 1_000_000, "growth mode: the largest log measured (100000 for a quick run)")
 	flag.IntVar(&o.referrals, "referrals", 10_000, "growth mode: referrals of the big referrer")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	flag.StringVar(&o.phaseProfiles, "phaseprofiles", "", "write a CPU profile and allocation profiles of each throughput measurement into this directory (not with -cpuprofile)")
 	flag.Parse()
+	if *cpuprofile != "" && o.phaseProfiles != "" {
+		log.Fatal("-cpuprofile and -phaseprofiles cannot be used together: one CPU profile runs at a time")
+	}
+	if o.phaseProfiles != "" {
+		runtime.MemProfileRate = 64 << 10 // enough samples of a few seconds' allocations (it costs CPU: the CPU per call printed is a few us higher)
+	}
 	defer benchkit.StartProfile(*cpuprofile)()
 	ctx := context.Background()
 

@@ -8,10 +8,16 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/referral-ledger/referral-ledger/adapters/httpapi"
 	"github.com/referral-ledger/referral-ledger/adapters/sqlstore"
@@ -45,7 +51,7 @@ func runThroughput(ctx context.Context, s benchkit.Store, o options) []result {
 	if err != nil {
 		log.Fatal(err)
 	}
-	srv := httptest.NewServer(httpapi.New(svc, access, slog.New(slog.NewTextHandler(io.Discard, nil)), httpapi.Config{}))
+	srv := serveAPI(svc, access)
 	defer srv.Close()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.conc * 2}}
 
@@ -55,26 +61,72 @@ func runThroughput(ctx context.Context, s benchkit.Store, o options) []result {
 		tag := fmt.Sprintf("r%d", run)
 		raw := func(w, i int) error { return rawInsert(ctx, write, w, i) }
 		direct := func(w, i int) error { return commandPair(ctx, svc, as.ID, tag, w, i) }
-		r.raw1 = measure(name, "raw", o, raw)
-		r.cmds1 = measure(name, "commands", o, direct)
-		r.http = measure(name, "http", o, func(w, i int) error { return httpPair(client, srv.URL, key, tag, w, i) })
+		m := func(phase string, op func(w, i int) error) float64 {
+			return measure(name, phase, run, o, op)
+		}
+		r.raw1 = m("raw", raw)
+		r.cmds1 = m("commands", direct)
+		r.http = m("http", func(w, i int) error { return httpPair(client, srv.URL, key, tag, w, i) })
+		m("http floor", func(int, int) error { return httpFloor(client, srv.URL, key) })
 		tag += "b"
-		r.cmds2 = measure(name, "commands", o, direct)
-		r.raw2 = measure(name, "raw again", o, raw)
+		r.cmds2 = m("commands again", direct)
+		r.raw2 = m("raw again", raw)
 		out = append(out, r)
 	}
 	return out
 }
 
+// serveAPI serves the API on loopback the way serve does: its handler
+// chain with the per-key rate limit on (at a rate the bench never
+// reaches, so every request passes through the limiter), metrics
+// registered, and its http.Server with the timeouts.
+func serveAPI(svc *domain.Service, keys httpapi.KeyStore) *httptest.Server {
+	api := httpapi.New(svc, keys, slog.New(slog.NewTextHandler(io.Discard, nil)), httpapi.Config{
+		Metrics: prometheus.NewRegistry(), RateLimit: 1e6,
+	})
+	srv := httptest.NewUnstartedServer(api)
+	srv.Config = api.HTTPServer()
+	srv.Start()
+	return srv
+}
+
 // measure runs op from o.conc workers for o.duration and returns calls per
 // second.
-func measure(store, name string, o options, op func(worker, i int) error) float64 {
+func measure(store, name string, run int, o options, op func(worker, i int) error) float64 {
+	if o.phaseProfiles != "" {
+		file := filepath.Join(o.phaseProfiles, fmt.Sprintf("%s-%s-r%d", store, strings.ReplaceAll(name, " ", "-"), run))
+		writeAllocs(file + ".allocs-before")
+		defer writeAllocs(file + ".allocs-after") // go tool pprof -base X.allocs-before X.allocs-after
+		defer benchkit.StartProfile(file + ".pprof")()
+	}
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
 	pg0, self0 := benchkit.Postgres(), benchkit.Self()
 	perSecond, calls := benchkit.Measure(o.conc, o.duration, op)
 	n := float64(calls)
-	fmt.Printf("%-9s %-10s CPU per call: postgres backends %4.0f us, this process %4.0f us\n",
-		store, name, (benchkit.Postgres()-pg0).Seconds()*1e6/n, (benchkit.Self()-self0).Seconds()*1e6/n)
+	pg, self := (benchkit.Postgres()-pg0).Seconds()*1e6/n, (benchkit.Self()-self0).Seconds()*1e6/n
+	runtime.ReadMemStats(&m1)
+	// On SQLite no backend is ours: benchkit.Postgres would count every
+	// postgres process of the machine (other users' load), so none is shown.
+	pgText := "   -"
+	if store == "postgres" {
+		pgText = fmt.Sprintf("%4.0f", pg)
+	}
+	fmt.Printf("%-9s %-14s per call: CPU postgres backends %s us, this process %4.0f us; %3.0f allocs, %5.1f KB; %4d GCs\n",
+		store, name, pgText, self, float64(m1.Mallocs-m0.Mallocs)/n, float64(m1.TotalAlloc-m0.TotalAlloc)/n/1024, m1.NumGC-m0.NumGC)
 	return perSecond
+}
+
+// writeAllocs writes the allocation profile so far to path.
+func writeAllocs(path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		log.Fatal(err)
+	}
 }
 
 var runID = time.Now().UnixNano()
