@@ -26,7 +26,7 @@ func RebuildReferrals(ctx context.Context, store domain.EventStore, db *sqlx.DB,
 }
 
 // rebuildReferrals is RebuildReferrals in batches of batchSize events.
-func rebuildReferrals(ctx context.Context, store domain.EventStore, db *sqlx.DB, p *Referrals, progress func(applied int), batchSize int) (_ Checkpoint, err error) {
+func rebuildReferrals(ctx context.Context, store domain.EventStore, db *sqlx.DB, p *Referrals, progress func(applied int), batchSize int) (Checkpoint, error) {
 	name := ReferralsName + shadowSuffix
 	sp := p.shadow()
 	sp.deferWindows = true
@@ -43,11 +43,6 @@ func rebuildReferrals(ctx context.Context, store domain.EventStore, db *sqlx.DB,
 		}
 		defer release()
 	}
-	restore, err := sorterCache(ctx, db)
-	if err != nil {
-		return Checkpoint{}, err
-	}
-	defer func() { err = errors.Join(err, restore()) }()
 	if err := createShadow(ctx, db); err != nil {
 		return Checkpoint{}, err
 	}

@@ -61,51 +61,6 @@ func completeShadow(ctx context.Context, db *sqlx.DB, sp *Referrals) error {
 	return analyzeShadow(ctx, db)
 }
 
-// sorterCacheKiB is the page cache of a SQLite rebuild: SQLite's default.
-// SQLite sizes a sort's in-memory runs by the connection's cache, and the
-// writer's (adapters/sqlite) is much larger for the command path: with it
-// a 200k rebuild's peak RSS went from 112–119 MB to 191–198 MB, and still
-// to 171–177 MB with the default cache only while the tables were
-// completed (the bulk's inserts filled the larger cache); with the default
-// for the whole rebuild, 133–135 MB (the fill before it used the larger).
-const sorterCacheKiB = 2000
-
-// sorterCache lowers the SQLite writer connection's page cache to
-// sorterCacheKiB, if it is larger, until restore is called. PostgreSQL:
-// nothing. The writer pool has one connection that it keeps open, so both
-// pragmas reach the same connection.
-func sorterCache(ctx context.Context, db *sqlx.DB) (restore func() error, err error) {
-	restore = func() error { return nil }
-	if db.DriverName() == "postgres" {
-		return restore, nil
-	}
-	var was int
-	if err := db.GetContext(ctx, &was, `PRAGMA cache_size`); err != nil {
-		return nil, fmt.Errorf("rebuild: read the page cache size: %w", err)
-	}
-	// A negative size is in KiB, a positive one in pages (4 KiB by default).
-	kib := -was
-	if was > 0 {
-		kib = was * 4
-	}
-	if kib <= sorterCacheKiB {
-		return restore, nil
-	}
-	set := func(size int) error {
-		_, err := db.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf(`PRAGMA cache_size = %d`, size))
-		return err
-	}
-	if err := set(-sorterCacheKiB); err != nil {
-		return nil, fmt.Errorf("rebuild: lower the page cache: %w", err)
-	}
-	return func() error {
-		if err := set(was); err != nil {
-			return fmt.Errorf("rebuild: restore the page cache: %w", err)
-		}
-		return nil
-	}, nil
-}
-
 // indexShadow gives the rebuild's tables the live tables' other indexes,
 // all at once: what completeShadow adds, without the data.
 func indexShadow(ctx context.Context, db *sqlx.DB) error {

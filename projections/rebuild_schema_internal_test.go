@@ -11,7 +11,6 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/referral-ledger/referral-ledger/adapters/storetest"
-	"github.com/referral-ledger/referral-ledger/domain"
 )
 
 // The rebuild's written-out tables have the live read models' columns,
@@ -79,55 +78,4 @@ func tableShape(tb testing.TB, db *sqlx.DB, table string) []string {
 	}
 	slices.Sort(indexes)
 	return append(cols, indexes...)
-}
-
-// A SQLite rebuild sorts in SQLite's default page cache, not the writer's
-// larger one (SQLite sizes a sort's memory by it), and gives the writer
-// its cache back afterwards.
-func TestRebuildSortsInTheDefaultCache(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	st, db, _ := storetest.Open(t, "sqlite")
-	cache := func() int {
-		t.Helper()
-		var n int
-		if err := db.GetContext(ctx, &n, `PRAGMA cache_size`); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	writer := cache()
-	if writer >= -sorterCacheKiB {
-		t.Fatalf("the writer's cache is %d, want more than %d KiB", writer, sorterCacheKiB)
-	}
-	restore, err := sorterCache(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := cache(); got != -sorterCacheKiB {
-		t.Errorf("cache while sorting: %d, want %d", got, -sorterCacheKiB)
-	}
-	if err := restore(); err != nil {
-		t.Fatal(err)
-	}
-	if got := cache(); got != writer {
-		t.Errorf("cache after: %d, want the writer's %d", got, writer)
-	}
-
-	svc := domain.NewService(st, domain.ServiceConfig{})
-	for i := range 3 {
-		if _, err := svc.CreateReferral(ctx, domain.Origin{AppspaceID: domain.NewPrefixedID("as"), RequestID: domain.NewID()}, domain.CreateInput{ReferrerID: fmt.Sprint("r", i)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var during []int
-	if _, err := rebuildReferrals(ctx, st, db, NewReferrals(db), func(int) { during = append(during, cache()) }, 1); err != nil {
-		t.Fatal(err)
-	}
-	if len(during) == 0 || slices.ContainsFunc(during, func(n int) bool { return n != -sorterCacheKiB }) {
-		t.Errorf("cache during the rebuild's batches: %v, want %d each", during, -sorterCacheKiB)
-	}
-	if got := cache(); got != writer {
-		t.Errorf("cache after a rebuild: %d, want the writer's %d", got, writer)
-	}
 }

@@ -66,11 +66,9 @@ func TestPragmas(t *testing.T) {
 		{name: "writer synchronous", pragma: "synchronous", want: "2"}, // FULL
 		{name: "writer foreign keys", pragma: "foreign_keys", want: "1"},
 		{name: "writer busy timeout", pragma: "busy_timeout", want: "10000"},
-		{name: "writer page cache", pragma: "cache_size", want: "-32768"},
 		{name: "reader journal", pragma: "journal_mode", read: true, want: "wal"},
 		{name: "reader query only", pragma: "query_only", read: true, want: "1"},
 		{name: "reader busy timeout", pragma: "busy_timeout", read: true, want: "10000"},
-		{name: "reader page cache", pragma: "cache_size", read: true, want: "-2000"},
 	} {
 		db := s.WriteDB()
 		if tc.read {

@@ -40,14 +40,6 @@ const pollInterval = 500 * time.Millisecond
 // busyTimeout is how long a connection waits for another process's lock.
 const busyTimeout = 10 * time.Second
 
-// writerCacheKiB is the writer connection's page cache. SQLite's default
-// (2 MiB a connection) held the command path's indexes up to about 100k
-// events; at 1M the stream index no longer fit and CPU per command rose
-// about 13%. The readers keep the default. A rebuild of the read models
-// lowers it while it runs (projections.RebuildReferrals): SQLite sizes a
-// sort's memory by the cache.
-const writerCacheKiB = 32 << 10
-
 // Config says where the database file is.
 type Config struct {
 	// Path is the database file, created if missing.
@@ -100,8 +92,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	params.Set("_busy_timeout", fmt.Sprint(busyTimeout.Milliseconds()))
 	params.Set("_foreign_keys", "1")
 	params.Set("_synchronous", "FULL")
-	writeParams := url.Values{"_txlock": {"immediate"}, "_journal_mode": {"WAL"},
-		"_pragma": {fmt.Sprintf("cache_size(-%d)", writerCacheKiB)}}
+	writeParams := url.Values{"_txlock": {"immediate"}, "_journal_mode": {"WAL"}}
 	readParams := url.Values{"_query_only": {"1"}}
 	for k, v := range params {
 		writeParams[k], readParams[k] = v, v
