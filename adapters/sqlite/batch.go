@@ -89,6 +89,12 @@ func (s *Store) commitBatch(batch []*appendRequest) {
 		fail(fmt.Errorf("append: begin: %w", err))
 		return
 	}
+	// The timeout bounds BEGIN IMMEDIATE, the one step that waits for
+	// another process's lock. Once the transaction holds the write lock its
+	// statements wait for nothing, and a context that can end costs each
+	// one a watcher goroutine in database/sql and in modernc.org/sqlite
+	// (34 allocations and about 4% of a command's CPU in scripts/bench).
+	ctx = context.WithoutCancel(ctx)
 	now := time.Now().UTC().Format(time.RFC3339Nano)
 	wrote := false
 	for _, r := range batch {
