@@ -3,7 +3,6 @@ package audit
 import (
 	"context"
 	"database/sql"
-	"strings"
 
 	"github.com/jmoiron/sqlx"
 
@@ -14,18 +13,15 @@ import (
 // prepared on the writer's pool, so that the transaction, which holds the
 // file's one writer (the appends wait for it), does not parse a statement
 // of a thousand parameters each 200 leaves. A multi-row INSERT's text
-// depends on its number of rows: leaves go in statements of 256 rows and
+// depends on its number of rows: insertRows writes chunks of 256 rows and
 // of a power of two for the rest, a handful of texts in all.
 type sealStmts struct {
 	c *sqlstmt.Cache
 }
 
 // maxSealStmts bounds the texts kept: the leaves' nine sizes, the tiles'
-// few, the tree's update.
+// nine, the tree's update.
 const maxSealStmts = 64
-
-// leafChunk is the most leaf rows one INSERT writes.
-const leafChunk = 256
 
 // newSealStmts returns the statements of sealing through db, a SQLite
 // writer pool of one connection (the cache is Deferred: a text is
@@ -63,28 +59,11 @@ func (t *stmtTx) ExecContext(ctx context.Context, query string, args ...any) (sq
 }
 
 // insertLeaves writes leaf rows (appspace, leaf_index, event_id,
-// position, leaf) on SQLite, in INSERT OR FAIL statements of leafChunk
-// rows, then of powers of two. OR FAIL: an INSERT that may abort halfway
-// (a duplicate leaf) makes SQLite write every page it changes to a
-// statement journal first, a temporary file, to undo that statement
-// alone; the sealer rolls back the whole transaction on any error, so
-// the statement's own undo is never needed.
+// position, leaf) on SQLite, by INSERT OR FAIL (insertRows' chunks). OR
+// FAIL: an INSERT that may abort halfway (a duplicate leaf) makes SQLite
+// write every page it changes to a statement journal first, a temporary
+// file, to undo that statement alone; the sealer rolls back the whole
+// transaction on any error, so the statement's own undo is never needed.
 func insertLeaves(ctx context.Context, q querier, rows [][]any) error {
-	const head = `INSERT OR FAIL INTO audit_leaves (appspace_id, leaf_index, event_id, position, leaf) VALUES `
-	for len(rows) > 0 {
-		n := leafChunk
-		for n > len(rows) {
-			n /= 2
-		}
-		args := make([]any, 0, n*5)
-		for _, r := range rows[:n] {
-			args = append(args, r...)
-		}
-		rows = rows[n:]
-		text := head + strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?), ", n), ", ")
-		if _, err := q.ExecContext(ctx, text, args...); err != nil {
-			return err
-		}
-	}
-	return nil
+	return insertRows(ctx, q, `INSERT OR FAIL INTO audit_leaves (appspace_id, leaf_index, event_id, position, leaf) VALUES `, 5, rows, "")
 }
