@@ -13,7 +13,7 @@ import (
 
 // attach gives claimed deliveries their webhook's URL and secrets, read
 // once per webhook (from the read pool: the claim has committed).
-func (w *worker) attach(ctx context.Context, batch []due) error {
+func (w *core) attach(ctx context.Context, batch []due) error {
 	if len(batch) == 0 {
 		return nil
 	}

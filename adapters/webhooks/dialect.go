@@ -38,13 +38,12 @@ type dialect struct {
 	messagesWaiting string
 	schema          wsql.SchemaAdapter
 	offsets         wsql.OffsetsAdapter
-	// claim leases the candidates' shares of due deliveries (claimFor);
+	// claim leases the candidates' shares of due deliveries (claimFor),
+	// each with its webhook's URL and secrets as they are now (loadErr set
+	// when they could not be read: the deliveries are leased all the same);
 	// record saves a batch of attempts (worker.record).
 	claim  func(ctx context.Context, w *core, cands []candidate, now, lease int64) ([]due, error)
 	record func(ctx context.Context, w *core, tx *sqlx.Tx, rows []recordRow) ([]recordRow, error)
-	// claimAttaches: claim also gives each delivery its webhook's URL and
-	// secrets (see claimLateral); otherwise the worker reads them after.
-	claimAttaches bool
 	// writerStmts are prepared once on the writer pool (see workerStmts).
 	writerStmts []string
 }
@@ -66,11 +65,10 @@ var postgresDialect = dialect{
 		WHERE o.consumer_group = $1 AND ((m.transaction_id = o.last_processed_transaction_id AND m."offset" > o.offset_acked)
 			OR m.transaction_id > o.last_processed_transaction_id)
 		AND m.transaction_id < pg_snapshot_xmin(pg_current_snapshot()))`,
-	schema:        wsql.DefaultPostgreSQLSchema{SubscribeBatchSize: messageBatch},
-	offsets:       wsql.DefaultPostgreSQLOffsetsAdapter{},
-	claim:         claimLateral,
-	claimAttaches: true,
-	record:        recordArrays,
+	schema:  wsql.DefaultPostgreSQLSchema{SubscribeBatchSize: messageBatch},
+	offsets: wsql.DefaultPostgreSQLOffsetsAdapter{},
+	claim:   claimLateral,
+	record:  recordArrays,
 }
 
 var sqliteDialect = dialect{

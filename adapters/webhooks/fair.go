@@ -120,7 +120,24 @@ const claimReturning = ` RETURNING id, webhook_id, event_id, event_type, body, a
 
 // claimEach claims endpoint by endpoint (SQLite: statements cost no round
 // trip, and it has one writer), in one transaction: one commit per claim.
-func claimEach(ctx context.Context, w *core, cands []candidate, now, lease int64) (out []due, err error) {
+// Then it reads the deliveries' webhooks (attach); if that fails, the
+// deliveries are leased all the same, and each fails as an internal error
+// and is retried.
+func claimEach(ctx context.Context, w *core, cands []candidate, now, lease int64) ([]due, error) {
+	out, err := claimEachTx(ctx, w, cands, now, lease)
+	if err != nil {
+		return nil, err
+	}
+	if aerr := w.attach(ctx, out); aerr != nil {
+		for i := range out {
+			out[i].loadErr = aerr
+		}
+	}
+	return out, nil
+}
+
+// claimEachTx is claimEach's transaction.
+func claimEachTx(ctx context.Context, w *core, cands []candidate, now, lease int64) (out []due, err error) {
 	tx, err := w.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)

@@ -207,16 +207,6 @@ func (w *worker) claim(ctx context.Context, budget int) (batch []due, next time.
 		batch[i].probe, batch[i].epoch = c.probe, c.epoch
 		w.ends.hold(c.ID, c.MaxInFlight, 1)
 	}
-	// The deliveries are leased: send them even if reading their webhooks
-	// failed (each then fails as an internal error and is retried).
-	if w.sql.claimAttaches {
-		return batch, next, err
-	}
-	if aerr := w.attach(ctx, batch); aerr != nil {
-		for i := range batch {
-			batch[i].loadErr = aerr
-		}
-	}
 	return batch, next, err
 }
 
