@@ -156,15 +156,11 @@ func parseSize(v, name string) (int64, error) {
 	return int64(n), err
 }
 
-// leafIndexes returns the leaf index of each of evs that is sealed (none
-// without an Auditor).
-func (s *Server) leafIndexes(ctx context.Context, app string, evs []EventJSON) (map[string]int64, error) {
-	if s.cfg.Audit == nil || len(evs) == 0 {
+// leafIndexes returns the leaf index of each of the events ids that is
+// sealed (none without an Auditor).
+func (s *Server) leafIndexes(ctx context.Context, app string, ids []string) (map[string]int64, error) {
+	if s.cfg.Audit == nil || len(ids) == 0 {
 		return nil, nil
-	}
-	ids := make([]string, len(evs))
-	for i, e := range evs {
-		ids[i] = e.ID
 	}
 	return s.cfg.Audit.LeafIndexes(ctx, app, ids)
 }
@@ -179,7 +175,11 @@ type auditedEvent struct {
 
 // withLeaves adds the leaf indexes to evs.
 func (s *Server) withLeaves(ctx context.Context, app string, evs []EventJSON) ([]auditedEvent, error) {
-	idx, err := s.leafIndexes(ctx, app, evs)
+	ids := make([]string, len(evs))
+	for i, e := range evs {
+		ids[i] = e.ID
+	}
+	idx, err := s.leafIndexes(ctx, app, ids)
 	if err != nil {
 		return nil, err
 	}
