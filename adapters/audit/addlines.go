@@ -171,7 +171,7 @@ func readBlocks(in io.Reader, stop <-chan struct{}, order, work chan<- *block, f
 
 // hashBlock decodes and hashes a block's lines.
 func (lp *lineParser) hashBlock(b *block, prefix []byte) hashed {
-	var res hashed
+	res := hashed{hashes: make([]tlog.Hash, 0, bytes.Count(b.data, []byte{'\n'})+1)}
 	var leaf []byte
 	data, n := b.data, b.first
 	for ; len(data) > 0; n++ {

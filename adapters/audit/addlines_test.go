@@ -103,3 +103,43 @@ func TestAddLinesErrors(t *testing.T) {
 		t.Error("the long line's leaf hash differs")
 	}
 }
+
+// TestRebuildStoresAsTlog: the stored hashes Rebuild computes in place are
+// tlog's, leaf after leaf, and its tree hash is tlog's for every size.
+func TestRebuildStoresAsTlog(t *testing.T) {
+	var r Rebuild
+	var want []tlog.Hash
+	reader := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(idx))
+		for i, x := range idx {
+			out[i] = want[x]
+		}
+		return out, nil
+	})
+	for n := range int64(1100) {
+		h := tlog.RecordHash([]byte{byte(n), byte(n >> 8), 'x'})
+		hs, err := tlog.StoredHashesForRecordHash(n, h, reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, hs...)
+		if err := r.add(h); err != nil {
+			t.Fatal(err)
+		}
+		if len(r.hashes) != len(want) || r.hashes[len(r.hashes)-1] != want[len(want)-1] {
+			t.Fatalf("after leaf %d: %d stored hashes, want %d", n, len(r.hashes), len(want))
+		}
+		got, err := tlog.TreeHash(n+1, &r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wantRoot, _ := tlog.TreeHash(n+1, reader); got != wantRoot {
+			t.Fatalf("tree of %d leaves: root %v, want %v", n+1, got, wantRoot)
+		}
+	}
+	for i := range want {
+		if r.hashes[i] != want[i] {
+			t.Fatalf("stored hash %d differs", i)
+		}
+	}
+}

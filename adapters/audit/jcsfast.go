@@ -204,24 +204,23 @@ func (m member) name(out []byte) []byte { return out[m.start+1 : m.colon-1] }
 func compareNames(out []byte, a, b member) int { return bytes.Compare(a.name(out), b.name(out)) }
 
 // reorder rewrites the object written to out from start with its members
-// sorted by name; a duplicate name is for the general path to report.
+// sorted by name; a duplicate name is for the general path to report. The
+// sorted object is built after the written one, in out's spare room (a
+// verifier's parser reuses out for every line, so this allocates nothing
+// once it has grown), then moved over it.
 func reorder(out []byte, start int, members []member) ([]byte, error) {
-	written := slices.Clone(out[start:])
-	for k := range members {
-		members[k].start -= start
-		members[k].colon -= start
-		members[k].end -= start
-	}
-	slices.SortFunc(members, func(a, b member) int { return compareNames(written, a, b) })
-	out = append(out[:start], '{')
+	end := len(out)
+	slices.SortFunc(members, func(a, b member) int { return compareNames(out, a, b) })
+	out = append(out, '{')
 	for k, m := range members {
 		if k > 0 {
-			if compareNames(written, members[k-1], m) == 0 {
+			if compareNames(out, members[k-1], m) == 0 {
 				return nil, errSlow
 			}
 			out = append(out, ',')
 		}
-		out = append(out, written[m.start:m.end]...)
+		out = append(out, out[m.start:m.end]...)
 	}
-	return append(out, '}'), nil
+	out = append(out, '}')
+	return out[:start+copy(out[start:], out[end:])], nil
 }

@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"fmt"
+	"math/bits"
 
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -39,13 +40,17 @@ func (r *Rebuild) Add(l Leaf) error {
 	return r.add(l.Hash())
 }
 
-// add appends the next leaf, of hash h.
+// add appends the next leaf, of hash h, and the stored hashes it
+// completes: what tlog.StoredHashesForRecordHash(r.n, h, r) returns
+// (TestRebuildStoresAsTlog), computed in place: tlog's allocates three
+// slices a leaf, a million times for a million events, and the garbage
+// collections they cost a verifier were a tenth of its time.
 func (r *Rebuild) add(h tlog.Hash) error {
-	hs, err := tlog.StoredHashesForRecordHash(r.n, h, r)
-	if err != nil {
-		return err
+	r.hashes = append(r.hashes, h)
+	for i := range bits.TrailingZeros64(uint64(r.n + 1)) {
+		h = tlog.NodeHash(r.hashes[tlog.StoredHashIndex(i, r.n>>uint(i)-1)], h)
+		r.hashes = append(r.hashes, h)
 	}
-	r.hashes = append(r.hashes, hs...)
 	r.n++
 	return nil
 }
