@@ -56,20 +56,20 @@ func TestEventLineAsEncodingJSON(t *testing.T) {
 
 // An event whose stored data or metadata is not JSON (a store edited by
 // hand) is an error, as it is to encoding/json: the stream must not send
-// a line that is not JSON.
+// a line that is not JSON, nor part of one.
 func TestEventLineRefusesInvalidJSON(t *testing.T) {
 	for _, raw := range []string{``, `{`, `{"a":}`, `nul`, `{"a":1} x`} {
 		e := domain.RecordedEvent{Stream: "s", ID: "i", Type: "t", Data: []byte(`{}`), Metadata: []byte(raw)}
 		if _, err := json.Marshal(auditedEvent{EventJSON: EventOf(e)}); err == nil {
 			t.Fatalf("encoding/json took metadata %q", raw)
 		}
-		var buf bytes.Buffer
-		if err := appendEventLine(&buf, e, nil); err == nil {
-			t.Errorf("metadata %q: no error, wrote %s", raw, buf.String())
+		buf := bytes.NewBufferString("whole line\n")
+		if err := appendEventLine(buf, e, nil); err == nil || buf.String() != "whole line\n" {
+			t.Errorf("metadata %q: error %v, buffer %q (want an error and the buffer as it was)", raw, err, buf.String())
 		}
 		e.Data, e.Metadata = e.Metadata, nil
-		if err := appendEventLine(&buf, e, nil); err == nil {
-			t.Errorf("data %q: no error", raw)
+		if err := appendEventLine(buf, e, nil); err == nil || buf.String() != "whole line\n" {
+			t.Errorf("data %q: error %v, buffer %q", raw, err, buf.String())
 		}
 	}
 }

@@ -164,8 +164,19 @@ func (s *Server) streamFailed(ctx context.Context, w http.ResponseWriter, buf *b
 
 // appendEventLine appends e as a line of NDJSON: the bytes encoding/json
 // writes for auditedEvent{EventOf(e), leaf, nil} (TestEventLineAsEncodingJSON),
-// without its reflection: a stream of the whole log writes a million.
+// without its reflection: a stream of the whole log writes a million. On
+// an error (stored data or metadata that is not JSON) buf is left as it
+// was, so the stream's error line follows whole lines only.
 func appendEventLine(buf *bytes.Buffer, e domain.RecordedEvent, leaf *int64) error {
+	start := buf.Len()
+	if err := appendEvent(buf, e, leaf); err != nil {
+		buf.Truncate(start)
+		return err
+	}
+	return nil
+}
+
+func appendEvent(buf *bytes.Buffer, e domain.RecordedEvent, leaf *int64) error {
 	b := buf.AvailableBuffer()
 	b = strconv.AppendUint(append(b, `{"position":`...), e.Position, 10)
 	b = appendJSONString(append(b, `,"stream":`...), e.Stream)
