@@ -32,6 +32,14 @@ func TestEventLineAsEncodingJSON(t *testing.T) {
 			if j%3 == 0 {
 				e.Metadata = nil
 			}
+			plain, err := json.Marshal(EventOf(e))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got bytes.Buffer
+			if err := AppendEventLine(&got, e); err != nil || got.String() != string(plain)+"\n" {
+				t.Errorf("event %+v, export line (%v):\n got %s\nwant %s", e, err, got.String(), plain)
+			}
 			for _, l := range []*int64{nil, &leaf} {
 				want, err := json.Marshal(auditedEvent{EventJSON: EventOf(e), LeafIndex: l})
 				if err != nil {
@@ -66,6 +74,9 @@ func TestEventLineRefusesInvalidJSON(t *testing.T) {
 		buf := bytes.NewBufferString("whole line\n")
 		if err := appendEventLine(buf, e, nil); err == nil || buf.String() != "whole line\n" {
 			t.Errorf("metadata %q: error %v, buffer %q (want an error and the buffer as it was)", raw, err, buf.String())
+		}
+		if err := AppendEventLine(buf, e); err == nil || buf.String() != "whole line\n" {
+			t.Errorf("metadata %q, export line: error %v, buffer %q", raw, err, buf.String())
 		}
 		e.Data, e.Metadata = e.Metadata, nil
 		if err := appendEventLine(buf, e, nil); err == nil || buf.String() != "whole line\n" {
