@@ -205,22 +205,28 @@ func compareNames(out []byte, a, b member) int { return bytes.Compare(a.name(out
 
 // reorder rewrites the object written to out from start with its members
 // sorted by name; a duplicate name is for the general path to report. The
-// sorted object is built after the written one, in out's spare room (a
-// verifier's parser reuses out for every line, so this allocates nothing
-// once it has grown), then moved over it.
+// sorted object, as long as the written one, is built in out's spare room
+// when there is enough (a verifier's parser reuses out for every line, so
+// this allocates nothing once it has grown), else in a copy of its own
+// (the sealer's encoder appends a batch of leaves to one buffer, which
+// must not grow for it), then moved over the written one.
 func reorder(out []byte, start int, members []member) ([]byte, error) {
 	end := len(out)
 	slices.SortFunc(members, func(a, b member) int { return compareNames(out, a, b) })
-	out = append(out, '{')
+	sorted := out[end:end]
+	if cap(out)-end < end-start {
+		sorted = make([]byte, 0, end-start)
+	}
+	sorted = append(sorted, '{')
 	for k, m := range members {
 		if k > 0 {
 			if compareNames(out, members[k-1], m) == 0 {
 				return nil, errSlow
 			}
-			out = append(out, ',')
+			sorted = append(sorted, ',')
 		}
-		out = append(out, out[m.start:m.end]...)
+		sorted = append(sorted, out[m.start:m.end]...)
 	}
-	out = append(out, '}')
-	return out[:start+copy(out[start:], out[end:])], nil
+	copy(out[start:], append(sorted, '}'))
+	return out, nil
 }
