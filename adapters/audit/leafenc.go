@@ -107,7 +107,15 @@ func encodeLeaves(events []domain.RecordedEvent) ([][]byte, []tlog.Hash) {
 	encode := func(from, to int) {
 		var enc leafEncoder
 		ends := make([]int, to-from)
-		var buf []byte
+		// The leaves are about as long as what they encode: room for
+		// all of them at once, so that buf does not grow, and copy
+		// itself, as a batch of hundreds of leaves is appended.
+		size := 0
+		for i := from; i < to; i++ {
+			e := &events[i]
+			size += len(e.Data) + len(e.Metadata) + len(e.ID) + len(e.Stream) + len(e.Type) + leafOverhead
+		}
+		buf := make([]byte, 0, size)
 		for i := from; i < to; i++ {
 			buf = enc.appendLeaf(buf, &events[i])
 			ends[i-from] = len(buf)
@@ -131,6 +139,11 @@ func encodeLeaves(events []domain.RecordedEvent) ([][]byte, []tlog.Hash) {
 	wg.Wait()
 	return leaves, hashes
 }
+
+// leafOverhead is what a leaf holds beyond its event's data, metadata,
+// id, stream and type: the member names, quotes and separators (about
+// 75 bytes), the version and the time.
+const leafOverhead = 128
 
 // parallelLeaves is how many leaves a goroutine of encodeLeaves encodes
 // at least: fewer are not worth starting one.
