@@ -88,7 +88,11 @@ func (s stmt) exec(ctx context.Context, tx *sqlx.Tx, cache *sqlstmt.Cache) error
 // copy copies s.rows into s.copyInto. A COPY starts when it is prepared,
 // so it is prepared anew each time, never cached.
 func (s stmt) copy(ctx context.Context, tx *sqlx.Tx) (err error) {
-	st, err := tx.PrepareContext(ctx, pq.CopyIn(s.copyInto, s.copyColumns...))
+	cols := make([]string, len(s.copyColumns))
+	for i, c := range s.copyColumns {
+		cols[i] = pq.QuoteIdentifier(c)
+	}
+	st, err := tx.PrepareContext(ctx, "COPY "+pq.QuoteIdentifier(s.copyInto)+" ("+strings.Join(cols, ", ")+") FROM STDIN")
 	if err != nil {
 		return err
 	}

@@ -61,10 +61,10 @@ type figures struct {
 	// pgPerDelivery is the PostgreSQL backends' CPU per delivery.
 	pgPerDelivery time.Duration
 	// claims and records are the worker's commits during the backlog.
-	claims, records         float64
-	delivered, events       int
-	lat, slow               latency
-	throughputRun, slowOnly bool
+	claims, records   float64
+	delivered, events int
+	lat, slow         latency
+	slowOnly          bool
 }
 
 type latency struct {
