@@ -104,6 +104,7 @@ type base struct {
 // stored hashes' slice allocated whole: growing it as it goes, and the
 // garbage of the reads collected during it, took 3 to 6 times as long as
 // the hashing itself here (a baseline that slow flatters every ratio).
+// The leaves of a 1M-event log are about 400 MB in memory while it runs.
 func baseline(ctx context.Context, st store, app string) base {
 	var b base
 	var leaves [][]byte
