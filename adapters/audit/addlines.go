@@ -90,9 +90,7 @@ func (r *Rebuild) AddLines(in io.Reader, prefix string, n int64, progress func()
 			if r.Size() >= n {
 				break
 			}
-			if err := r.add(h); err != nil {
-				return err
-			}
+			r.add(h)
 		}
 		if progress != nil {
 			progress()

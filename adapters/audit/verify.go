@@ -28,7 +28,8 @@ type leafRef struct {
 	version          uint64
 }
 
-// Add appends the next event's leaf.
+// Add appends the next event's leaf. (It cannot fail: the error is the
+// signature callers have.)
 func (r *Rebuild) Add(l Leaf) error {
 	if int64(len(r.named)) == r.n {
 		r.names = append(r.names, l.ID...)
@@ -37,7 +38,8 @@ func (r *Rebuild) Add(l Leaf) error {
 		ref.streamEnd = len(r.names)
 		r.named = append(r.named, ref)
 	}
-	return r.add(l.Hash())
+	r.add(l.Hash())
+	return nil
 }
 
 // add appends the next leaf, of hash h, and the stored hashes it
@@ -45,14 +47,13 @@ func (r *Rebuild) Add(l Leaf) error {
 // (TestRebuildStoresAsTlog), computed in place: tlog's allocates three
 // slices a leaf, a million times for a million events, and the garbage
 // collections they cost a verifier were a tenth of its time.
-func (r *Rebuild) add(h tlog.Hash) error {
+func (r *Rebuild) add(h tlog.Hash) {
 	r.hashes = append(r.hashes, h)
 	for i := range bits.TrailingZeros64(uint64(r.n + 1)) {
 		h = tlog.NodeHash(r.hashes[tlog.StoredHashIndex(i, r.n>>uint(i)-1)], h)
 		r.hashes = append(r.hashes, h)
 	}
 	r.n++
-	return nil
 }
 
 // leaf names leaf i's event (without type, time, data and metadata), if
