@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"slices"
 	"sync"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -107,13 +106,18 @@ func (r *Rebuild) AddLines(in io.Reader, prefix string, n int64, progress func()
 
 // reserve makes room for n leaves (at most maxReserve: n comes from a
 // checkpoint, which may claim anything), so the tree's slices do not
-// grow, and copy, a leaf at a time.
+// grow, and copy, a leaf at a time. It allocates with make and copies,
+// rather than slices.Grow: Grow clears the whole new room (64 MiB for 1M
+// leaves, a tenth of a second before the first line is read), where make
+// takes fresh pages from the OS as they are, already zero.
 func (r *Rebuild) reserve(n int64) {
 	n = min(n, maxReserve) - r.Size()
-	if n <= 0 {
+	if n <= 0 || int64(cap(r.hashes)-len(r.hashes)) >= 2*n {
 		return
 	}
-	r.hashes = slices.Grow(r.hashes, int(2*n))
+	hashes := make([]tlog.Hash, len(r.hashes), int64(len(r.hashes))+2*n)
+	copy(hashes, r.hashes)
+	r.hashes = hashes
 }
 
 // readBlocks cuts in into blocks of whole lines, for the workers, and

@@ -82,3 +82,43 @@ func TestCanonicalFastMatchesGeneral(t *testing.T) {
 		t.Errorf("only %d of 20000 values took the fast path", fastCount)
 	}
 }
+
+// TestFastStrEveryByte puts each byte value at each place of strings of
+// 0 to 24 plain bytes (so at each place in the eight-byte words str skips,
+// and in the bytes after them) and holds str to what a byte-by-byte scan
+// decides: where the string ends, or that it is not on the fast path.
+func TestFastStrEveryByte(t *testing.T) {
+	want := func(in []byte) int { // the index after the closing quote, or -1
+		for i := 1; i < len(in); i++ {
+			switch c := in[i]; {
+			case c == '"':
+				return i + 1
+			case c == '\\' || c < 0x20 || c > 0x7e:
+				return -1
+			}
+		}
+		return -1
+	}
+	checked := 0
+	for n := 0; n <= 24; n++ {
+		for at := 0; at <= n; at++ {
+			for c := range 256 {
+				in := []byte(`"` + strings.Repeat("k", n) + `"tail`)
+				in[1+at] = byte(c) // at == n: the closing quote itself
+				p := fastParser{in: in}
+				s, err := p.str()
+				got := p.i
+				if err != nil {
+					got = -1
+				} else if string(s) != string(in[:p.i]) {
+					t.Fatalf("%q: str returned %q, not the input up to %d", in, s, p.i)
+				}
+				if w := want(in); got != w {
+					t.Fatalf("%q: str ends at %d, a byte-by-byte scan at %d", in, got, w)
+				}
+				checked++
+			}
+		}
+	}
+	t.Logf("%d strings", checked)
+}

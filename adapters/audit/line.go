@@ -121,6 +121,9 @@ func (lp *lineParser) fast(line, buf []byte) (lineLeaf, error) {
 func (p *fastParser) member(name []byte, vals *[len(leafMembers)][]byte, scratch []byte) ([]byte, error) {
 	k := -1
 	for i, m := range leafMembers {
+		if len(name) != len(m) {
+			continue // name is ASCII (str's), as is m: neither equal nor folding
+		}
 		if string(name) == m {
 			k = i
 		} else if bytes.EqualFold(name, []byte(m)) {

@@ -103,17 +103,22 @@ func proofRound(client *http.Client, a api, ids []string) []time.Duration {
 // hashing baseline; with old (another build of the binary), old and new
 // alternately, rounds times, then their medians.
 func verify(ctx context.Context, st store, bins binaries, a api, b base, n int) {
-	dir, err := os.MkdirTemp("", "auditbench-verify-")
+	dir, err := verifyDir(bins.keep, st.name)
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer os.RemoveAll(dir)
+	if bins.keep == "" {
+		defer os.RemoveAll(dir)
+	}
 	export, cp := filepath.Join(dir, "events.jsonl"), filepath.Join(dir, "checkpoint")
 	msg, _, err := a.prover.Checkpoint(ctx, a.app)
 	if err != nil {
 		log.Fatal(err)
 	}
 	if err := os.WriteFile(cp, msg, 0o600); err != nil {
+		log.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "verifier-key"), []byte(a.verifier+"\n"), 0o600); err != nil {
 		log.Fatal(err)
 	}
 	f, err := os.Create(export)
@@ -155,6 +160,16 @@ func verify(ctx context.Context, st store, bins binaries, a api, b base, n int) 
 			}
 		}
 	}
+}
+
+// verifyDir is where verify writes its inputs: keep's subdirectory for
+// the store, or a new temporary directory when keep is empty.
+func verifyDir(keep, store string) (string, error) {
+	if keep == "" {
+		return os.MkdirTemp("", "auditbench-verify-")
+	}
+	dir := filepath.Join(keep, store)
+	return dir, os.MkdirAll(dir, 0o700)
 }
 
 // run runs the binary with env, its standard output to out, and returns

@@ -63,6 +63,7 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	sealOnly := flag.Bool("seal-only", false, "backlog: stop after sealing it and the whole-tree check (no verify, no proofs)")
 	skipVerify := flag.Bool("skip-verify", false, "backlog: skip audit verify (seal, check, then the proofs only)")
+	keep := flag.String("keep", "", "keep the export, checkpoint and verifier key audit verify reads in this directory, one subdirectory a store (to run it again by hand)")
 	sealProfile := flag.String("sealprofile", "", "write a CPU profile of sealing the backlog only to this file plus .<store>")
 	flag.StringVar(&liveProfile, "liveprofile", "", "write a CPU profile of each live run's window alone to this file plus .<store>.<run> (cannot be combined with -cpuprofile)")
 	flag.DurationVar(&sealerPace, "pace", 0, "live part: the sealer runner's Pace (0: audit.RunnerConfig's)")
@@ -72,7 +73,7 @@ func main() {
 	ctx := context.Background()
 	bin := buildBinary()
 	defer os.RemoveAll(filepath.Dir(bin))
-	bins := binaries{new: bin, old: *old, rounds: *rounds}
+	bins := binaries{new: bin, old: *old, rounds: *rounds, keep: *keep}
 	for _, name := range []string{"sqlite", "postgres"} {
 		if *only != "" && *only != name {
 			continue
@@ -95,6 +96,7 @@ func main() {
 type binaries struct {
 	new, old string
 	rounds   int
+	keep     string // where verify's inputs are kept (empty: removed)
 }
 
 // withStore runs f on a fresh store of kind name, and removes it after.
