@@ -113,6 +113,11 @@ func (s *Server) listReferrals(w http.ResponseWriter, r *http.Request, o domain.
 	f := projections.ListFilter{AppspaceID: o.AppspaceID, Status: q.Get("status"), Review: q.Get("review"), ReferrerID: q.Get("referrer_id"),
 		Limit: int(min(limit, 1001)), Cursor: q.Get("cursor")}
 	if accepts(r, "text/csv") {
+		release, err := s.streams.acquire(w, o.KeyID)
+		if err != nil {
+			return err
+		}
+		defer release()
 		return s.exportCSV(w, r, f)
 	}
 	page, err := s.cfg.ReadModels.List(r.Context(), f)

@@ -68,6 +68,10 @@ type Config struct {
 	// MaxFollowStreams caps the follow=true event streams open at once per
 	// API key; 4 when 0.
 	MaxFollowStreams int
+	// MaxStreams caps every stream open at once per API key (events as
+	// NDJSON, follow=true or not, and referrals as CSV); 8 when 0. Each
+	// holds pages of the log while its client reads, which may be slowly.
+	MaxStreams int
 	// ReadModels answers the list, leaderboard and stats endpoints; without
 	// it they answer 404.
 	ReadModels ReadModels
@@ -103,8 +107,9 @@ type Server struct {
 	stubs map[string]bool
 	// authFail limits failed authentications per client address.
 	authFail *authLimiter
-	// follows caps each key's follow=true event streams.
-	follows *followSlots
+	// follows caps each key's follow=true event streams; streams all its
+	// streams (events as NDJSON, referrals as CSV).
+	follows, streams *keySlots
 	// patterns are the routes served, for Routes.
 	patterns []string
 	// appspaces names the appspace whoami reports.
@@ -119,7 +124,8 @@ func New(svc *domain.Service, keys KeyStore, log *slog.Logger, cfg Config) *Serv
 	cfg.Timeouts = cfg.Timeouts.withDefaults()
 	s := &Server{svc: svc, keys: keys, events: svc.Store(), cfg: cfg, log: log, mux: http.NewServeMux(), met: newMetrics(cfg.Metrics),
 		limit: newLimiter(cfg.RateLimit, cfg.RateBurst), authFail: newAuthLimiter(cfg.AuthFailuresPerMinute, cfg.AuthFailureBurst),
-		follows: newFollowSlots(cfg.MaxFollowStreams)}
+		follows: newKeySlots(cfg.MaxFollowStreams, 4, "follow=true streams"),
+		streams: newKeySlots(cfg.MaxStreams, 8, "streams (events as NDJSON, referrals as CSV)")}
 	s.appspaces = cfg.Appspaces
 	if finder, ok := keys.(AppspaceFinder); ok && s.appspaces == nil {
 		s.appspaces = finder

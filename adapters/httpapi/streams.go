@@ -8,31 +8,34 @@ import (
 	"github.com/referral-ledger/referral-ledger/domain"
 )
 
-// followSlots counts each API key's open follow=true event streams. A
-// follower holds a connection and a goroutine for as long as it likes, so
-// one key could otherwise hold them all. Each replica counts its own.
-type followSlots struct {
+// keySlots counts each API key's open streams of one kind. A stream holds
+// a connection, goroutines and pages of events for as long as its client
+// reads (a follower: as long as it likes), so one key could otherwise hold
+// the process's memory and connections. Each replica counts its own.
+type keySlots struct {
 	max  int
+	what string // the streams counted, for the refusal
 	mu   sync.Mutex
 	open map[string]int
 }
 
-func newFollowSlots(max int) *followSlots {
+// newKeySlots caps each key at max streams (def when max <= 0).
+func newKeySlots(max, def int, what string) *keySlots {
 	if max <= 0 {
-		max = 4
+		max = def
 	}
-	return &followSlots{max: max, open: map[string]int{}}
+	return &keySlots{max: max, what: what, open: map[string]int{}}
 }
 
 // acquire takes one of keyID's slots, or returns a rate_limited error with
 // Retry-After set. The caller calls release when its stream ends.
-func (f *followSlots) acquire(w http.ResponseWriter, keyID string) (release func(), err error) {
+func (f *keySlots) acquire(w http.ResponseWriter, keyID string) (release func(), err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.open[keyID] >= f.max {
 		w.Header().Set("Retry-After", "5") // a slot frees when a stream of this key ends
 		return nil, domain.Errorf(domain.ERateLimited,
-			"this API key already has %d follow=true streams open; close one first", f.max)
+			"this API key already has %d %s open; close one first", f.max, f.what)
 	}
 	f.open[keyID]++
 	var once sync.Once
@@ -47,18 +50,25 @@ func (f *followSlots) acquire(w http.ResponseWriter, keyID string) (release func
 	}, nil
 }
 
-// openStream prepares an NDJSON events response: a follow stream first
-// takes one of its key's slots. The writer it returns sets a write deadline
+// openStream prepares an NDJSON events response: it takes one of its
+// key's stream slots, and a follow stream one of its follow slots too. The
+// writer it returns sets a write deadline
 // when a batch starts and clears it once the batch is flushed, so a stream
 // may wait for events indefinitely while a client that stops reading still
 // loses it after Timeouts.Write.
 func (s *Server) openStream(w http.ResponseWriter, o domain.Origin, follow bool) (http.ResponseWriter, func(), error) {
-	release := func() {}
+	release, err := s.streams.acquire(w, o.KeyID)
+	if err != nil {
+		return nil, nil, err
+	}
 	if follow {
-		var err error
-		if release, err = s.follows.acquire(w, o.KeyID); err != nil {
+		releaseFollow, err := s.follows.acquire(w, o.KeyID)
+		if err != nil {
+			release()
 			return nil, nil, err
 		}
+		releaseStream := release
+		release = func() { releaseFollow(); releaseStream() }
 	}
 	return &streamWriter{ResponseWriter: w, rc: http.NewResponseController(w), timeout: s.cfg.Timeouts.Write}, release, nil
 }

@@ -183,6 +183,7 @@ func (m *Main) Run(ctx context.Context) error {
 		AuthFailuresPerMinute: m.cfg.Limits.AuthFailuresPerMinute,
 		AuthFailureBurst:      m.cfg.Limits.AuthFailureBurst,
 		MaxFollowStreams:      m.cfg.Limits.MaxFollowStreams,
+		MaxStreams:            m.cfg.Limits.MaxStreams,
 		Timeouts:              m.cfg.Limits.Timeouts,
 		ReadModels:            m.readModels,
 		Webhooks:              wh,

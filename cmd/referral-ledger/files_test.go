@@ -79,14 +79,19 @@ func TestKeyFileReadableByOthersIsRefused(t *testing.T) {
 
 func TestLimitFlags(t *testing.T) {
 	t.Parallel()
-	ok := limitFlags{AuthFailureLimit: 10, AuthFailureBurst: 20, MaxFollowStreams: 4, BodyTimeout: 30e9, WriteTimeout: 60e9}
+	ok := limitFlags{AuthFailureLimit: 10, AuthFailureBurst: 20, MaxFollowStreams: 4, MaxStreams: 8, BodyTimeout: 30e9, WriteTimeout: 60e9}
 	c, err := ok.config()
-	if err != nil || c.AuthFailuresPerMinute != 10 || c.MaxFollowStreams != 4 || c.Timeouts.Body != 30e9 || c.Timeouts.Write != 60e9 {
+	if err != nil || c.AuthFailuresPerMinute != 10 || c.MaxFollowStreams != 4 || c.MaxStreams != 8 || c.Timeouts.Body != 30e9 || c.Timeouts.Write != 60e9 {
 		t.Errorf("config() = %+v, %v", c, err)
 	}
 	bad := ok
 	bad.MaxFollowStreams = 0
 	if _, err := bad.config(); err == nil {
 		t.Error("--max-follow-streams 0 accepted")
+	}
+	bad = ok
+	bad.MaxStreams = 0
+	if _, err := bad.config(); err == nil {
+		t.Error("--max-streams 0 accepted")
 	}
 }
