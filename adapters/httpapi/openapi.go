@@ -25,7 +25,8 @@ var openAPIJSON = mustOpenAPIJSON(openAPIYAML)
 func OpenAPI() []byte { return openAPIJSON }
 
 // mustOpenAPIJSON converts the YAML document to JSON, resolving anchors and
-// dropping the top-level x-std, which holds only the anchors' source. A
+// dropping the top-level x-std and x-settings, which hold only the
+// anchors' sources. A
 // document that does not convert is a build mistake the tests catch.
 func mustOpenAPIJSON(src []byte) []byte {
 	var doc map[string]any
@@ -33,6 +34,7 @@ func mustOpenAPIJSON(src []byte) []byte {
 		panic(fmt.Sprintf("openapi.yaml: %v", err))
 	}
 	delete(doc, "x-std")
+	delete(doc, "x-settings")
 	out, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		panic(fmt.Sprintf("openapi.yaml: %v", err))

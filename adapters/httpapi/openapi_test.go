@@ -2,6 +2,8 @@ package httpapi_test
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -11,10 +13,10 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/pb33f/libopenapi"
-	validator "github.com/pb33f/libopenapi-validator"
-	verrors "github.com/pb33f/libopenapi-validator/errors"
-	"github.com/pb33f/libopenapi-validator/helpers"
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/referral-ledger/referral-ledger/adapters/audit"
 	"github.com/referral-ledger/referral-ledger/adapters/httpapi"
@@ -25,20 +27,30 @@ import (
 // against it, and so is every response. A request the document rejects
 // must be answered with a 4xx (the tests send many bad requests on
 // purpose); a response must match the document's status, content type and
-// body schema. Streams (NDJSON, CSV) are checked up to their content type,
-// since their bodies may never end.
+// body schema. Streams (NDJSON, CSV) and tiles are checked up to their
+// content type, since their bodies may never end or are not JSON.
 
-// contract is the validator of the served document, built once.
-var contract = sync.OnceValue(func() validator.Validator {
-	doc, err := libopenapi.NewDocument(httpapi.OpenAPI())
+// spec is the served document, loaded and validated once, with the
+// router that finds a request's operation in it.
+type spec struct {
+	doc    *openapi3.T
+	router routers.Router
+}
+
+var contract = sync.OnceValue(func() spec {
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(httpapi.OpenAPI())
 	if err != nil {
 		panic(err)
 	}
-	v, errs := validator.NewValidator(doc)
-	if len(errs) > 0 {
-		panic(fmt.Sprint(errs))
+	if err := doc.Validate(loader.Context); err != nil {
+		panic(err)
 	}
-	return v
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		panic(err)
+	}
+	return spec{doc: doc, router: router}
 })
 
 // checked maps a test server's host to the test whose traffic it carries,
@@ -105,16 +117,23 @@ func validatedRoundTrip(base http.RoundTripper, r *http.Request) (*http.Response
 	if len(reqBody) > 0 && probe.Header.Get("Content-Type") == "" {
 		probe.Header.Set("Content-Type", "application/json") // how the server reads such a body
 	}
-	reqOK, reqErrs := contract().ValidateHttpRequest(probe)
-	if !reqOK && (resp.StatusCode < 400 || resp.StatusCode > 499) {
-		report(tb, r, resp.StatusCode, "the document rejects this request, yet it got a non-4xx response", reqErrs)
+	route, params, routeErr := contract().router.FindRoute(probe)
+	if routeErr != nil {
+		// No operation: the document rejects the request, and the 404 or
+		// 405 body is the error shape, checked by the tests.
+		if resp.StatusCode < 400 || resp.StatusCode > 499 {
+			report(tb, r, resp.StatusCode, "the document has no operation for this request, yet it got a non-4xx response", routeErr)
+		}
+		return resp, nil
 	}
-	if missingRoute(reqErrs) {
-		return resp, nil // no operation: the 404 or 405 body is the error shape, checked by the tests
+	in := &openapi3filter.RequestValidationInput{Request: probe, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, MultiError: true}}
+	if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil && (resp.StatusCode < 400 || resp.StatusCode > 499) {
+		report(tb, r, resp.StatusCode, "the document rejects this request, yet it got a non-4xx response", err)
 	}
 	recordOperation(probe)
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	view := *resp
+	var body []byte
 	if mt == "application/json" || resp.Body == nil {
 		raw, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
@@ -122,26 +141,35 @@ func validatedRoundTrip(base http.RoundTripper, r *http.Request) (*http.Response
 		if err != nil {
 			return resp, nil // the test sees the short body itself
 		}
-		view.Body = io.NopCloser(bytes.NewReader(raw))
-	} else {
-		view.Body = io.NopCloser(strings.NewReader("")) // a stream: status and content type only
+		body = raw
+	} else if err := documentedContentType(route, resp.StatusCode, mt); err != nil {
+		report(tb, r, resp.StatusCode, "the response does not match the document", err) // a stream: status and content type only
 	}
 	probe.Body = io.NopCloser(bytes.NewReader(reqBody))
-	if ok, errs := contract().ValidateHttpResponse(probe, &view); !ok {
-		report(tb, r, resp.StatusCode, "the response does not match the document", errs)
+	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: resp.StatusCode, Header: resp.Header,
+		Body:    io.NopCloser(bytes.NewReader(body)),
+		Options: &openapi3filter.Options{IncludeResponseStatus: true, ExcludeResponseBody: mt != "application/json", MultiError: true}}
+	if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
+		report(tb, r, resp.StatusCode, "the response does not match the document", err)
 	}
 	return resp, nil
 }
 
-// missingRoute reports whether the document has no operation for a request.
-func missingRoute(errs []*verrors.ValidationError) bool {
-	for _, e := range errs {
-		if e.ValidationType == helpers.PathValidation &&
-			(e.ValidationSubType == helpers.ValidationMissing || e.ValidationSubType == helpers.ValidationMissingOperation) {
-			return true
-		}
+// documentedContentType checks that the document lists content type mt
+// for the status of a response to route (ValidateResponse checks it only
+// with the body).
+func documentedContentType(route *routers.Route, status int, mt string) error {
+	ref := route.Operation.Responses.Status(status)
+	if ref == nil {
+		ref = route.Operation.Responses.Default()
 	}
-	return false
+	if ref == nil || ref.Value == nil {
+		return fmt.Errorf("status %d is not documented", status)
+	}
+	if len(ref.Value.Content) > 0 && ref.Value.Content.Get(mt) == nil {
+		return fmt.Errorf("content type %q is not documented for status %d", mt, status)
+	}
+	return nil
 }
 
 // recordOperation notes which documented operation served a request: the
@@ -192,30 +220,26 @@ func templateMatches(template, path string) bool {
 // documentedOperations returns the document's operations as
 // "METHOD /path" patterns, the form the server's Routes uses.
 var documentedOperations = sync.OnceValue(func() map[string]bool {
-	doc, err := libopenapi.NewDocument(httpapi.OpenAPI())
-	if err != nil {
-		panic(err)
-	}
-	model, err := doc.BuildV3Model()
-	if err != nil {
-		panic(err)
-	}
 	ops := map[string]bool{}
-	for path, item := range model.Model.Paths.PathItems.FromOldest() {
-		for method := range item.GetOperations().FromOldest() {
+	for path, item := range contract().doc.Paths.Map() {
+		for method := range item.Operations() {
 			ops[strings.ToUpper(method)+" "+path] = true
 		}
 	}
 	return ops
 })
 
-func report(tb testing.TB, r *http.Request, status int, what string, errs []*verrors.ValidationError) {
+// report fails tb's test with err, each of its errors on a line of its
+// own (a MultiError holds one for each part that failed).
+func report(tb testing.TB, r *http.Request, status int, what string, err error) {
 	var b strings.Builder
-	for _, e := range errs {
-		fmt.Fprintf(&b, "\n  %s: %s", e.Message, e.Reason)
-		for _, f := range e.SchemaValidationErrors {
-			fmt.Fprintf(&b, "\n    %s: %s", f.FieldPath, f.Reason)
+	var multi openapi3.MultiError
+	if errors.As(err, &multi) {
+		for _, e := range multi {
+			fmt.Fprintf(&b, "\n  %v", e)
 		}
+	} else {
+		fmt.Fprintf(&b, "\n  %v", err)
 	}
 	tb.Errorf("OpenAPI: %s %s -> %d: %s%s", r.Method, r.URL.RequestURI(), status, what, b.String())
 }
@@ -225,20 +249,16 @@ func report(tb testing.TB, r *http.Request, status int, what string, errs []*ver
 var undocumented = map[string]string{}
 
 func TestOpenAPIDocumentIsValid(t *testing.T) {
-	doc, err := libopenapi.NewDocument(httpapi.OpenAPI())
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(httpapi.OpenAPI())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := doc.GetSpecInfo().Version; got != "3.1.0" {
-		t.Errorf("OpenAPI version %q, want 3.1.0", got)
+	if doc.OpenAPI != "3.1.0" || !doc.IsOpenAPI31OrLater() {
+		t.Errorf("OpenAPI version %q, want 3.1.0", doc.OpenAPI)
 	}
-	if _, err := doc.BuildV3Model(); err != nil {
-		t.Fatalf("build the v3 model: %v", err)
-	}
-	if ok, errs := contract().ValidateDocument(); !ok {
-		for _, e := range errs {
-			t.Errorf("document: %v", e)
-		}
+	if err := doc.Validate(loader.Context); err != nil {
+		t.Errorf("document: %v", err)
 	}
 }
 
@@ -282,7 +302,9 @@ func TestOpenAPIServedWithoutKey(t *testing.T) {
 	if !bytes.Equal(raw, httpapi.OpenAPI()) {
 		t.Error("the served document differs from httpapi.OpenAPI()")
 	}
-	if bytes.Contains(raw, []byte("x-std")) {
-		t.Error("the served document still holds the anchors' x-std")
+	for _, anchors := range []string{"x-std", "x-settings"} {
+		if bytes.Contains(raw, []byte(anchors)) {
+			t.Errorf("the served document still holds the anchors' %s", anchors)
+		}
 	}
 }
