@@ -52,10 +52,10 @@ func (f *keySlots) acquire(w http.ResponseWriter, keyID string) (release func(),
 
 // openStream prepares an NDJSON events response: it takes one of its
 // key's stream slots, and a follow stream one of its follow slots too. The
-// writer it returns sets a write deadline
-// when a batch starts and clears it once the batch is flushed, so a stream
-// may wait for events indefinitely while a client that stops reading still
-// loses it after Timeouts.Write.
+// writer it returns sets a write deadline when a batch starts and clears
+// it once the batch is flushed, so a stream may wait for events
+// indefinitely while a client that stops reading still loses it after
+// Timeouts.Write.
 func (s *Server) openStream(w http.ResponseWriter, o domain.Origin, follow bool) (http.ResponseWriter, func(), error) {
 	release, err := s.streams.acquire(w, o.KeyID)
 	if err != nil {
