@@ -26,8 +26,8 @@ func OpenAPI() []byte { return openAPIJSON }
 
 // mustOpenAPIJSON converts the YAML document to JSON, resolving anchors and
 // dropping the top-level x-std and x-settings, which hold only the
-// anchors' sources. A
-// document that does not convert is a build mistake the tests catch.
+// anchors' sources. A document that does not convert is a build mistake
+// the tests catch.
 func mustOpenAPIJSON(src []byte) []byte {
 	var doc map[string]any
 	if err := yaml.Unmarshal(src, &doc); err != nil {
