@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 
@@ -44,8 +45,12 @@ func checkRange(ctx context.Context, db *sqlx.DB, events domain.EventStore, app 
 	var after domain.Position
 	if from > 0 {
 		var prev sealedLeaf
-		if err := db.GetContext(ctx, &prev, db.Rebind(`SELECT leaf_index, event_id, position, leaf FROM audit_leaves
-			WHERE appspace_id = ? AND leaf_index = ?`), app, from-1); err != nil {
+		err := db.GetContext(ctx, &prev, db.Rebind(`SELECT leaf_index, event_id, position, leaf FROM audit_leaves
+			WHERE appspace_id = ? AND leaf_index = ?`), app, from-1)
+		if errors.Is(err, sql.ErrNoRows) {
+			return missingLeaf(app, from-1, nil) // a sealed leaf's row deleted
+		}
+		if err != nil {
 			return fmt.Errorf("read leaf %d: %w", from-1, err)
 		}
 		after = domain.Position(prev.Position)
@@ -54,22 +59,40 @@ func checkRange(ctx context.Context, db *sqlx.DB, events domain.EventStore, app 
 		}
 	}
 	var pending []domain.RecordedEvent
+	next := func() error {
+		if len(pending) > 0 {
+			return nil
+		}
+		batch, err := events.ReadAll(ctx, domain.ReadAllOptions{After: after, Limit: 1000, StreamPrefix: domain.StreamPrefix(app)})
+		if err != nil && !errors.Is(err, domain.ErrPastEnd) {
+			return fmt.Errorf("read events: %w", err)
+		}
+		pending = batch
+		return nil
+	}
 	for i := from; i < to; {
 		var leaves []sealedLeaf
 		if err := db.SelectContext(ctx, &leaves, db.Rebind(`SELECT leaf_index, event_id, position, leaf FROM audit_leaves
 			WHERE appspace_id = ? AND leaf_index >= ? AND leaf_index < ? ORDER BY leaf_index`), app, i, min(to, i+1000)); err != nil {
 			return fmt.Errorf("read leaves: %w", err)
 		}
-		if len(leaves) == 0 {
-			return fmt.Errorf("leaf %d of appspace %s is missing from the tree", i, app)
+		if len(leaves) == 0 || leaves[0].Index != i {
+			// Leaf i's row is missing: the tree's rows were changed.
+			if err := next(); err != nil {
+				return err
+			}
+			var now *domain.RecordedEvent
+			if len(pending) > 0 {
+				now = &pending[0]
+			}
+			return missingLeaf(app, i, now)
 		}
 		for _, l := range leaves {
-			if len(pending) == 0 {
-				batch, err := events.ReadAll(ctx, domain.ReadAllOptions{After: after, Limit: 1000, StreamPrefix: domain.StreamPrefix(app)})
-				if err != nil && !errors.Is(err, domain.ErrPastEnd) {
-					return fmt.Errorf("read events: %w", err)
-				}
-				pending = batch
+			if l.Index != i {
+				break // leaf i's row is missing: the next query says so
+			}
+			if err := next(); err != nil {
+				return err
 			}
 			if len(pending) == 0 {
 				return tampered(app, l, nil)

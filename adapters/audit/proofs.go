@@ -170,9 +170,15 @@ func (p *Prover) Tile(ctx context.Context, app string, t tlog.Tile) ([]byte, err
 	}
 	w := int64(t.W)
 	level := max(t.L, 0)
-	// The tile's last hash covers leaves up to (N·256 + W)·256^L.
-	need := (t.N<<TileHeight + w) << (TileHeight * level)
-	if t.H != TileHeight || level > 6 || need <= 0 || need > size {
+	// The tile's last hash is hash N·256 + W - 1 of tree level 8L, of
+	// which the sealed tree has size/256^L. Compared without computing
+	// N·256, which overflows for a hostile N (wrapping to a small index:
+	// another tile's data).
+	if t.H != TileHeight || t.L < -1 || level > 6 || t.N < 0 || w < 1 || w > 1<<TileHeight {
+		return nil, domain.Errorf(domain.ENotFound, "no such tile in the sealed tree")
+	}
+	have := size >> (TileHeight * level)
+	if t.N > have>>TileHeight || t.N<<TileHeight+w > have {
 		return nil, domain.Errorf(domain.ENotFound, "no such tile in the sealed tree")
 	}
 	if t.L >= 0 {

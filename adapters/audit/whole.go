@@ -44,7 +44,7 @@ func checkWhole(ctx context.Context, db *sqlx.DB, events domain.EventStore, app 
 			}
 		}
 		if w.n < end {
-			return fmt.Errorf("leaf %d of appspace %s is missing from the tree", w.n, app)
+			return w.missing()
 		}
 		if done != nil {
 			done(w.n)
@@ -113,6 +113,36 @@ func (w *walker) next(l sealedLeaf) error {
 		w.cps = w.cps[1:]
 	}
 	return nil
+}
+
+// missing reports leaf n's row missing from the sealed tree: the tree's
+// rows were changed outside the ledger, a difference like an event's (not
+// a failure to retry: it would hold back every tree's checkpoints). It
+// names the event the log has at that place, if any.
+func (w *walker) missing() error {
+	if len(w.pending) == 0 {
+		var err error
+		if w.pending, err = readEvents(w.ctx, w.events, w.app, w.after); err != nil {
+			return err
+		}
+	}
+	var now *domain.RecordedEvent
+	if len(w.pending) > 0 {
+		now = &w.pending[0]
+	}
+	return missingLeaf(w.app, w.n, now)
+}
+
+// missingLeaf is a *Tampered for leaf n of app, whose row is missing
+// from the sealed tree; now is the event the log has in its place (nil:
+// none).
+func missingLeaf(app string, n int64, now *domain.RecordedEvent) *Tampered {
+	t := &Tampered{Appspace: app, LeafIndex: n, What: "its sealed leaf is missing from the tree's stored leaves"}
+	if now != nil {
+		t.EventID, t.Stream, t.Version = now.ID, now.Stream, now.Version
+		t.What += " (the event named is the one the log has in its place)"
+	}
+	return t
 }
 
 // stored reports whether the tiles store h as hash n of tree level

@@ -52,6 +52,7 @@ func (s *Server) auditCheckpoint(w http.ResponseWriter, r *http.Request, o domai
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Add("Vary", "X-API-Key, Authorization") // the key says whose checkpoint
 	_, _ = w.Write(msg)
 	return nil
 }
@@ -91,6 +92,10 @@ func (s *Server) auditInclusion(w http.ResponseWriter, r *http.Request, o domain
 	size, err := parseSize(q.Get("tree_size"), "tree_size")
 	if err != nil {
 		return err
+	}
+	if size == 0 && q.Get("tree_size") != "" {
+		// No tree of 0 leaves holds an event; 0 below means "absent".
+		return domain.Errorf(domain.EInvalid, "tree_size must be at least 1 (omit it for the latest checkpoint's)")
 	}
 	p, err := s.cfg.Audit.Inclusion(r.Context(), o.AppspaceID, id, size) // 0: the latest checkpoint's tree
 	if err != nil {
@@ -133,7 +138,9 @@ func (s *Server) auditTile(w http.ResponseWriter, r *http.Request, o domain.Orig
 		goPath = "tile/" + strconv.Itoa(audit.TileHeight) + "/data/" + rest
 	}
 	t, err := tlog.ParseTilePath(goPath)
-	if err != nil || t.H != audit.TileHeight {
+	// "data" is Go's sumdb name for entries, not a C2SP level: entries
+	// are served under one path only.
+	if err != nil || t.H != audit.TileHeight || strings.HasPrefix(p, "data/") {
 		return domain.Errorf(domain.EInvalid, "not a tile path: want {L}/{N}[.p/{W}] or entries/{N}[.p/{W}]")
 	}
 	data, err := s.cfg.Audit.Tile(r.Context(), o.AppspaceID, t)
@@ -141,8 +148,12 @@ func (s *Server) auditTile(w http.ResponseWriter, r *http.Request, o domain.Orig
 		return err
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
+	// The URL is every appspace's: the key says whose tile it is. A full
+	// tile never changes, but only the key's holder may keep it: a shared
+	// cache must not hand it to another key, or to a request with none.
+	w.Header().Add("Vary", "X-API-Key, Authorization")
 	if t.W == 1<<audit.TileHeight {
-		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable") // a full tile never changes
+		w.Header().Set("Cache-Control", "private, max-age=31536000, immutable")
 	} else {
 		w.Header().Set("Cache-Control", "no-cache")
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 
 	"os"
@@ -36,7 +37,7 @@ func (auditKeygenCmd) Run(e env) error {
 
 type auditVerifyCmd struct {
 	URL         string `name:"url" help:"Base URL of the API (online check)."`
-	Appspace    string `help:"The appspace (name or ID) the checkpoint must be for (online check)."`
+	Appspace    string `help:"The appspace (name or ID; offline, its ID) the checkpoint must be for."`
 	VerifierKey string `name:"verifier-key" required:"" help:"Note verifier key of the checkpoints (GET /v1/api/audit/key)."`
 	Trusted     string `help:"File with a checkpoint verified earlier: the new one must extend it; it is then replaced."`
 	Export      string `type:"existingfile" help:"Offline: an events export (JSON lines) to check."`
@@ -74,6 +75,11 @@ func (c *auditVerifyCmd) offline(e env) (tlog.Tree, error) {
 	if err != nil {
 		return tlog.Tree{}, err
 	}
+	if c.Appspace != "" && origin != audit.Origin(c.Appspace) {
+		// Offline there is no name to look up: --appspace is the ID.
+		return tlog.Tree{}, fmt.Errorf("the checkpoint is for %q, not %q (offline, --appspace is the appspace ID)",
+			origin, audit.Origin(c.Appspace))
+	}
 	tree, err := audit.OpenCheckpoint(msg, c.VerifierKey, origin)
 	if err != nil {
 		return tlog.Tree{}, err
@@ -92,7 +98,50 @@ func (c *auditVerifyCmd) offline(e env) (tlog.Tree, error) {
 	}); err != nil {
 		return tlog.Tree{}, fmt.Errorf("%s: %w", c.Export, err)
 	}
-	return tree, r.Check(tree, nil)
+	if err := r.Check(tree, nil); err != nil {
+		return tlog.Tree{}, err
+	}
+	if c.Trusted != "" {
+		if err := c.extendsTrusted(origin, tree, &r); err != nil {
+			return tlog.Tree{}, err
+		}
+		if err := saveFile(c.Trusted, msg); err != nil {
+			return tlog.Tree{}, fmt.Errorf("save the trusted checkpoint: %w", err)
+		}
+	}
+	return tree, nil
+}
+
+// extendsTrusted checks, offline, that tree extends the checkpoint in
+// --trusted (none yet: trust on first use): r holds the leaves of tree,
+// verified, so the trusted root must be the root of its first leaves.
+func (c *auditVerifyCmd) extendsTrusted(origin string, tree tlog.Tree, r *audit.Rebuild) error {
+	old, err := os.ReadFile(c.Trusted)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	prev, err := audit.OpenCheckpoint(old, c.VerifierKey, origin)
+	if err != nil {
+		return fmt.Errorf("trusted checkpoint %s: %w", c.Trusted, err)
+	}
+	if prev.N > tree.N {
+		return fmt.Errorf("the log shrank: the trusted checkpoint has %d events, the new one %d", prev.N, tree.N)
+	}
+	if prev.N == 0 {
+		return nil
+	}
+	root, err := tlog.TreeHash(prev.N, r)
+	if err != nil {
+		return err
+	}
+	if root != prev.Hash {
+		return fmt.Errorf("the new checkpoint does not extend the trusted one (%d events): the export's first %d events hash to another root",
+			prev.N, prev.N)
+	}
+	return nil
 }
 
 // textOf is a signed note's text (before its blank line).
