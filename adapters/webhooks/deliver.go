@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -17,6 +20,9 @@ import (
 
 // maxResponseBody is how much of a response the delivery log keeps.
 const maxResponseBody = 4 << 10
+
+// maxErrorText is how much of an attempt's error text the delivery log keeps.
+const maxErrorText = 1 << 10
 
 // attemptResult is one attempt, as the delivery log records it.
 type attemptResult struct {
@@ -85,7 +91,10 @@ func (d *deliverer) attempt(ctx context.Context, target string, secrets []string
 }
 
 // describe is an attempt error for the delivery log: the URL error's cause,
-// without repeating the URL.
+// without repeating the URL. The receiver controls part of some causes (a
+// TLS certificate's names are repeated verbatim, NUL bytes included, up to
+// its 256 KiB), so the text is made one the log can hold, and bounded as a
+// response body is.
 func describe(err error) string {
 	var ue *url.Error
 	if errors.As(err, &ue) {
@@ -94,7 +103,33 @@ func describe(err error) string {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return "timed out"
 	}
-	return err.Error()
+	// The owner must not learn our network: Go names the resolver in a
+	// lookup's error ("lookup x on 10.0.0.2:53: ...") and both ends in a
+	// connection's ("read tcp 10.0.0.5:41234->...: ...").
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		switch {
+		case dnsErr.IsNotFound:
+			return "the host name does not resolve"
+		case dnsErr.IsTimeout:
+			return "the host name lookup timed out"
+		}
+		return "the host name lookup failed"
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Err != nil {
+		cause := opErr.Err
+		var sysErr *os.SyscallError
+		if errors.As(cause, &sysErr) {
+			cause = sysErr.Err
+		}
+		err = fmt.Errorf("%s: %w", opErr.Op, cause)
+	}
+	s := logText(err.Error())
+	if len(s) > maxErrorText {
+		s = strings.ToValidUTF8(s[:maxErrorText], "") + " (truncated)"
+	}
+	return s
 }
 
 // Test sends a test event to a webhook now (active or not) and records it

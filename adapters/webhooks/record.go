@@ -183,7 +183,7 @@ func recordArrays(ctx context.Context, _ *core, tx *sqlx.Tx, rows []recordRow) (
 		aNums, aAts, aMS = append(aNums, int64(r.attempt)), append(aAts, r.at.At.UnixMilli()), append(aMS, r.at.Elapsed.Milliseconds())
 		codes = append(codes, sql.NullInt64{Int64: int64(r.at.StatusCode), Valid: r.at.StatusCode != 0})
 		oks = append(oks, r.at.Success)
-		errs = append(errs, sql.NullString{String: r.at.Err, Valid: r.at.Err != ""})
+		errs = append(errs, sql.NullString{String: logText(r.at.Err), Valid: r.at.Err != ""})
 		body := logText(r.at.ResponseBody)
 		bodies = append(bodies, sql.NullString{String: body, Valid: body != ""})
 	}
@@ -239,7 +239,7 @@ func attemptArgs(deliveryID string, attempt int, at attemptResult) []any {
 		status = &at.StatusCode
 	}
 	return []any{deliveryID, attempt, at.At.UnixMilli(), status, at.Elapsed.Milliseconds(), at.Success,
-		nullIfEmpty(at.Err), nullIfEmpty(logText(at.ResponseBody))}
+		nullIfEmpty(logText(at.Err)), nullIfEmpty(logText(at.ResponseBody))}
 }
 
 func nullIfEmpty(s string) *string {
@@ -249,8 +249,9 @@ func nullIfEmpty(s string) *string {
 	return &s
 }
 
-// logText is a response body as the log can hold it: valid UTF-8 without
-// NUL bytes (a receiver may answer anything).
+// logText is a response body or an error text as the log can hold it:
+// valid UTF-8 without NUL bytes (a receiver may answer anything, and
+// PostgreSQL refuses NUL in text).
 func logText(s string) string {
 	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
 }

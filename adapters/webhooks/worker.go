@@ -164,6 +164,7 @@ func (w *worker) claim(ctx context.Context, budget int) (batch []due, next time.
 	}
 	for i := range cands {
 		c := &cands[i]
+		c.MaxInFlight = w.endpointCap(c.MaxInFlight)
 		var at time.Time
 		ahead := c.State == breakerActive && c.FailureStreak == 0
 		c.epoch = w.ends.epoch(c.ID)
@@ -208,6 +209,16 @@ func (w *worker) claim(ctx context.Context, budget int) (batch []due, next time.
 		w.ends.hold(c.ID, c.MaxInFlight, 1)
 	}
 	return batch, next, err
+}
+
+// endpointCap is the most requests this replica sends one endpoint at
+// once: its max_in_flight, but at most half the senders. The owner may set
+// max_in_flight above Concurrency (up to 64, against 32 senders by
+// default); a slow endpoint would then take every sender, and with them
+// every claimed delivery (aheadFactor times its cap), and the other
+// endpoints' deliveries would wait for its requests.
+func (w *worker) endpointCap(maxInFlight int) int {
+	return max(1, min(maxInFlight, w.cfg.Concurrency/2))
 }
 
 // attemptDue makes one attempt of a claimed delivery.
