@@ -651,3 +651,59 @@ func TestRestoreAndApplyRecorded(t *testing.T) {
 		t.Error("an event that skips versions was applied")
 	}
 }
+
+// TestMilestonesPerReferralAreBounded: without a pipeline, alternating two
+// milestone names recorded an event a call, without end. A referral records
+// at most MaxReferralMilestones; past that a new milestone (and a
+// completion that would record one) is a conflict that records nothing,
+// while repeating the current milestone and completing at it still work.
+func TestMilestonesPerReferralAreBounded(t *testing.T) {
+	t.Parallel()
+	history := func(n int) []Event {
+		evs := make([]Event, n)
+		for i := range evs {
+			evs[i] = &MilestoneReached{Milestone: []string{"a", "b"}[i%2], ReachedAt: t1}
+		}
+		return evs
+	}
+	full := history(MaxReferralMilestones) // the current milestone is "b"
+	tests := []struct {
+		name     string
+		history  []Event
+		run      func(*Referral) error
+		wantCode string
+		changes  int
+	}{
+		{"one below the bound: recorded", history(MaxReferralMilestones - 1),
+			func(r *Referral) error { return r.ReachMilestone(now, MilestoneInput{Milestone: "c"}, settings(), 7) }, "", 1},
+		{"at the bound: a new one is refused", full,
+			func(r *Referral) error { return r.ReachMilestone(now, MilestoneInput{Milestone: "a"}, settings(), 7) }, EConflict, 0},
+		{"at the bound: the current one repeated is a no-op", full,
+			func(r *Referral) error { return r.ReachMilestone(now, MilestoneInput{Milestone: "b"}, settings(), 7) }, "", 0},
+		{"at the bound: reaching the reward milestone is refused", full,
+			func(r *Referral) error {
+				return r.ReachMilestone(now, MilestoneInput{Milestone: "completed", ReferredUserID: testReferee}, settings(), 7)
+			}, EConflict, 0},
+		{"at the bound: completing at the current milestone", full,
+			func(r *Referral) error {
+				return r.Complete(now, MilestoneInput{Milestone: "b", ReferredUserID: testReferee}, settings(), 7)
+			}, "", 2},
+		{"at the bound: completing at a new milestone is refused", full,
+			func(r *Referral) error {
+				return r.Complete(now, MilestoneInput{ReferredUserID: testReferee}, settings(), 7)
+			}, EConflict, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := loadReferral(t, created(), tt.history...)
+			err := tt.run(r)
+			if got := ErrorCode(err); err != nil && got != tt.wantCode || err == nil && tt.wantCode != "" {
+				t.Fatalf("error %v, want code %q", err, tt.wantCode)
+			}
+			if got := len(r.Changes()); got != tt.changes {
+				t.Errorf("%d events recorded, want %d: %v", got, tt.changes, r.Changes())
+			}
+		})
+	}
+}

@@ -17,7 +17,8 @@ type MilestoneInput struct {
 // user if one is given for the first time, records the milestone, and
 // completes the referral when the milestone is the reward milestone.
 // Errors: EInvalid, ESelfReferral, EReferralExpired, EReferralNotPending,
-// ERefereeMismatch, EUnknownMilestone, EMilestoneOutOfOrder.
+// ERefereeMismatch, EUnknownMilestone, EMilestoneOutOfOrder, EConflict
+// (MaxReferralMilestones reached).
 func (r *Referral) ReachMilestone(now time.Time, in MilestoneInput, s Settings, settingsVersion Revision) error {
 	if err := in.validate(true); err != nil {
 		return err
@@ -26,6 +27,9 @@ func (r *Referral) ReachMilestone(now time.Time, in MilestoneInput, s Settings, 
 		return err
 	}
 	if err := checkOrder(&r.v, in.Milestone, s); err != nil {
+		return err
+	}
+	if err := r.roomFor(in.Milestone); err != nil {
 		return err
 	}
 	r.record(attribution(&r.v, now, in)...)
@@ -62,11 +66,33 @@ func (r *Referral) Complete(now time.Time, in MilestoneInput, s Settings, settin
 	if err := checkOrder(&r.v, m, s); err != nil {
 		return err
 	}
+	if err := r.roomFor(m); err != nil {
+		return err
+	}
 	r.record(attribution(&r.v, now, in)...)
 	if r.v.Milestone == nil || *r.v.Milestone != m {
 		r.record(&MilestoneReached{Milestone: m, ReachedAt: now})
 	}
 	r.record(completion(&r.v, now, s, settingsVersion))
+	return nil
+}
+
+// MaxReferralMilestones bounds the milestones a referral records. Without
+// a pipeline any name is accepted and moving "back" is allowed, so a
+// caller alternating two names grew one referral's stream, and its
+// milestone_history, by an event a call without end; every later command
+// on it, its GET and each of its webhook payloads read that whole stream.
+// A pipeline has at most maxMilestones (50) steps, which it passes once.
+const MaxReferralMilestones = 2 * maxMilestones
+
+// roomFor refuses a milestone m that would be recorded (it is not the
+// current one) on a referral that already has MaxReferralMilestones.
+// Errors: EConflict.
+func (r *Referral) roomFor(m string) error {
+	if (r.v.Milestone == nil || *r.v.Milestone != m) && len(r.v.MilestoneHistory) >= MaxReferralMilestones {
+		return Errorf(EConflict, "referral %s already has %d milestones, the most a referral may record",
+			r.v.ReferralCode, MaxReferralMilestones)
+	}
 	return nil
 }
 

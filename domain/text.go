@@ -3,6 +3,8 @@ package domain
 import (
 	"bytes"
 	"encoding/json"
+	"math"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -22,7 +24,8 @@ const (
 	MaxNameLen = 128
 	// MaxReasonLen bounds free-text reasons and notes.
 	MaxReasonLen = 500
-	// MaxMetadataBytes bounds a referral's metadata as sent.
+	// MaxMetadataBytes bounds a referral's metadata as sent, and in its
+	// canonical form (RFC 8785), which the audit log's leaf holds.
 	MaxMetadataBytes = 16 << 10
 	// MaxMetadataDepth bounds the nesting of metadata (the object itself
 	// is depth 1).
@@ -107,6 +110,14 @@ func isBidiControl(r rune) bool {
 // ValidateMetadata checks a referral's metadata: empty, or a JSON object of
 // at most MaxMetadataBytes and MaxMetadataDepth levels, whose keys pass
 // ValidateText and whose strings hold no NUL (PostgreSQL text cannot).
+//
+// The bound holds for the canonical form too. The audit log's leaf is the
+// event's RFC 8785 form, and an entry bundle's length prefix is 16 bits:
+// canonical numbers are written out in full, so 16 KiB of "1e20," (5
+// bytes each, 21 digits canonical) made a leaf of over 64 KiB, which no
+// bundle can hold, and every entries tile around it failed. Canonical
+// strings are never longer than a valid input's (escapes only shrink),
+// whitespace goes, and members are only reordered: only numbers grow.
 func ValidateMetadata(raw json.RawMessage) error {
 	if len(raw) == 0 {
 		return nil
@@ -124,6 +135,7 @@ func ValidateMetadata(raw json.RawMessage) error {
 	}
 	type frame struct{ object, wantKey bool }
 	open := []frame{{object: true, wantKey: true}}
+	grown := 0 // what canonical numbers add to the length
 	for len(open) > 0 {
 		t, err := dec.Token()
 		if err != nil {
@@ -152,9 +164,58 @@ func ValidateMetadata(raw json.RawMessage) error {
 			} else if strings.ContainsRune(v, 0) {
 				return Errorf(EInvalid, "metadata strings must not contain NUL")
 			}
+		case json.Number:
+			grown += canonicalNumberLen(string(v)) - len(v)
 		}
 	}
+	if len(raw)+grown > MaxMetadataBytes {
+		return Errorf(EInvalid, "metadata is larger than %d bytes in canonical form (RFC 8785: numbers written out in full)", MaxMetadataBytes)
+	}
 	return nil
+}
+
+// canonicalNumberLen is the length of the JSON number s as RFC 8785
+// writes it (ECMAScript's Number.prototype.toString of the nearest
+// double), or len(s) when it is no finite double (the leaf then keeps the
+// text as sent).
+func canonicalNumberLen(s string) int {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsInf(f, 0) {
+		return len(s)
+	}
+	if f == 0 {
+		return 1 // "0", -0 included
+	}
+	sign := 0
+	if f < 0 {
+		sign = 1
+	}
+	// The shortest digits that round-trip, and where the point goes: the
+	// value is 0.digits × 10^n.
+	mant, exp, _ := strings.Cut(strconv.FormatFloat(math.Abs(f), 'e', -1, 64), "e")
+	k := len(mant) - strings.Count(mant, ".")
+	e, _ := strconv.Atoi(exp)
+	n := e + 1
+	switch {
+	case k <= n && n <= 21: // digits, then n-k zeros
+		return sign + n
+	case 0 < n && n <= 21: // a point inside the digits
+		return sign + k + 1
+	case -6 < n && n <= 0: // "0." then -n zeros, then the digits
+		return sign + 2 - n + k
+	}
+	l := sign + k + 2 + len(strconv.Itoa(abs(n-1))) // d[.ddd]e±x
+	if k > 1 {
+		l++
+	}
+	return l
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
 
 // TimeFormat is the timestamp format of the API and of webhook payloads:
