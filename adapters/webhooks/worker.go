@@ -212,13 +212,15 @@ func (w *worker) claim(ctx context.Context, budget int) (batch []due, next time.
 }
 
 // endpointCap is the most requests this replica sends one endpoint at
-// once: its max_in_flight, but at most half the senders. The owner may set
-// max_in_flight above Concurrency (up to 64, against 32 senders by
-// default); a slow endpoint would then take every sender, and with them
-// every claimed delivery (aheadFactor times its cap), and the other
-// endpoints' deliveries would wait for its requests.
+// once: its max_in_flight, but at most three quarters of the senders. The
+// owner may set max_in_flight above Concurrency (up to 64, against 32
+// senders by default); a slow endpoint would then take every sender, and
+// with them every claimed delivery (aheadFactor times its cap), and the
+// other endpoints' deliveries would wait for its requests. A quarter is
+// kept for them; half cost a lone fast endpoint a tenth of its deliveries
+// per second in scripts/webhookbench.
 func (w *worker) endpointCap(maxInFlight int) int {
-	return max(1, min(maxInFlight, w.cfg.Concurrency/2))
+	return max(1, min(maxInFlight, w.cfg.Concurrency-w.cfg.Concurrency/4))
 }
 
 // attemptDue makes one attempt of a claimed delivery.
