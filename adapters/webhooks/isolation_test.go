@@ -177,13 +177,7 @@ func TestBacklogDoesNotDelayFreshEvent(t *testing.T) {
 		backlog := s.addIn(t, s.appspaceID, backlogRecv.url, webhooks.Limits{}, webhooks.EventReferralCompleted)
 		s.addIn(t, s.appspaceID, fastRecv.url, webhooks.Limits{}, webhooks.EventReferralCreated)
 		const n = 2000
-		seed := `WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < ?)
-			INSERT INTO webhook_deliveries (id, appspace_id, webhook_id, event_id, event_type, body, state, attempt_count,
-			schedule_from, max_attempts, next_attempt_at, created_at, updated_at)
-			SELECT 'dlv_b' || i, ?, ?, 'evt_b' || i, 'referral.completed', '{}', 'pending', 0, 0, 4, 0, 0, 0 FROM g`
-		if _, err := s.db.Exec(s.db.Rebind(seed), n, s.appspaceID, backlog.ID); err != nil {
-			t.Fatal(err)
-		}
+		s.seedBacklog(t, backlog.ID, "b", n)
 		eventually(t, "the backlog is being sent", 10*time.Second, func() bool { return len(backlogRecv.requests()) > 0 })
 		s.createIn(t, s.appspaceID, 1)
 		eventually(t, "the fresh event delivered", 30*time.Second, func() bool { return len(fastRecv.requests()) == 1 })
@@ -198,4 +192,17 @@ func TestBacklogDoesNotDelayFreshEvent(t *testing.T) {
 			t.Errorf("%d attempts started before the fresh event arrived; the backlog holds at most its cap", got)
 		}
 	})
+}
+
+// seedBacklog writes n due deliveries of referral.completed for webhook
+// id straight into the table (ids dlv_<tag>1..n), as a backlog.
+func (s *stack) seedBacklog(tb testing.TB, id, tag string, n int) {
+	tb.Helper()
+	seed := `WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < ?)
+		INSERT INTO webhook_deliveries (id, appspace_id, webhook_id, event_id, event_type, body, state, attempt_count,
+		schedule_from, max_attempts, next_attempt_at, created_at, updated_at)
+		SELECT 'dlv_' || ? || i, ?, ?, 'evt_' || ? || i, 'referral.completed', '{}', 'pending', 0, 0, 4, 0, 0, 0 FROM g`
+	if _, err := s.db.Exec(s.db.Rebind(seed), n, tag, s.appspaceID, id, tag); err != nil {
+		tb.Fatal(err)
+	}
 }

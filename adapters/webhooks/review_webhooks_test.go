@@ -212,14 +212,7 @@ func TestSlowEndpointAtHighCapDoesNotTakeEverySender(t *testing.T) {
 		slowWh := s.addIn(t, s.appspaceID, slow.url, webhooks.Limits{MaxInFlight: ptr(64)}, webhooks.EventReferralCompleted)
 		other := domain.NewPrefixedID("as")
 		s.addIn(t, other, fast.url, webhooks.Limits{}, webhooks.EventReferralCreated)
-		const n = 200
-		seed := `WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < ?)
-			INSERT INTO webhook_deliveries (id, appspace_id, webhook_id, event_id, event_type, body, state, attempt_count,
-			schedule_from, max_attempts, next_attempt_at, created_at, updated_at)
-			SELECT 'dlv_s' || i, ?, ?, 'evt_s' || i, 'referral.completed', '{}', 'pending', 0, 0, 4, 0, 0, 0 FROM g`
-		if _, err := s.db.Exec(s.db.Rebind(seed), n, s.appspaceID, slowWh.ID); err != nil {
-			t.Fatal(err)
-		}
+		s.seedBacklog(t, slowWh.ID, "s", 200)
 		eventually(t, "the slow endpoint's backlog is being sent", 2*time.Second, func() bool { return len(slow.requests()) > 0 })
 		s.createIn(t, other, 1)
 		eventually(t, "the fresh event delivered", 2500*time.Millisecond, func() bool { return len(fast.requests()) == 1 })
