@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -192,6 +193,65 @@ func TestReviewOtherAppspaceLifecycleAndReadModels(t *testing.T) {
 		status, out := s.call(t, other, "GET", fmt.Sprintf("/v1/api/events?after=%d", log[0].Position), nil)
 		if status != http.StatusOK || len(out["events"].([]any)) != 0 {
 			t.Errorf("events after another appspace's position: %d %v", status, out)
+		}
+	})
+}
+
+// TestMilestonesPerReferralOverHTTP: a caller alternating two milestone
+// names (no pipeline) grew a referral by an event a call, without end.
+// Past domain.MaxReferralMilestones a new milestone is 409 conflict and
+// appends nothing; the referral still answers and repeats of its current
+// milestone still succeed.
+func TestMilestonesPerReferralOverHTTP(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, kind string) {
+		s := newStack(t, kind)
+		code := s.create(t, "alice")
+		reach := func(m string) (int, map[string]any) {
+			return s.call(t, s.key, "POST", "/v1/api/referral/milestone", map[string]any{"referral_code": code, "milestone": m})
+		}
+		for i := range domain.MaxReferralMilestones {
+			if status, out := reach([]string{"a", "b"}[i%2]); status != http.StatusOK {
+				t.Fatalf("milestone %d: %d %v", i+1, status, out)
+			}
+		}
+		before := len(s.events(t, s.space))
+		status, out := reach("a")
+		if status != http.StatusConflict || out["code"] != "conflict" {
+			t.Errorf("milestone %d: %d %v, want 409 conflict", domain.MaxReferralMilestones+1, status, out)
+		}
+		if status, out := reach("b"); status != http.StatusOK {
+			t.Errorf("the current milestone again: %d %v, want 200", status, out)
+		}
+		if after := len(s.events(t, s.space)); after != before {
+			t.Errorf("%d events appended past the bound", after-before)
+		}
+		got := s.must(t, http.StatusOK, "GET", "/v1/api/referral/"+code, nil)
+		if n := len(got["milestone_history"].([]any)); n != domain.MaxReferralMilestones {
+			t.Errorf("milestone_history holds %d entries, want %d", n, domain.MaxReferralMilestones)
+		}
+	})
+}
+
+// TestMetadataCanonicalBoundOverHTTP: metadata of 16 KiB as sent whose
+// canonical form is about 70 KiB (1e20 is 21 digits canonical) made a
+// leaf no entry bundle can hold; it is 400 and appends nothing.
+func TestMetadataCanonicalBoundOverHTTP(t *testing.T) {
+	t.Parallel()
+	storetest.ForEach(t, func(t *testing.T, kind string) {
+		s := newStack(t, kind)
+		nums := strings.TrimSuffix(strings.Repeat("1e20,", (domain.MaxMetadataBytes-16)/5), ",")
+		meta := json.RawMessage(`{"a":[` + nums + `]}`)
+		if len(meta) > domain.MaxMetadataBytes {
+			t.Fatalf("test metadata is %d bytes as sent", len(meta))
+		}
+		before := len(s.events(t, s.space))
+		status, out := s.call(t, s.key, "POST", "/v1/api/referral/create", map[string]any{"user_id": "alice", "metadata": meta})
+		if status != http.StatusBadRequest || out["code"] != "invalid_request" {
+			t.Errorf("create with %d bytes of metadata, about 70 KiB canonical: %d %v, want 400", len(meta), status, out)
+		}
+		if after := len(s.events(t, s.space)); after != before {
+			t.Errorf("%d events appended", after-before)
 		}
 	})
 }
