@@ -3,6 +3,7 @@ package webhooks
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v3/pkg/sql"
@@ -32,3 +33,23 @@ func (w *Webhooks) PublishRaw(ctx context.Context, uuid string, payload []byte, 
 
 // Conflict is conflict, for its test.
 var Conflict = conflict
+
+// RecordSameAttemptTwice records two failed outcomes of delivery id's
+// attempt prev+1 in one batch, as the worker does when the delivery's
+// lease ended and it was attempted again before the first outcome was
+// recorded; it returns how many were recorded.
+func (w *Webhooks) RecordSameAttemptTwice(ctx context.Context, id, webhookID string, prev int) (int, error) {
+	at := time.Now()
+	next := at.Add(time.Hour).UnixMilli()
+	row := recordRow{id: id, webhook: webhookID, prev: prev, attempt: prev + 1, state: statePending, next: &next,
+		at: attemptResult{At: at, StatusCode: 502}}
+	tx, err := w.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	won, err := w.sql.record(ctx, w.core, tx, []recordRow{row, row})
+	if err != nil {
+		return 0, errors.Join(err, tx.Rollback())
+	}
+	return len(won), tx.Commit()
+}

@@ -140,12 +140,45 @@ func recordEach(ctx context.Context, w *core, tx *sqlx.Tx, rows []recordRow) ([]
 	return won, nil
 }
 
+// attemptKey names a delivery's attempt: its id and the attempt count the
+// attempt was claimed at.
+type attemptKey struct {
+	ID   string `db:"id"`
+	Prev int    `db:"prev"`
+}
+
+// firstPerAttempt is rows without the later outcomes of an attempt that
+// has an earlier one in rows (in place, order kept).
+func firstPerAttempt(rows []recordRow) []recordRow {
+	seen := make(map[attemptKey]bool, len(rows))
+	out := rows[:0]
+	for _, r := range rows {
+		if k := (attemptKey{r.id, r.prev}); !seen[k] {
+			seen[k] = true
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 const recordUpdateSQL = `UPDATE webhook_deliveries SET state = ?, attempt_count = ?,
 	next_attempt_at = ?, updated_at = ? WHERE id = ? AND attempt_count = ?`
 
 // recordArrays records a batch in two statements, one array per column
 // (PostgreSQL: one round trip and one plan instead of two per delivery).
+//
+// A batch may hold two outcomes of one delivery: its lease ended (the
+// clock jumped, or recording stalled) while its outcome waited here, and
+// it was claimed and attempted again with the same attempt number. Row by
+// row, the second finds the attempt recorded and loses, as when another
+// replica recorded it first. In one UPDATE ... FROM both rows matched the
+// delivery, both counted as won, and the second insert of the attempt
+// failed the whole batch, every delivery's outcome and breaker with it,
+// each of five tries. Now the first outcome of an attempt number is
+// sent, and a row counts as won only if its own attempt number was the
+// one the update found.
 func recordArrays(ctx context.Context, _ *core, tx *sqlx.Tx, rows []recordRow) ([]recordRow, error) {
+	rows = firstPerAttempt(rows)
 	n := len(rows)
 	ids, states := make([]string, n), make([]string, n)
 	prevs, attempts := make([]int64, n), make([]int64, n)
@@ -156,18 +189,18 @@ func recordArrays(ctx context.Context, _ *core, tx *sqlx.Tx, rows []recordRow) (
 			nexts[i] = sql.NullInt64{Int64: *r.next, Valid: true}
 		}
 	}
-	var updated []string
+	var updated []attemptKey
 	err := tx.SelectContext(ctx, &updated, `UPDATE webhook_deliveries d SET state = u.state, attempt_count = u.attempt,
 		next_attempt_at = u.next, updated_at = u.at
 		FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::bigint[], $6::bigint[]) AS u (id, state, prev, attempt, next, at)
-		WHERE d.id = u.id AND d.attempt_count = u.prev RETURNING d.id`,
+		WHERE d.id = u.id AND d.attempt_count = u.prev RETURNING d.id, u.prev`,
 		pq.Array(ids), pq.Array(states), pq.Array(prevs), pq.Array(attempts), pq.GenericArray{A: nexts}, pq.Array(ats))
 	if err != nil {
 		return nil, fmt.Errorf("record %d attempts: %w", n, err)
 	}
-	done := make(map[string]bool, len(updated))
-	for _, id := range updated {
-		done[id] = true
+	done := make(map[attemptKey]bool, len(updated))
+	for _, k := range updated {
+		done[k] = true
 	}
 	var won []recordRow
 	var aIDs, errs, bodies []sql.NullString
@@ -175,7 +208,7 @@ func recordArrays(ctx context.Context, _ *core, tx *sqlx.Tx, rows []recordRow) (
 	var codes []sql.NullInt64
 	var oks []bool
 	for _, r := range rows {
-		if !done[r.id] {
+		if !done[attemptKey{r.id, r.prev}] {
 			continue
 		}
 		won = append(won, r)

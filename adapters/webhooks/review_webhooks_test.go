@@ -263,3 +263,36 @@ func TestAttemptErrorHidesOurNetwork(t *testing.T) {
 		}
 	}
 }
+
+// TestTwoOutcomesOfOneAttemptInABatch: a delivery whose lease ended while
+// its outcome waited to be recorded (the clock jumped, or recording
+// stalled) is claimed and attempted again with the same attempt number,
+// and both outcomes can land in one recorded batch. One is recorded, the
+// other loses, as when another replica recorded first. On PostgreSQL both
+// counted as won and the second insert of the attempt failed the whole
+// batch, five times, with every other delivery's outcome in it: the
+// breaker never saw the failures (TestAutoDisable's rare timeout).
+func TestTwoOutcomesOfOneAttemptInABatch(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, kind string) {
+		s := newStack(t, kind, webhooks.Config{})
+		wh := s.addIn(t, s.appspaceID, newReceiver(t, nil).url, webhooks.Limits{}, webhooks.EventReferralCompleted)
+		// Not due for an hour: the worker leaves it alone.
+		due := time.Now().Add(time.Hour).UnixMilli()
+		if _, err := s.db.Exec(s.db.Rebind(`INSERT INTO webhook_deliveries (id, appspace_id, webhook_id, event_id, event_type,
+			body, state, attempt_count, schedule_from, max_attempts, next_attempt_at, created_at, updated_at)
+			VALUES ('dlv_twice', ?, ?, 'evt_twice', 'referral.completed', '{}', 'pending', 0, 0, 4, ?, 0, 0)`),
+			s.appspaceID, wh.ID, due); err != nil {
+			t.Fatal(err)
+		}
+		won, err := s.wh.RecordSameAttemptTwice(context.Background(), "dlv_twice", wh.ID, 0)
+		if err != nil || won != 1 {
+			t.Fatalf("recorded %d of two outcomes of one attempt, err %v; want 1, nil", won, err)
+		}
+		if n := s.count(t, `SELECT count(*) FROM webhook_attempts WHERE delivery_id = 'dlv_twice'`); n != 1 {
+			t.Errorf("%d attempts recorded, want 1", n)
+		}
+		if n := s.count(t, `SELECT attempt_count FROM webhook_deliveries WHERE id = 'dlv_twice'`); n != 1 {
+			t.Errorf("attempt_count %d, want 1", n)
+		}
+	})
+}
