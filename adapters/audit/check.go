@@ -59,16 +59,11 @@ func checkRange(ctx context.Context, db *sqlx.DB, events domain.EventStore, app 
 		}
 	}
 	var pending []domain.RecordedEvent
-	next := func() error {
-		if len(pending) > 0 {
-			return nil
+	next := func() (err error) {
+		if len(pending) == 0 {
+			pending, err = readEvents(ctx, events, app, after)
 		}
-		batch, err := events.ReadAll(ctx, domain.ReadAllOptions{After: after, Limit: 1000, StreamPrefix: domain.StreamPrefix(app)})
-		if err != nil && !errors.Is(err, domain.ErrPastEnd) {
-			return fmt.Errorf("read events: %w", err)
-		}
-		pending = batch
-		return nil
+		return err
 	}
 	for i := from; i < to; {
 		var leaves []sealedLeaf

@@ -30,7 +30,7 @@ type attemptResult struct {
 	StatusCode   int // 0 when no response came
 	Elapsed      time.Duration
 	Success      bool
-	Err          string // shown to the webhook's owner
+	Err          string // shown to the webhook's owner: a constant or describe's (clean, bounded)
 	ResponseBody string
 	RetryAfter   time.Duration // a 429's or 503's Retry-After, bounded
 	internal     error         // logged, never shown

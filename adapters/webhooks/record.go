@@ -216,7 +216,7 @@ func recordArrays(ctx context.Context, _ *core, tx *sqlx.Tx, rows []recordRow) (
 		aNums, aAts, aMS = append(aNums, int64(r.attempt)), append(aAts, r.at.At.UnixMilli()), append(aMS, r.at.Elapsed.Milliseconds())
 		codes = append(codes, sql.NullInt64{Int64: int64(r.at.StatusCode), Valid: r.at.StatusCode != 0})
 		oks = append(oks, r.at.Success)
-		errs = append(errs, sql.NullString{String: logText(r.at.Err), Valid: r.at.Err != ""})
+		errs = append(errs, sql.NullString{String: r.at.Err, Valid: r.at.Err != ""})
 		body := logText(r.at.ResponseBody)
 		bodies = append(bodies, sql.NullString{String: body, Valid: body != ""})
 	}
@@ -272,7 +272,7 @@ func attemptArgs(deliveryID string, attempt int, at attemptResult) []any {
 		status = &at.StatusCode
 	}
 	return []any{deliveryID, attempt, at.At.UnixMilli(), status, at.Elapsed.Milliseconds(), at.Success,
-		nullIfEmpty(logText(at.Err)), nullIfEmpty(logText(at.ResponseBody))}
+		nullIfEmpty(at.Err), nullIfEmpty(logText(at.ResponseBody))}
 }
 
 func nullIfEmpty(s string) *string {

@@ -58,26 +58,40 @@ func (c *auditVerifyCmd) online(ctx context.Context, e env) (tlog.Tree, error) {
 	return tree, nil
 }
 
-// consistent checks that tree extends the checkpoint in --trusted.
-func (c *auditVerifyCmd) consistent(ctx context.Context, cl *client, origin string, tree tlog.Tree) error {
+// trustedPrefix reads the checkpoint in --trusted and checks what needs
+// no proof: it is signed for origin, not larger than tree, and the same
+// tree if of its size. It returns the trusted tree when tree must still be
+// shown to extend it, nil when nothing is left to prove (first run: trust
+// on first use; an empty or the same tree).
+func (c *auditVerifyCmd) trustedPrefix(origin string, tree tlog.Tree) (*tlog.Tree, error) {
 	old, err := os.ReadFile(c.Trusted)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil // first run: trust on first use
+		return nil, nil
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	prev, err := audit.OpenCheckpoint(old, c.VerifierKey, origin)
 	if err != nil {
-		return fmt.Errorf("trusted checkpoint %s: %w", c.Trusted, err)
+		return nil, fmt.Errorf("trusted checkpoint %s: %w", c.Trusted, err)
 	}
 	switch {
 	case prev.N > tree.N:
-		return fmt.Errorf("the log shrank: the trusted checkpoint has %d events, the new one %d", prev.N, tree.N)
+		return nil, fmt.Errorf("the log shrank: the trusted checkpoint has %d events, the new one %d", prev.N, tree.N)
 	case prev.N == tree.N && prev.Hash != tree.Hash:
-		return fmt.Errorf("the log was rewritten: two checkpoints of %d events with different roots", tree.N)
+		return nil, fmt.Errorf("the log was rewritten: two checkpoints of %d events with different roots", tree.N)
 	case prev.N == tree.N || prev.N == 0:
-		return nil
+		return nil, nil
+	}
+	return &prev, nil
+}
+
+// consistent checks that tree extends the checkpoint in --trusted, with
+// the server's consistency proof.
+func (c *auditVerifyCmd) consistent(ctx context.Context, cl *client, origin string, tree tlog.Tree) error {
+	prev, err := c.trustedPrefix(origin, tree)
+	if prev == nil || err != nil {
+		return err
 	}
 	var resp struct {
 		Proof []tlog.Hash `json:"proof"`

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
 
 	"os"
@@ -113,25 +112,12 @@ func (c *auditVerifyCmd) offline(e env) (tlog.Tree, error) {
 }
 
 // extendsTrusted checks, offline, that tree extends the checkpoint in
-// --trusted (none yet: trust on first use): r holds the leaves of tree,
-// verified, so the trusted root must be the root of its first leaves.
+// --trusted: r holds the leaves of tree, verified, so the trusted root
+// must be the root of its first leaves.
 func (c *auditVerifyCmd) extendsTrusted(origin string, tree tlog.Tree, r *audit.Rebuild) error {
-	old, err := os.ReadFile(c.Trusted)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
+	prev, err := c.trustedPrefix(origin, tree)
+	if prev == nil || err != nil {
 		return err
-	}
-	prev, err := audit.OpenCheckpoint(old, c.VerifierKey, origin)
-	if err != nil {
-		return fmt.Errorf("trusted checkpoint %s: %w", c.Trusted, err)
-	}
-	if prev.N > tree.N {
-		return fmt.Errorf("the log shrank: the trusted checkpoint has %d events, the new one %d", prev.N, tree.N)
-	}
-	if prev.N == 0 {
-		return nil
 	}
 	root, err := tlog.TreeHash(prev.N, r)
 	if err != nil {
